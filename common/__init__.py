@@ -1,0 +1,1 @@
+"""Building blocks every BPC service shares: config, database, outbox, events, clock, actor."""

@@ -1,0 +1,3 @@
+from common.migrations import run_env
+
+run_env()

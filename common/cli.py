@@ -1,0 +1,201 @@
+"""``bpc``: run BPC on one machine, declare the topology, inspect and replay dead letters.
+
+    bpc run                   declare topology, start every service and the gateway
+    bpc topology              declare exchanges and queues only
+    bpc migrate [service…]    upgrade databases
+    bpc makemigration SERVICE -m MESSAGE
+    bpc dlq list              dead-letter queues and their depth
+    bpc dlq replay QUEUE      move parked events back to their queue
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from urllib.parse import urlparse
+
+import requests
+
+from common import config
+
+RABBIT_HINT = (
+    "RabbitMQ 无法连接 / RabbitMQ is not reachable at {uri} — start it with "
+    "`rabbitmq-server -detached` (or `docker compose up -d rabbitmq`), or set BPC_AMQP_URI."
+)
+
+
+def broker_reachable(uri: str) -> bool:
+    parsed = urlparse(uri)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 5672), 3):
+            return True
+    except OSError:
+        return False
+
+
+def cmd_topology(_args) -> int:
+    from common import topology
+
+    result = topology.declare()
+    print(f"topology declared: {result['exchanges']} exchanges, {result['queues']} queues")
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    from common.db import make_engine
+    from common.migrations import upgrade
+
+    for service in args.services or config.SERVICES:
+        upgrade(service, make_engine(config.db_url(service)))
+        print(f"migrated {service}")
+    return 0
+
+
+def cmd_makemigration(args) -> int:
+    from common.migrations import make_migration
+
+    make_migration(args.service, args.message)
+    return 0
+
+
+def _dlq_names() -> list[str]:
+    from common import topology
+
+    return [q.name for q in topology.all_queues() if q.name.endswith(".dlq")]
+
+
+def cmd_dlq(args) -> int:
+    import kombu
+
+    from common.consumer import ATTEMPTS_HEADER
+
+    with kombu.Connection(config.amqp_uri()) as conn:
+        channel = conn.channel()
+        if args.action == "list":
+            for name in _dlq_names():
+                _, depth, _ = channel.queue_declare(name, passive=True)
+                print(f"{depth:6d}  {name}")
+            return 0
+        name = args.queue if args.queue.endswith(".dlq") else f"{args.queue}.dlq"
+        target = name[: -len(".dlq")]
+        moved = 0
+        while True:
+            message = channel.basic_get(name, no_ack=False)
+            if message is None:
+                break
+            headers = dict(message.headers or {})
+            headers[ATTEMPTS_HEADER] = 0
+            channel.basic_publish(
+                channel.prepare_message(
+                    message.body,
+                    content_type=message.content_type,
+                    content_encoding=message.content_encoding,
+                    headers=headers,
+                    properties={"delivery_mode": 2},
+                ),
+                exchange="",
+                routing_key=target,
+            )
+            channel.basic_ack(message.delivery_tag)
+            moved += 1
+        print(f"replayed {moved} event(s) from {name} to {target}")
+    return 0
+
+
+def _wait_healthy(address: tuple[str, int], procs, timeout: float) -> bool:
+    url = f"http://{address[0]}:{address[1]}/healthz"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs.values()):
+            return False
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def cmd_run(args) -> int:
+    uri = config.amqp_uri()
+    if not broker_reachable(uri):
+        print(RABBIT_HINT.format(uri=uri.split("@")[-1]), file=sys.stderr)
+        return 2
+    config.data_dir()
+    config.secret_key()  # created once, before the processes that share it start
+    print("declaring broker topology …", flush=True)
+    cmd_topology(args)
+    names = list(config.SERVICES) + ["gateway"]
+    procs: dict[str, subprocess.Popen] = {}
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for name in names:
+        procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "common.runner", name], start_new_session=True
+        )
+        print(f"started {name:<12} pid {procs[name].pid}", flush=True)
+    address = config.gateway_address()
+    if _wait_healthy(address, procs, timeout=float(os.environ.get("BPC_START_TIMEOUT", "60"))):
+        print(f"BPC is up: http://{address[0]}:{address[1]}/  (Ctrl-C stops it)", flush=True)
+    elif not stopping:
+        print("BPC did not become healthy; see the log above", file=sys.stderr, flush=True)
+    try:
+        while not stopping:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    print(f"{name} exited with {proc.returncode}; stopping BPC", file=sys.stderr)
+                    stopping = True
+                    break
+            time.sleep(0.3)
+    finally:
+        print("stopping BPC …", flush=True)
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for proc in procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bpc", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run").set_defaults(func=cmd_run)
+    sub.add_parser("topology").set_defaults(func=cmd_topology)
+    migrate = sub.add_parser("migrate")
+    migrate.add_argument("services", nargs="*")
+    migrate.set_defaults(func=cmd_migrate)
+    mk = sub.add_parser("makemigration")
+    mk.add_argument("service")
+    mk.add_argument("-m", "--message", required=True)
+    mk.set_defaults(func=cmd_makemigration)
+    dlq = sub.add_parser("dlq")
+    dlq.add_argument("action", choices=["list", "replay"])
+    dlq.add_argument("queue", nargs="?")
+    dlq.set_defaults(func=cmd_dlq)
+    args = parser.parse_args(argv)
+    if getattr(args, "action", None) == "replay" and not args.queue:
+        parser.error("dlq replay needs a QUEUE")
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Configuration from environment variables, with safe defaults (ARCHITECTURE.md "Running")."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+SERVICES = ("org", "customer", "opportunity", "worklog", "alerts", "experience", "scoring")
+
+# Each service exposes Prometheus metrics on its own port: 9101 + its index.
+METRICS_BASE_PORT = 9101
+
+
+def amqp_uri() -> str:
+    return os.environ.get("BPC_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def data_dir() -> Path:
+    path = Path(os.environ.get("BPC_DATA_DIR", "var"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def db_url(service: str) -> str:
+    url = os.environ.get(f"BPC_DB_URL_{service.upper()}")
+    if url:
+        return url
+    return f"sqlite:///{(data_dir() / f'{service}.db').resolve()}"
+
+
+def tz_name() -> str:
+    return os.environ.get("BPC_TZ", "Asia/Shanghai")
+
+
+def gateway_address() -> tuple[str, int]:
+    host, _, port = os.environ.get("BPC_GATEWAY_ADDRESS", "127.0.0.1:8000").rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+def metrics_port(service: str) -> int | None:
+    """Port of a service's /metrics; BPC_METRICS_PORT_<SERVICE>=0 switches it off."""
+    raw = os.environ.get(f"BPC_METRICS_PORT_{service.upper()}")
+    if raw is not None:
+        return int(raw) or None
+    offset = int(os.environ.get("BPC_METRICS_PORT_OFFSET", "0"))
+    if service in SERVICES:
+        return METRICS_BASE_PORT + SERVICES.index(service) + offset
+    if service == "gateway":
+        return None  # the gateway serves /metrics on its HTTP port
+    return None
+
+
+def rpc_timeout() -> float:
+    return float(os.environ.get("BPC_RPC_TIMEOUT", "5"))
+
+
+def handler_max_attempts() -> int:
+    return int(os.environ.get("BPC_HANDLER_MAX_ATTEMPTS", "5"))
+
+
+def handler_retry_delay_ms() -> int:
+    return int(os.environ.get("BPC_HANDLER_RETRY_DELAY_MS", "500"))
+
+
+def token_ttl_seconds() -> int:
+    return int(os.environ.get("BPC_TOKEN_TTL", str(12 * 3600)))
+
+
+def secret_key() -> str:
+    """Signing key for tokens: BPC_SECRET, else one generated once and kept in the data dir."""
+    secret = os.environ.get("BPC_SECRET")
+    if secret:
+        return secret
+    path = data_dir() / "secret.key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def nameko_config() -> dict:
+    return {
+        "AMQP_URI": amqp_uri(),
+        "max_workers": int(os.environ.get("BPC_MAX_WORKERS", "20")),
+        "parent_calls_tracked": 10,
+        "serializer": "json",
+    }

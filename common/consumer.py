@@ -1,0 +1,167 @@
+"""Event consumers that lose nothing: idempotent, bounded retry, then a dead-letter queue.
+
+``@event_consumer("org", "user_deactivated")`` consumes from a durable queue declared before
+any service starts (see ``common.topology``). A handler that raises is retried after a delay
+(a per-message TTL on ``<queue>.retry`` dead-letters it back to the queue), up to
+``BPC_HANDLER_MAX_ATTEMPTS`` times; then it is parked in ``<queue>.dlq`` (through the
+``bpc.dlx`` exchange), counted by ``bpc_events_dead_lettered_total``, and can be replayed
+with ``bpc dlq replay``.
+
+Handlers receive an ``Envelope`` and make their effect idempotent with
+``uow.first_time(event)`` in the same transaction as the effect.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import replace
+from functools import partial
+
+import kombu
+from kombu.pools import producers
+from nameko.exceptions import ContainerBeingKilled
+from nameko.messaging import Consumer
+
+from common import config, metrics
+from common.events import Envelope, exchange_name
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS_HEADER = "x-bpc-attempts"
+DLX = "bpc.dlx"
+
+
+def queue_name(source: str, event_type: str, service: str, method: str) -> str:
+    return f"evt.{source}.{event_type}--{service}.{method}"
+
+
+def queue_family(source: str, event_type: str, service: str, method: str) -> list[kombu.Queue]:
+    """The main queue, its retry queue and its dead-letter queue."""
+    name = queue_name(source, event_type, service, method)
+    main = kombu.Queue(
+        name,
+        exchange=kombu.Exchange(exchange_name(source), type="topic", durable=True),
+        routing_key=event_type,
+        durable=True,
+    )
+    retry = kombu.Queue(
+        f"{name}.retry",
+        exchange=kombu.Exchange("", type="direct"),
+        routing_key=f"{name}.retry",
+        durable=True,
+        queue_arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name},
+    )
+    dlq = kombu.Queue(
+        f"{name}.dlq",
+        exchange=kombu.Exchange(DLX, type="direct", durable=True),
+        routing_key=name,
+        durable=True,
+    )
+    return [main, retry, dlq]
+
+
+class EventConsumer(Consumer):
+    def __init__(self, source_service: str, event_type: str, **kwargs):
+        self.source_service = source_service
+        self.event_type = event_type
+        super().__init__(queue=None, **kwargs)
+
+    def setup(self):
+        service = self.container.service_name
+        self.queue_name = queue_name(self.source_service, self.event_type, service, self.method_name)
+        main, retry, dlq = queue_family(
+            self.source_service, self.event_type, service, self.method_name
+        )
+        self.queue = main
+        self._retry_queue, self._dlq = retry, dlq
+        self._connection = kombu.Connection(
+            config.amqp_uri(), transport_options={"confirm_publish": True}
+        )
+        with kombu.Connection(config.amqp_uri()) as conn:
+            for queue in (main, retry, dlq):
+                queue(conn.default_channel).declare()
+        super().setup()
+
+    def handle_message(self, body, message):
+        try:
+            envelope = replace(Envelope.from_message(body), consumer=self.handler_key)
+        except (KeyError, TypeError):
+            log.error("malformed event on %s parked: %r", self.queue_name, body)
+            self._park(body, message, "malformed envelope")
+            self.queue_consumer.ack_message(message)
+            return
+        handle_result = partial(self.handle_result, message, body)
+        context = self.unpack_message_headers(message)
+        context = {k: v for k, v in context.items() if not k.startswith("x-")}
+        try:
+            self.container.spawn_worker(
+                self, (envelope,), {}, context_data=context, handle_result=handle_result
+            )
+        except ContainerBeingKilled:
+            self.queue_consumer.requeue_message(message)
+
+    @property
+    def handler_key(self) -> str:
+        return f"{self.container.service_name}.{self.method_name}"
+
+    def handle_result(self, message, body, worker_ctx, result=None, exc_info=None):
+        service = self.container.service_name
+        if exc_info is None:
+            metrics.EVENTS_CONSUMED.labels(service, self.method_name, "ok").inc()
+            self.queue_consumer.ack_message(message)
+            return result, exc_info
+        metrics.EVENTS_FAILED.labels(service, self.method_name).inc()
+        attempts = int((message.headers or {}).get(ATTEMPTS_HEADER, 0)) + 1
+        error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
+        try:
+            if attempts < config.handler_max_attempts():
+                delay = config.handler_retry_delay_ms() * 2 ** (attempts - 1)
+                self._publish(
+                    body,
+                    exchange="",
+                    routing_key=self._retry_queue.name,
+                    headers={ATTEMPTS_HEADER: attempts, "x-bpc-error": error[:500]},
+                    expiration=delay / 1000.0,
+                )
+                log.warning(
+                    "handler %s failed on event %s (attempt %s), retrying in %sms: %s",
+                    self.handler_key, body.get("event_id"), attempts, delay, error,
+                )
+            else:
+                self._park(body, message, error, attempts)
+        except Exception:  # noqa: BLE001 - could not reroute: let the broker redeliver
+            log.exception("could not reroute failed event; requeueing")
+            self.queue_consumer.requeue_message(message)
+            return result, exc_info
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
+
+    def _park(self, body, message, error: str, attempts: int = 1) -> None:
+        self._publish(
+            body,
+            exchange=DLX,
+            routing_key=self.queue_name,
+            headers={ATTEMPTS_HEADER: attempts, "x-bpc-error": error[:500],
+                     "x-bpc-queue": self.queue_name},
+        )
+        metrics.EVENTS_DEAD_LETTERED.labels(self.container.service_name, self.queue_name).inc()
+        log.error(
+            "event %s parked in %s.dlq after %s attempts: %s",
+            body.get("event_id") if isinstance(body, dict) else None,
+            self.queue_name, attempts, error,
+        )
+
+    def _publish(self, body, **kwargs) -> None:
+        with producers[self._connection].acquire(block=True, timeout=10) as producer:
+            producer.publish(
+                body,
+                serializer="json",
+                delivery_mode=2,
+                retry=True,
+                retry_policy={"max_retries": 3},
+                **kwargs,
+            )
+
+
+event_consumer = EventConsumer.decorator

@@ -1,0 +1,356 @@
+"""SQLAlchemy 2 session dependency, unit of work, and the transactional outbox.
+
+A service declares ``db = Database(Base)``. Inside an entrypoint::
+
+    with self.db.unit_of_work() as uow:
+        uow.session.add(customer)
+        uow.publish("customer_registered", {...})   # same transaction as the change
+
+The outbox row commits with the business change or not at all; the relay (a managed green
+thread of the same dependency) publishes unpublished rows with publisher confirms and marks
+them. A crash between commit and publish only delays the event; a crash between publish and
+mark publishes it again, and consumers drop the repeat by its ``event_id``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+from contextlib import contextmanager
+from datetime import datetime
+
+import kombu
+from nameko.extensions import DependencyProvider
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+    func,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from common import clock, config, metrics
+from common.events import Envelope, exchange_name, validate_payload
+
+log = logging.getLogger(__name__)
+
+
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware datetimes stored as UTC on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return clock.as_utc(value)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return clock.as_utc(value)
+
+
+def service_base() -> type[DeclarativeBase]:
+    """A declarative base of one service, with the outbox and processed-event tables."""
+
+    class Base(DeclarativeBase):
+        metadata = MetaData(
+            naming_convention={
+                "ix": "ix_%(column_0_label)s",
+                "uq": "uq_%(table_name)s_%(column_0_name)s",
+                "ck": "ck_%(table_name)s_%(constraint_name)s",
+                "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+                "pk": "pk_%(table_name)s",
+            }
+        )
+        type_annotation_map = {datetime: UtcDateTime}
+
+    Table(
+        "outbox",
+        Base.metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("type", String(80), nullable=False),
+        Column("version", Integer, nullable=False, default=1),
+        Column("payload", JSON, nullable=False),
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("published_at", UtcDateTime, nullable=True, index=True),
+    )
+    Table(
+        "processed_events",
+        Base.metadata,
+        Column("event_id", String(36), primary_key=True),
+        Column("handler", String(120), primary_key=True),
+        Column("processed_at", UtcDateTime, nullable=False),
+    )
+    return Base
+
+
+class UnitOfWork:
+    """One transaction: commits on a clean exit, rolls back on any exception."""
+
+    def __init__(self, db: "DatabaseProvider"):
+        self._db = db
+        self.session: Session = db.session_factory()
+        self.published: list[Envelope] = []
+
+    def publish(self, event_type: str, data: dict, version: int = 1) -> Envelope:
+        """Write an event to the outbox, in this transaction."""
+        producer = self._db.container.service_name
+        validate_payload(producer, event_type, data)
+        envelope = Envelope.new(producer, event_type, data, version)
+        self.session.execute(
+            insert(self._db.outbox).values(
+                event_id=envelope.event_id,
+                type=event_type,
+                version=version,
+                payload=envelope.to_message(),
+                created_at=clock.now(),
+            )
+        )
+        self.published.append(envelope)
+        return envelope
+
+    def first_time(self, envelope: Envelope, handler: str | None = None) -> bool:
+        """Record that this handler processed the event; False if it already had.
+
+        Call it inside the unit of work that makes the handler's effect, so the record and
+        the effect commit together.
+        """
+        handler = handler or envelope.consumer
+        table = self._db.processed
+        seen = self.session.execute(
+            select(table.c.event_id).where(
+                table.c.event_id == envelope.event_id, table.c.handler == handler
+            )
+        ).first()
+        if seen:
+            return False
+        self.session.execute(
+            insert(table).values(
+                event_id=envelope.event_id, handler=handler, processed_at=clock.now()
+            )
+        )
+        return True
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def __enter__(self) -> "UnitOfWork":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.session.commit()
+            else:
+                self.session.rollback()
+        finally:
+            self.session.close()
+        if exc_type is None and self.published:
+            self._db.relay.wake()
+
+
+class Db:
+    """What an entrypoint sees: ``unit_of_work()`` for writes, ``read()`` for queries."""
+
+    def __init__(self, provider: "DatabaseProvider"):
+        self._provider = provider
+        self.dialect = provider.engine.dialect.name
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self._provider)
+
+    @contextmanager
+    def read(self):
+        session = self._provider.session_factory()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    @property
+    def engine(self):
+        return self._provider.engine
+
+
+def make_engine(url: str):
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=10
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+class DatabaseProvider(DependencyProvider):
+    """Session factory, migrations at start-up, and the outbox relay of one service."""
+
+    def __init__(self, base: type[DeclarativeBase]):
+        self.base = base
+
+    def setup(self):
+        from common.migrations import upgrade
+
+        service = self.container.service_name
+        self.engine = make_engine(config.db_url(service))
+        upgrade(service, self.engine)
+        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.outbox = self.base.metadata.tables["outbox"]
+        self.processed = self.base.metadata.tables["processed_events"]
+        self.relay = OutboxRelay(self)
+
+    def start(self):
+        self.container.spawn_managed_thread(self.relay.run)
+
+    def stop(self):
+        self.relay.stop()
+
+    def kill(self):
+        self.relay.stop()
+
+    def get_dependency(self, worker_ctx):
+        return Db(self)
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows with publisher confirms, then marks them published."""
+
+    batch_size = 200
+
+    def __init__(self, provider: DatabaseProvider):
+        self.provider = provider
+        self.service = provider.container.service_name
+        self._wake = threading.Event()
+        self._stopped = False
+        self._connection: kombu.Connection | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._wake.set()
+        if self._connection is not None:
+            try:
+                self._connection.release()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                pass
+
+    def run(self) -> None:
+        while not self._stopped:
+            try:
+                while self.relay_once():
+                    pass
+            except Exception:  # noqa: BLE001 - the relay must outlive broker outages
+                log.exception("outbox relay of %s failed; retrying", self.service)
+                self._reset_connection()
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+
+    def _producer(self) -> kombu.Producer:
+        if self._connection is None:
+            self._connection = kombu.Connection(
+                config.amqp_uri(), transport_options={"confirm_publish": True}
+            )
+            self._connection.ensure_connection(max_retries=1)
+        return kombu.Producer(self._connection.default_channel, serializer="json")
+
+    def _reset_connection(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.release()
+            except Exception:  # noqa: BLE001
+                pass
+        self._connection = None
+
+    def relay_once(self) -> bool:
+        """Publish one batch; True if a full batch went out (there may be more)."""
+        table = self.provider.outbox
+        engine = self.provider.engine
+        postgres = engine.dialect.name == "postgresql"
+        with engine.connect() as conn:
+            query = (
+                select(table.c.id, table.c.type, table.c.payload, table.c.created_at)
+                .where(table.c.published_at.is_(None))
+                .order_by(table.c.id)
+                .limit(self.batch_size)
+            )
+            if postgres:
+                # several instances relay at once; each row is taken by one of them
+                query = query.with_for_update(skip_locked=True)
+            self._observe_backlog(conn, table)
+            rows = conn.execute(query).all()
+            if not postgres:
+                conn.rollback()  # do not hold a SQLite read snapshot across network I/O
+            if not rows:
+                if postgres:
+                    conn.rollback()
+                return False
+            producer = self._producer()
+            exchange = kombu.Exchange(exchange_name(self.service), type="topic", durable=True)
+            for row in rows:
+                if os.environ.get("BPC_FAULT") == "kill_before_publish":
+                    log.warning("BPC_FAULT=kill_before_publish: killing %s", self.service)
+                    os.kill(os.getpid(), signal.SIGKILL)
+                body = row.payload if isinstance(row.payload, dict) else json.loads(row.payload)
+                producer.publish(
+                    body,
+                    exchange=exchange,
+                    routing_key=row.type,
+                    delivery_mode=2,
+                    message_id=body["event_id"],
+                    content_type="application/json",
+                    retry=False,
+                )
+                metrics.EVENTS_PUBLISHED.labels(self.service, row.type).inc()
+            conn.execute(
+                update(table)
+                .where(table.c.id.in_([r.id for r in rows]))
+                .values(published_at=clock.now())
+            )
+            conn.commit()
+        return len(rows) == self.batch_size
+
+    def _observe_backlog(self, conn, table) -> None:
+        count, oldest = conn.execute(
+            select(func.count(), func.min(table.c.created_at)).where(table.c.published_at.is_(None))
+        ).one()
+        metrics.OUTBOX_BACKLOG.labels(self.service).set(count)
+        age = (clock.now() - clock.as_utc(oldest)).total_seconds() if oldest else 0
+        metrics.OUTBOX_AGE.labels(self.service).set(age)
+
+
+Database = DatabaseProvider
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    text = str(exc.orig).lower()
+    return "unique" in text or "duplicate key" in text

@@ -1,0 +1,158 @@
+"""The event envelope and the payload contracts, kept in one place.
+
+Every event is published to the topic exchange ``<producer>.events`` with the event type as
+routing key, and carries the envelope ``event_id, type, version, occurred_at, producer, data``.
+A payload is validated against its contract when it is written to the outbox, so a producer
+cannot publish what its consumers would not understand.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
+
+from common import clock
+
+
+class Payload(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class _UserRef(Payload):
+    user_id = fields.String(required=True)
+
+
+class UserCreated(_UserRef):
+    login = fields.String(required=True)
+    name = fields.String(required=True)
+    level = fields.Integer(required=True)
+    org_unit_id = fields.String(allow_none=True)
+    supervisor_id = fields.String(allow_none=True)
+    path = fields.List(fields.String(), required=True)
+
+
+class UserMoved(_UserRef):
+    old_path = fields.List(fields.String(), required=True)
+    new_path = fields.List(fields.String(), required=True)
+    level = fields.Integer(required=True)
+    org_unit_id = fields.String(allow_none=True)
+    supervisor_id = fields.String(allow_none=True)
+
+
+class UserDeactivated(_UserRef):
+    """Everything the user holds passes to ``supervisor_id`` (path ``supervisor_path``)."""
+
+    supervisor_id = fields.String(required=True)
+    supervisor_path = fields.List(fields.String(), required=True)
+    path = fields.List(fields.String(), required=True)
+
+
+class CustomerRegistered(Payload):
+    customer_id = fields.String(required=True)
+    name = fields.String(required=True)
+    owner_id = fields.String(required=True)
+    referred_by = fields.String(allow_none=True)
+
+
+class CustomerHandedOver(Payload):
+    customer_id = fields.String(required=True)
+    from_owner_id = fields.String(required=True)
+    to_owner_id = fields.String(required=True)
+    reason = fields.String(required=True)
+
+
+class AuditableAccess(Payload):
+    """A read of protected data that must land in org's append-only audit log."""
+
+    actor_id = fields.String(required=True)
+    action = fields.String(required=True)
+    target_type = fields.String(required=True)
+    target_id = fields.String(allow_none=True)
+    details = fields.Dict(load_default=dict)
+    at = fields.String(required=True)
+
+
+class ProbeEvent(Payload):
+    """Carried by the reliability tests and the admin probe command."""
+
+    probe_id = fields.String(required=True)
+    fail = fields.Boolean(load_default=False)
+
+
+CONTRACTS: dict[tuple[str, str], type[Payload]] = {
+    ("org", "user_created"): UserCreated,
+    ("org", "user_moved"): UserMoved,
+    ("org", "user_deactivated"): UserDeactivated,
+    ("customer", "customer_registered"): CustomerRegistered,
+    ("customer", "customer_handed_over"): CustomerHandedOver,
+    ("customer", "contact_unmasked"): AuditableAccess,
+    ("customer", "customers_exported"): AuditableAccess,
+}
+# every service can emit a probe event, consumed by org and customer for end-to-end checks
+for _svc in ("org", "customer", "opportunity", "worklog", "alerts", "experience", "scoring"):
+    CONTRACTS[(_svc, "probe")] = ProbeEvent
+
+
+class UnknownEventType(ValueError):
+    pass
+
+
+def validate_payload(producer: str, event_type: str, data: dict) -> dict:
+    schema_cls = CONTRACTS.get((producer, event_type))
+    if schema_cls is None:
+        raise UnknownEventType(f"no contract for {producer}.{event_type}")
+    errors = schema_cls().validate(data)
+    if errors:
+        raise ValidationError(errors)
+    return data
+
+
+@dataclass(frozen=True)
+class Envelope:
+    event_id: str
+    type: str
+    version: int
+    occurred_at: str
+    producer: str
+    data: dict
+    # set by the consuming entrypoint: the handler that received it (not part of the message)
+    consumer: str = ""
+
+    @classmethod
+    def new(cls, producer: str, event_type: str, data: dict, version: int = 1) -> "Envelope":
+        return cls(
+            event_id=str(uuid.uuid4()),
+            type=event_type,
+            version=version,
+            occurred_at=clock.now().isoformat(),
+            producer=producer,
+            data=data,
+        )
+
+    @classmethod
+    def from_message(cls, body: dict) -> "Envelope":
+        return cls(**{k: body[k] for k in cls.__dataclass_fields__ if k != "consumer"})
+
+    def to_message(self) -> dict:
+        return {
+            "event_id": self.event_id,
+            "type": self.type,
+            "version": self.version,
+            "occurred_at": self.occurred_at,
+            "producer": self.producer,
+            "data": self.data,
+        }
+
+    def payload(self) -> dict:
+        """The data loaded through its contract (unknown fields of newer versions ignored)."""
+        schema_cls = CONTRACTS.get((self.producer, self.type))
+        if schema_cls is None:
+            return self.data
+        return schema_cls(unknown=EXCLUDE).load(self.data)
+
+
+def exchange_name(service: str) -> str:
+    return f"{service}.events"

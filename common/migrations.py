@@ -1,0 +1,79 @@
+"""Alembic migrations per service: ``services/<name>/migrations/versions``.
+
+One shared script directory (``common/alembic``: env.py and the revision template) serves every
+service; each service keeps its own revisions and its own ``alembic_version`` in its database.
+
+Services upgrade their own database on start (under an advisory lock on PostgreSQL, so
+several instances may start at once); ``bpc migrate`` and ``bpc makemigration`` do it by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(service: str, connection=None) -> Config:
+    home = ROOT / ("gateway" if service == "gateway" else f"services/{service}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "alembic"))
+    cfg.set_main_option("version_locations", str(home / "migrations" / "versions"))
+    cfg.set_main_option("service", service)
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(service: str, engine) -> None:
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"bpc-{service}"})
+        command.upgrade(alembic_config(service, conn), "head")
+
+
+def target_metadata(service: str):
+    import importlib
+
+    module = "gateway.models" if service == "gateway" else f"services.{service}.models"
+    return importlib.import_module(module).Base.metadata
+
+
+def run_env() -> None:
+    """Body of ``common/alembic/env.py``, shared by every service."""
+    from common import config
+    from common.db import make_engine
+
+    cfg = context.config
+    metadata = target_metadata(cfg.get_main_option("service"))
+    connection = cfg.attributes.get("connection")
+    if connection is None:
+        engine = make_engine(config.db_url(cfg.get_main_option("service")))
+        with engine.begin() as connection:
+            _run(connection, metadata)
+    else:
+        _run(connection, metadata)
+
+
+def _run(connection, metadata) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def make_migration(service: str, message: str) -> None:
+    from common import config
+    from common.db import make_engine
+
+    engine = make_engine(config.db_url(service))
+    upgrade(service, engine)
+    with engine.begin() as conn:
+        command.revision(alembic_config(service, conn), message=message, autogenerate=True)

@@ -1,0 +1,57 @@
+"""Runs one BPC service (or the gateway) as its own process: ``python -m common.runner org``."""
+
+from __future__ import annotations
+
+import warnings
+
+warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()  # noqa: E402 - must precede every other import
+
+import logging  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+from nameko.cli.run import run  # noqa: E402
+
+from common import config  # noqa: E402
+from common.metrics import serve_metrics  # noqa: E402
+
+
+def load_class(name: str):
+    if name == "gateway":
+        from gateway.service import GatewayService
+
+        return GatewayService
+    from common.topology import service_class
+
+    return service_class(name)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        sys.exit("usage: python -m common.runner <service|gateway>")
+    name = argv[0]
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    logging.basicConfig(
+        level=os.environ.get("BPC_LOG_LEVEL", "INFO"),
+        format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("nameko").setLevel(logging.WARNING)
+    logging.getLogger("kombu").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor stops us with SIGTERM
+    cls = load_class(name)
+    nameko_config = config.nameko_config()
+    if name == "gateway":
+        host, port = config.gateway_address()
+        nameko_config["WEB_SERVER_ADDRESS"] = f"{host}:{port}"
+    serve_metrics(config.metrics_port(name))
+    run([cls], nameko_config)
+
+
+if __name__ == "__main__":
+    main()

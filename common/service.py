@@ -1,0 +1,45 @@
+"""What every BPC service class inherits: health, entrypoint metrics, the probe consumer."""
+
+from __future__ import annotations
+
+from nameko.rpc import rpc
+from sqlalchemy import select, text
+
+from common import clock
+from common.consumer import event_consumer
+from common.errors import BpcError
+from common.metrics import EntrypointMetrics
+
+
+class ProbeFailed(BpcError):
+    code = "probe_failed"
+
+
+class ServiceBase:
+    """Mixin for a Nameko service class that declares ``name`` and ``db``."""
+
+    metrics = EntrypointMetrics()
+
+    @rpc
+    def health(self) -> dict:
+        """Anyone (the gateway's /healthz). Answers only when the database answers."""
+        with self.db.read() as session:
+            session.execute(text("SELECT 1"))
+        return {"service": self.name, "status": "ok", "time": clock.isoformat(clock.now())}
+
+    @event_consumer("org", "probe")
+    def on_probe(self, event) -> None:
+        """Diagnostic: records a probe event once; a probe with ``fail`` keeps failing."""
+        if event.data.get("fail"):
+            raise ProbeFailed(f"probe {event.data.get('probe_id')} asked to fail")
+        with self.db.unit_of_work() as uow:
+            uow.first_time(event)
+
+    @rpc
+    def probe_seen(self, event_id: str) -> int:
+        """How many times this service recorded the probe event (0 or 1: it is idempotent)."""
+        with self.db.read() as session:
+            table = self.db._provider.processed
+            return len(
+                session.execute(select(table.c.handler).where(table.c.event_id == event_id)).all()
+            )

@@ -1,0 +1,59 @@
+"""Broker topology: declared before any service starts, by the run command and deploy jobs.
+
+Every producer's topic exchange, every consumer's durable queue with its retry and
+dead-letter queues, and the dead-letter exchange. Consumers are discovered from the service
+classes themselves, so a new ``@event_consumer`` is declared without a second list to edit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import kombu
+
+from common import config
+from common.consumer import DLX, EventConsumer, queue_family
+from common.events import exchange_name
+
+SERVICE_CLASSES = {name: f"services.{name}.service" for name in config.SERVICES}
+
+
+def service_class(name: str):
+    module = importlib.import_module(SERVICE_CLASSES[name])
+    for _, obj in inspect.getmembers(module, inspect.isclass):
+        if getattr(obj, "name", None) == name and obj.__module__ == module.__name__:
+            return obj
+    raise LookupError(f"no service class named {name!r} in {module.__name__}")
+
+
+def consumers(service: str):
+    """(source, event_type, method) of every event consumer of a service."""
+    cls = service_class(service)
+    found = []
+    for method_name, method in inspect.getmembers(cls, inspect.isfunction):
+        for entrypoint in getattr(method, "nameko_entrypoints", ()):
+            if isinstance(entrypoint, EventConsumer):
+                found.append((entrypoint.source_service, entrypoint.event_type, method_name))
+    return found
+
+
+def all_queues(services=config.SERVICES) -> list[kombu.Queue]:
+    queues = []
+    for service in services:
+        for source, event_type, method in consumers(service):
+            queues.extend(queue_family(source, event_type, service, method))
+    return queues
+
+
+def declare(services=config.SERVICES, uri: str | None = None) -> dict:
+    with kombu.Connection(uri or config.amqp_uri()) as conn:
+        conn.ensure_connection(max_retries=1)
+        channel = conn.default_channel
+        for service in config.SERVICES:
+            kombu.Exchange(exchange_name(service), type="topic", durable=True)(channel).declare()
+        kombu.Exchange(DLX, type="direct", durable=True)(channel).declare()
+        queues = all_queues(services)
+        for queue in queues:
+            queue(channel).declare()
+    return {"exchanges": len(config.SERVICES) + 1, "queues": len(queues)}

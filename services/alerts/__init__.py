@@ -1,0 +1,1 @@
+"""alerts service — Difficulty alarms, responses and escalation."""

@@ -1,0 +1,3 @@
+from common.db import service_base
+
+Base = service_base()

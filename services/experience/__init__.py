@@ -1,0 +1,1 @@
+"""experience service — The experience pool (经验池): search, suggestions, handbook."""

@@ -1,0 +1,1 @@
+"""opportunity service — Opportunities on the clock: pipelines, lock, stage deadlines, confiscation."""

@@ -1,0 +1,1 @@
+"""scoring service — Derived scores: curves, leaderboards, fake-report analysis, early warnings."""

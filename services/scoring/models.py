@@ -1,0 +1,5 @@
+"""Tables of the scoring service alone (its features arrive with their issues)."""
+
+from common.db import service_base
+
+Base = service_base()

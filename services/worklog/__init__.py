@@ -1,0 +1,1 @@
+"""worklog service — The immutable daily work log with hash chains."""
