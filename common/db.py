@@ -192,6 +192,9 @@ class Db:
 
 
 def make_engine(url: str):
+    if url.startswith(("postgresql://", "postgres://")):
+        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; we ship psycopg2
+        url = "postgresql+psycopg2://" + url.split("://", 1)[1]
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=10
@@ -327,7 +330,6 @@ class OutboxRelay:
                     routing_key=row.type,
                     delivery_mode=2,
                     message_id=body["event_id"],
-                    content_type="application/json",
                     retry=False,
                 )
                 metrics.EVENTS_PUBLISHED.labels(self.service, row.type).inc()

@@ -76,10 +76,14 @@ class AuditableAccess(Payload):
 
 
 class ProbeEvent(Payload):
-    """Carried by the reliability tests and the admin probe command."""
+    """A diagnostic event every service consumes: checks the event path end to end.
+
+    ``fail_until`` (RFC 3339) makes the handlers fail until that moment, to exercise retry,
+    dead-lettering and replay.
+    """
 
     probe_id = fields.String(required=True)
-    fail = fields.Boolean(load_default=False)
+    fail_until = fields.String(allow_none=True)
 
 
 CONTRACTS: dict[tuple[str, str], type[Payload]] = {

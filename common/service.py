@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from nameko.rpc import rpc
 from sqlalchemy import select, text
 
@@ -29,9 +31,10 @@ class ServiceBase:
 
     @event_consumer("org", "probe")
     def on_probe(self, event) -> None:
-        """Diagnostic: records a probe event once; a probe with ``fail`` keeps failing."""
-        if event.data.get("fail"):
-            raise ProbeFailed(f"probe {event.data.get('probe_id')} asked to fail")
+        """Diagnostic: records a probe event once; fails while before its ``fail_until``."""
+        fail_until = event.data.get("fail_until")
+        if fail_until and clock.now() < datetime.fromisoformat(fail_until):
+            raise ProbeFailed(f"probe {event.data.get('probe_id')} fails until {fail_until}")
         with self.db.unit_of_work() as uow:
             uow.first_time(event)
 

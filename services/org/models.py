@@ -1,3 +1,56 @@
+"""Tables of the org service: the org-unit tree, users with their supervisor chain, the audit log.
+
+``users.path`` materialises the supervisor chain from the top down to the user itself
+(``/1/5/9/``): "is X a subordinate of Y" is a prefix test, and a subtree is one range query.
+``audit_log`` is append-only; the migration adds database triggers refusing UPDATE and DELETE.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
 from common.db import service_base
 
 Base = service_base()
+
+
+class OrgUnit(Base):
+    __tablename__ = "org_units"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    created_at: Mapped[datetime]
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    login: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # pinyin of the name: lists sort the way a Chinese reader expects (张 after 李)
+    sort_key: Mapped[str] = mapped_column(String(600), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(String(1000), index=True)
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    action: Mapped[str] = mapped_column(String(80), index=True)
+    target_type: Mapped[str] = mapped_column(String(40))
+    target_id: Mapped[str | None] = mapped_column(String(80), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,10 +1,187 @@
-from common.actor import CurrentActor
+"""org: org units, users, the nine levels, the supervisor chain, credentials, the audit log."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from nameko.rpc import rpc
+
+from common import clock
+from common.actor import CurrentActor, require_actor
+from common.consumer import event_consumer
 from common.db import Database
+from common.events import Envelope
 from common.service import ServiceBase
+from services.org import commands, queries, schemas
+from services.org.bootstrap import AdminBootstrap
 from services.org.models import Base
+
+log = logging.getLogger(__name__)
+
+ADMIN_LEVEL = 9
 
 
 class OrgService(ServiceBase):
     name = "org"
     db = Database(Base)
     actor = CurrentActor()
+    first_start = AdminBootstrap()
+
+    # --- identity ----------------------------------------------------------------------
+
+    @rpc
+    def login(self, login: str | None = None, password: str | None = None) -> dict:
+        """System call (gateway, POST /auth/login). Audited as ``login`` / ``login_failed``.
+
+        Bad credentials or an inactive user → Unauthenticated.
+        """
+        args = schemas.load(schemas.LoginArgs, {"login": login, "password": password})
+        with self.db.unit_of_work() as uow:
+            answer = commands.login(uow, args["login"], args["password"])
+        if answer is None:
+            raise commands.unauthenticated_login()
+        return answer
+
+    @rpc
+    def resolve_actor(self, user_id: str | None = None) -> dict:
+        """System call (gateway, every request): the user with their path top → user.
+
+        Unknown or inactive → Unauthenticated.
+        """
+        with self.db.read() as session:
+            return queries.resolve_actor(session, user_id)
+
+    # --- units and users (level 9) ----------------------------------------------------
+
+    @rpc
+    def create_unit(self, name: str | None = None, parent_id: str | None = None) -> dict:
+        """Level 9. A new org unit under ``parent_id``. Audited as ``unit_created``."""
+        actor = require_actor(self.actor)
+        actor.require_level(ADMIN_LEVEL)
+        args = schemas.load(schemas.CreateUnitArgs, {"name": name, "parent_id": parent_id})
+        with self.db.unit_of_work() as uow:
+            unit = commands.create_unit(uow, actor.id, args["name"], args["parent_id"])
+            return schemas.dump_unit(unit)
+
+    @rpc
+    def create_user(
+        self,
+        login: str | None = None,
+        password: str | None = None,
+        name: str | None = None,
+        level: int | None = None,
+        org_unit_id: str | None = None,
+        supervisor_id: str | None = None,
+    ) -> dict:
+        """Level 9. Emits ``user_created``; audited.
+
+        Supervisor level not higher, unknown unit or supervisor → ValidationFailed;
+        login taken → Conflict ``login_taken``.
+        """
+        actor = require_actor(self.actor)
+        actor.require_level(ADMIN_LEVEL)
+        args = schemas.load(
+            schemas.CreateUserArgs,
+            {
+                "login": login,
+                "password": password,
+                "name": name,
+                "level": level,
+                "org_unit_id": org_unit_id,
+                "supervisor_id": supervisor_id,
+            },
+        )
+        with self.db.unit_of_work() as uow:
+            user = commands.create_user(uow, actor.id, **args)
+            return schemas.dump_user(user)
+
+    @rpc
+    def update_user(self, user_id: str | None = None, changes: dict | None = None) -> dict:
+        """Level 9. ``changes`` ⊆ {supervisor_id, org_unit_id, level, active}; audited.
+
+        A move emits ``user_moved`` for the user and every descendant whose path changed.
+        ``active: false`` passes the user's direct reports (with their subtrees) to the user's
+        supervisor (``user_moved`` each), then emits ``user_deactivated`` — all in one
+        transaction. A user without a supervisor cannot be deactivated (ValidationFailed).
+        """
+        actor = require_actor(self.actor)
+        actor.require_level(ADMIN_LEVEL)
+        args = schemas.load(schemas.UpdateUserArgs, {"user_id": user_id, "changes": changes})
+        with self.db.unit_of_work() as uow:
+            user = commands.update_user(uow, actor.id, args["user_id"], args["changes"])
+            return schemas.dump_user(user)
+
+    @rpc
+    def get_user(self, user_id: str | None = None) -> dict:
+        """Any user: oneself, subordinates from level 4, everyone for level 9; else NotFound."""
+        actor = require_actor(self.actor)
+        with self.db.read() as session:
+            return queries.get_user(session, actor, user_id)
+
+    @rpc
+    def list_users(
+        self, org_unit_id: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> dict:
+        """Any user: the users they may see, in pinyin order of name."""
+        actor = require_actor(self.actor)
+        args = schemas.load(
+            schemas.ListUsersArgs, {"org_unit_id": org_unit_id, "limit": limit, "cursor": cursor}
+        )
+        with self.db.read() as session:
+            return queries.list_users(session, actor, **args)
+
+    # --- the audit log -----------------------------------------------------------------
+
+    @rpc
+    def list_audit(
+        self,
+        user_id: str | None = None,
+        action: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> dict:
+        """Level 9. Audit entries, newest first, by or about ``user_id`` and of ``action``."""
+        actor = require_actor(self.actor)
+        actor.require_level(ADMIN_LEVEL)
+        args = schemas.load(
+            schemas.ListAuditArgs,
+            {"user_id": user_id, "action": action, "limit": limit, "cursor": cursor},
+        )
+        with self.db.read() as session:
+            return queries.list_audit(session, **args)
+
+    @event_consumer("customer", "contact_unmasked")
+    def on_contact_unmasked(self, event: Envelope) -> None:
+        """Records a full read of a customer contact in the audit log (once per event)."""
+        self._audit_access(event)
+
+    @event_consumer("customer", "customers_exported")
+    def on_customers_exported(self, event: Envelope) -> None:
+        """Records a bulk export of customers in the audit log (once per event)."""
+        self._audit_access(event)
+
+    def _audit_access(self, event: Envelope) -> None:
+        data = event.payload()
+        with self.db.unit_of_work() as uow:
+            if not uow.first_time(event):
+                return
+            commands.record_audit(
+                uow.session,
+                actor_id=data["actor_id"],
+                action=data["action"],
+                target_type=data["target_type"],
+                target_id=data.get("target_id"),
+                details={**data.get("details", {}), "event_id": event.event_id},
+                at=_moment(data["at"]),
+            )
+        log.info("audited %s by %s (event %s)", data["action"], data["actor_id"], event.event_id)
+
+
+def _moment(text: str) -> datetime:
+    """The time an access happened; an unreadable time is replaced by the time we learnt it."""
+    try:
+        return clock.as_utc(datetime.fromisoformat(text))
+    except (TypeError, ValueError):
+        return clock.now()
+

@@ -1,0 +1,328 @@
+"""The gateway's HTTP layer, independent of nameko: request in, response out.
+
+``Gateway.handle(request, rpc)`` matches the route, authenticates the caller, checks the
+level, validates query and body, applies Idempotency-Key, calls the handler and maps every
+error to the API.md error body. ``rpc`` is anything with ``call``, ``call_each`` and
+``set_actor`` (the nameko ``RpcClient`` in production, a fake in unit tests).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from datetime import date, datetime
+
+import jwt
+from marshmallow import ValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
+from werkzeug.exceptions import NotFound as WerkzeugNotFound
+from werkzeug.wrappers import Request, Response
+
+from common import config, tokens
+from common.actor import Actor
+from common.clock import isoformat
+from common.errors import Unauthenticated, ValidationFailed
+from gateway import schemas as s
+from gateway.errors import (
+    IdempotencyKeyReused,
+    MalformedJson,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RequestInProgress,
+    RouteNotFound,
+    error_response,
+    json_response,
+)
+from gateway.idempotency import MAX_KEY_LENGTH
+from gateway.routes import ROUTES
+from gateway.routing import Call, Route, url_map
+
+log = logging.getLogger(__name__)
+
+HTTP_REQUESTS = Counter(
+    "bpc_http_requests_total", "HTTP requests by route template and status",
+    ["method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "bpc_http_request_seconds", "HTTP request latency by route template", ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+MAX_BODY = 1024 * 1024
+HEALTH_TIMEOUT = 2.0
+
+
+def actor_cache_ttl() -> float:
+    return float(os.environ.get("BPC_ACTOR_CACHE_TTL", "2"))
+
+
+def _jsonable(value):
+    """Loaded schema data back to JSON types (dates → ``YYYY-MM-DD``, times → RFC 3339)."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return isoformat(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+class ActorCache:
+    """org's ``resolve_actor`` answers per user, kept for a short TTL."""
+
+    def __init__(self, ttl: float):
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, dict]] = {}
+
+    def get(self, user_id: str) -> dict | None:
+        entry = self._entries.get(user_id)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, user_id: str, resolved: dict) -> None:
+        if self.ttl > 0:
+            if len(self._entries) > 10000:
+                self._entries.clear()
+            self._entries[user_id] = (time.monotonic() + self.ttl, resolved)
+
+    def drop(self, user_id: str) -> None:
+        self._entries.pop(user_id, None)
+
+
+class TokenCache:
+    """Tokens already verified: the signature is checked once, the expiry on every use.
+
+    ``common.tokens.verify`` reads the signing key and checks an HMAC; a client sends the same
+    token on every request, so its verdict is kept for a minute (never past the expiry).
+    """
+
+    keep_for = 60.0
+
+    def __init__(self):
+        self._entries: dict[str, tuple[float, float, str]] = {}
+
+    def user_id(self, token: str) -> str:
+        entry = self._entries.get(token)
+        now = time.time()
+        if entry is not None and now < entry[0] and now < entry[1]:
+            return entry[2]
+        user_id = tokens.verify(token)
+        expires = float(jwt.decode(token, options={"verify_signature": False})["exp"])
+        if len(self._entries) > 10000:
+            self._entries.clear()
+        self._entries[token] = (now + self.keep_for, expires, user_id)
+        return user_id
+
+
+def actor_from(resolved: dict) -> Actor:
+    return Actor(
+        id=str(resolved["id"]),
+        level=int(resolved["level"]),
+        org_unit_id=resolved.get("org_unit_id"),
+        path=[str(p) for p in resolved.get("path") or []],
+        name=resolved.get("name") or "",
+    )
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("缺少令牌 / Missing bearer token")
+    return token.strip()
+
+
+class Gateway:
+    def __init__(self, routes: list[Route] | None = None, cache_ttl: float | None = None):
+        self.routes = list(routes if routes is not None else ROUTES) + system_routes()
+        self.url_map = url_map(self.routes)
+        self.tokens = TokenCache()
+        self.actors = ActorCache(actor_cache_ttl() if cache_ttl is None else cache_ttl)
+        self.rpc_timeout = config.rpc_timeout()
+        self._openapi: str | None = None
+        self.store = None  # an IdempotencyStore; without one Idempotency-Key is ignored
+
+    # ---- entry ---------------------------------------------------------------------------
+
+    def handle(self, request: Request, rpc) -> Response:
+        started = time.perf_counter()
+        label = "unmatched"
+        try:
+            try:
+                route, path_args = self.url_map.bind_to_environ(request.environ).match()
+            except WerkzeugNotFound:
+                raise RouteNotFound() from None
+            except WerkzeugMethodNotAllowed as exc:
+                allowed = sorted(exc.valid_methods or [])
+                raise MethodNotAllowed(details={"allowed": allowed}) from None
+            label = route.path
+            response = self._serve(route, path_args, request, rpc)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an error body
+            response = error_response(exc)
+            if isinstance(exc, MethodNotAllowed):
+                response.headers["Allow"] = ", ".join(exc.details.get("allowed", []))
+        HTTP_REQUESTS.labels(request.method, label, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(request.method, label).observe(time.perf_counter() - started)
+        return response
+
+    def _serve(self, route: Route, path_args: dict, request: Request, rpc) -> Response:
+        call = Call(rpc=rpc, actor=None, path=path_args, gateway=self)
+        if route.auth:
+            call.resolved, call.actor = self.authenticate(request, rpc)
+            call.actor.require_level(route.min_level)
+            rpc.set_actor(call.actor)
+        if route.query is not None:
+            call.query = self._load(route.query, request.args.to_dict(flat=True))
+        if route.request is not None:
+            call.body = self._load(route.request, self._json_body(request))
+        elif request.method in ("POST", "PUT", "PATCH"):
+            self._no_body_expected(request)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and route.idempotent_post and self.store is not None:
+            return self._idempotent(route, call, request, self.store, key)
+        return self._respond(route, call)
+
+    def _respond(self, route: Route, call: Call) -> Response:
+        result = route.handler(call)
+        if isinstance(result, Response):
+            return result
+        if isinstance(result, tuple):
+            status, payload = result
+            return json_response(status, payload)
+        return json_response(route.status, result)
+
+    # ---- auth ----------------------------------------------------------------------------
+
+    def authenticate(self, request: Request, rpc) -> tuple[dict, Actor]:
+        user_id = self.tokens.user_id(_bearer(request))
+        resolved = self.actors.get(user_id)
+        if resolved is None:
+            resolved = rpc.call("org", "resolve_actor", user_id=user_id)
+            if not resolved or resolved.get("active") is False:
+                raise Unauthenticated("用户已停用 / User is inactive")
+            self.actors.put(user_id, resolved)
+        return resolved, actor_from(resolved)
+
+    def forget_actor(self, user_id: str) -> None:
+        self.actors.drop(str(user_id))
+
+    # ---- input ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _load(schema_cls, data) -> dict:
+        try:
+            return _jsonable(schema_cls().load(data))
+        except ValidationError as exc:
+            messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+            raise ValidationFailed(details=messages) from None
+
+    @staticmethod
+    def _raw_body(request: Request) -> bytes:
+        length = request.content_length
+        if length is not None and length > MAX_BODY:
+            raise PayloadTooLarge(details={"max_bytes": MAX_BODY})
+        raw = request.get_data(cache=True)
+        if len(raw) > MAX_BODY:
+            raise PayloadTooLarge(details={"max_bytes": MAX_BODY})
+        return raw
+
+    def _json_body(self, request: Request) -> dict:
+        raw = self._raw_body(request)
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except Exception:  # noqa: BLE001 - any undecodable body is the client's mistake
+            raise MalformedJson() from None
+        if not isinstance(body, dict):
+            raise MalformedJson()
+        return body
+
+    def _no_body_expected(self, request: Request) -> None:
+        raw = self._raw_body(request)
+        if not raw.strip():
+            return
+        body = self._json_body(request)
+        if body:
+            raise ValidationFailed(details={k: ["未知字段 / Unknown field."] for k in body})
+
+    # ---- Idempotency-Key -----------------------------------------------------------------
+
+    def _idempotent(self, route: Route, call: Call, request: Request, store, key: str):
+        if not 1 <= len(key) <= MAX_KEY_LENGTH:
+            raise ValidationFailed(details={"Idempotency-Key": [
+                f"长度须为 1–{MAX_KEY_LENGTH} / Must be 1 to {MAX_KEY_LENGTH} characters"]})
+        user_id = call.actor.id
+        claim = store.claim(user_id, key, request.method, request.path)
+        if claim.outcome == "replay":
+            return Response(claim.body, status=claim.status,
+                            content_type="application/json; charset=utf-8",
+                            headers={"Idempotent-Replayed": "true"})
+        if claim.outcome == "in_progress":
+            raise RequestInProgress(details={"idempotency_key": key})
+        if claim.outcome == "mismatch":
+            raise IdempotencyKeyReused(details={"idempotency_key": key})
+        try:
+            response = self._respond(route, call)
+        except Exception as exc:  # noqa: BLE001 - kept (4xx) or released (5xx), then raised
+            response = error_response(exc)
+        if response.status_code >= 500:
+            store.release(user_id, key)
+        else:
+            store.complete(user_id, key, response.status_code, response.get_data(as_text=True))
+        return response
+
+    # ---- system endpoints ----------------------------------------------------------------
+
+    def health(self, rpc) -> tuple[int, dict]:
+        answers = rpc.call_each(
+            {name: (name, "health") for name in config.SERVICES}, HEALTH_TIMEOUT
+        )
+        services = {}
+        for name in config.SERVICES:
+            answer = answers.get(name)
+            ok = isinstance(answer, dict) and answer.get("status") == "ok"
+            services[name] = "ok" if ok else "down"
+        healthy = all(v == "ok" for v in services.values())
+        return (200 if healthy else 503), {
+            "status": "ok" if healthy else "degraded", "services": services
+        }
+
+    def openapi_text(self) -> str:
+        if self._openapi is None:
+            from gateway.openapi import build_spec
+
+            self._openapi = json.dumps(build_spec(self.routes), ensure_ascii=False)
+        return self._openapi
+
+
+# ---- routes of the gateway itself -----------------------------------------------------------
+
+
+def _healthz(call: Call):
+    return call.gateway.health(call.rpc)
+
+
+def _metrics(call: Call) -> Response:
+    return Response(generate_latest(REGISTRY), status=200, content_type=CONTENT_TYPE_LATEST)
+
+
+def _openapi(call: Call) -> Response:
+    return Response(call.gateway.openapi_text(), status=200,
+                    content_type="application/json; charset=utf-8")
+
+
+def system_routes() -> list[Route]:
+    return [
+        Route("GET", "/healthz", _healthz, "健康检查 / All seven services answer",
+              response=s.Health, auth=False, errors=(503,), tag="system"),
+        Route("GET", "/metrics", _metrics, "Prometheus metrics", auth=False, tag="system",
+              content_type="text/plain"),
+        Route("GET", "/api/v1/openapi.json", _openapi, "OpenAPI 3 document", auth=False,
+              tag="system"),
+    ]
+

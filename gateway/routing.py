@@ -1,0 +1,81 @@
+"""The shape of a route and of one call to it; the werkzeug map built from the route table."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from marshmallow import Schema
+from werkzeug.routing import BaseConverter, Map, Rule, ValidationError
+
+from common.actor import Actor
+from gateway.schemas import ID_REGEX, is_valid_id
+
+_PARAM = re.compile(r"{(\w+)}")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One row of the route table: dispatch and the OpenAPI document are both made from it."""
+
+    method: str
+    path: str  # OpenAPI template, e.g. /api/v1/customers/{id}
+    handler: Callable[["Call"], Any]
+    summary: str
+    request: type[Schema] | None = None
+    response: type[Schema] | None = None
+    query: type[Schema] | None = None
+    min_level: int = 1
+    auth: bool = True
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    tag: str = "default"
+    content_type: str = "application/json"
+    description: str = ""
+
+    @property
+    def path_params(self) -> list[str]:
+        return _PARAM.findall(self.path)
+
+    @property
+    def idempotent_post(self) -> bool:
+        return self.method == "POST" and self.auth
+
+
+@dataclass
+class Call:
+    """Everything a handler needs: validated input, the caller, and the RPC client."""
+
+    rpc: Any
+    actor: Actor | None
+    path: dict[str, str] = field(default_factory=dict)
+    query: dict = field(default_factory=dict)
+    body: dict = field(default_factory=dict)
+    resolved: dict | None = None  # org's resolve_actor answer for the caller
+    gateway: Any = None
+
+
+class IdConverter(BaseConverter):
+    """Path ids that cannot name a row do not match: the answer is a plain 404."""
+
+    regex = ID_REGEX.strip("^$")
+
+    def to_python(self, value: str) -> str:
+        if not is_valid_id(value):
+            raise ValidationError()
+        return value
+
+
+def werkzeug_rule(route: Route) -> Rule:
+    template = _PARAM.sub(lambda m: f"<id:{m.group(1)}>", route.path)
+    return Rule(template, methods=[route.method], endpoint=route)
+
+
+def url_map(routes: list[Route]) -> Map:
+    return Map(
+        [werkzeug_rule(r) for r in routes],
+        converters={"id": IdConverter},
+        strict_slashes=False,
+        merge_slashes=False,
+    )

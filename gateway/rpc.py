@@ -1,0 +1,173 @@
+"""RPC from the gateway with a time bound: nameko's reply listener and method proxy, waited on
+inside ``eventlet.Timeout``. A service that does not answer in time is ``ServiceUnavailable``.
+
+Remote errors come back as the ``common.errors`` types they were raised as (they register
+with nameko's ``deserialize_to_instance``); a subclass a service declares in its own
+``exceptions`` module is found by importing it, so it keeps its status and code too.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+
+import eventlet
+from nameko.exceptions import RemoteError, UnknownService, registry
+from nameko.extensions import DependencyProvider
+from nameko.rpc import MethodProxy, ReplyListener
+
+from common import config
+from common.actor import CONTEXT_KEY, Actor
+from common.errors import BpcError, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def _unavailable(service: str) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"服务 {service} 暂时不可用 / Service {service} did not answer in time",
+        {"service": service},
+    )
+
+
+def remote_exception(error: dict) -> Exception:
+    """The exception a service raised, rebuilt from nameko's serialised form."""
+    path = error.get("exc_path") or ""
+    args = error.get("exc_args") or ()
+    cls = registry.get(path)
+    if cls is None and path.startswith(("services.", "common.")):
+        module, _, name = path.rpartition(".")
+        try:
+            candidate = getattr(importlib.import_module(module), name, None)
+        except Exception:  # noqa: BLE001 - an unknown module is a RemoteError like any other
+            candidate = None
+        if isinstance(candidate, type) and issubclass(candidate, BpcError):
+            cls = candidate
+    if cls is not None:
+        try:
+            return cls(*args)
+        except Exception:  # noqa: BLE001
+            log.exception("cannot rebuild remote error %s%r", path, args)
+    return RemoteError(exc_type=error.get("exc_type"), value=error.get("value"))
+
+
+class _Tracking:
+    """Stands in for the reply listener to learn the correlation id of one call."""
+
+    def __init__(self, listener: ReplyListener):
+        self.listener = listener
+        self.routing_key = listener.routing_key
+        self.correlation_id: str | None = None
+
+    def get_reply_event(self, correlation_id: str):
+        self.correlation_id = correlation_id
+        return self.listener.get_reply_event(correlation_id)
+
+    def forget(self) -> None:
+        if self.correlation_id:
+            self.listener._reply_events.pop(self.correlation_id, None)
+
+
+class PendingCall:
+    def __init__(self, service: str, method: str, tracking: _Tracking, reply):
+        self.service = service
+        self.method = method
+        self.tracking = tracking
+        self.reply = reply
+
+
+class RpcClient:
+    """What a gateway worker sees: ``call(service, method, **kwargs)`` and friends."""
+
+    def __init__(self, worker_ctx, listener: ReplyListener, timeout: float):
+        self.worker_ctx = worker_ctx
+        self.listener = listener
+        self.timeout = timeout
+
+    def set_actor(self, actor: Actor) -> None:
+        """Every RPC this worker makes from now on carries the actor as a header."""
+        self.worker_ctx.data[CONTEXT_KEY] = actor.to_header()
+
+    def _start(self, service: str, method: str, kwargs: dict) -> PendingCall:
+        tracking = _Tracking(self.listener)
+        proxy = MethodProxy(self.worker_ctx, service, method, tracking)
+        try:
+            reply = proxy.call_async(**kwargs)
+        except UnknownService:
+            raise _unavailable(service) from None
+        except BpcError:
+            raise
+        except Exception as exc:  # broker unreachable and the like
+            log.warning("rpc %s.%s not sent: %r", service, method, exc)
+            raise _unavailable(service) from exc
+        return PendingCall(service, method, tracking, reply)
+
+    def _finish(self, pending: PendingCall, seconds: float):
+        timer = eventlet.Timeout(max(seconds, 0.001))
+        try:
+            body = pending.reply.reply_event.wait()
+        except eventlet.Timeout as exc:
+            if exc is not timer:
+                raise
+            pending.tracking.forget()
+            log.warning("rpc %s.%s timed out", pending.service, pending.method)
+            raise _unavailable(pending.service) from None
+        finally:
+            timer.cancel()
+        error = body.get("error")
+        if error:
+            raise remote_exception(error)
+        return body.get("result")
+
+    def call(self, service: str, method: str, **kwargs):
+        deadline = time.monotonic() + self.timeout
+        timer = eventlet.Timeout(self.timeout)
+        try:
+            pending = self._start(service, method, kwargs)
+        except eventlet.Timeout as exc:
+            if exc is not timer:
+                raise
+            raise _unavailable(service) from None
+        finally:
+            timer.cancel()
+        return self._finish(pending, deadline - time.monotonic())
+
+    def call_each(self, calls: dict[str, tuple[str, str]], timeout: float) -> dict:
+        """Several calls at once, all within ``timeout``: key → result or the exception."""
+        deadline = time.monotonic() + timeout
+        pending: dict[str, PendingCall | Exception] = {}
+        for key, (service, method) in calls.items():
+            timer = eventlet.Timeout(max(deadline - time.monotonic(), 0.001))
+            try:
+                pending[key] = self._start(service, method, {})
+            except eventlet.Timeout as exc:
+                if exc is not timer:
+                    raise
+                pending[key] = _unavailable(service)
+            except Exception as exc:  # noqa: BLE001 - reported per call
+                pending[key] = exc
+            finally:
+                timer.cancel()
+        results: dict = {}
+        for key, item in pending.items():
+            if isinstance(item, Exception):
+                results[key] = item
+                continue
+            try:
+                results[key] = self._finish(item, deadline - time.monotonic())
+            except Exception as exc:  # noqa: BLE001 - reported per call
+                results[key] = exc
+        return results
+
+
+class TimedRpc(DependencyProvider):
+    """``rpc = TimedRpc()`` → ``self.rpc.call("org", "resolve_actor", user_id=...)``."""
+
+    reply_listener = ReplyListener()
+
+    def setup(self):
+        self.timeout = config.rpc_timeout()
+
+    def get_dependency(self, worker_ctx) -> RpcClient:
+        return RpcClient(worker_ctx, self.reply_listener, self.timeout)

@@ -1,0 +1,65 @@
+"""The gateway Nameko service: the one HTTP front door (run by ``python -m common.runner gateway``).
+
+One catch-all HTTP entrypoint hands every request to ``gateway.app.Gateway``, which routes
+it through the route table; unknown paths and methods get the API's JSON errors, not
+werkzeug's HTML.
+"""
+
+from __future__ import annotations
+
+from nameko.extensions import DependencyProvider
+from nameko.web.handlers import HttpRequestHandler
+from werkzeug.routing import Rule
+
+from common.db import Database, DatabaseProvider
+from gateway.app import Gateway
+from gateway.idempotency import IdempotencyStore
+from gateway.models import Base
+from gateway.rpc import TimedRpc
+
+
+class AnyMethod(HttpRequestHandler):
+    """An HTTP entrypoint that matches every method: the gateway answers 405 itself."""
+
+    def __init__(self, url, **kwargs):
+        super().__init__("GET", url, **kwargs)
+
+    def get_url_rule(self):
+        return Rule(self.url, methods=None)
+
+
+http_any = AnyMethod.decorator
+
+
+class GatewayApp(DependencyProvider):
+    """The one ``Gateway`` of this process: route table, OpenAPI text, actor cache, and the
+    Idempotency-Key store over the gateway's own database."""
+
+    def setup(self):
+        self.gateway = Gateway()
+
+    def start(self):
+        # every extension is set up by now, so the database engine exists
+        db = next(d for d in self.container.dependencies if isinstance(d, DatabaseProvider))
+        self.gateway.store = IdempotencyStore(db.engine)
+
+    def get_dependency(self, worker_ctx) -> Gateway:
+        return self.gateway
+
+
+class GatewayService:
+    name = "gateway"
+
+    db = Database(Base)
+    rpc = TimedRpc()
+    app = GatewayApp()
+
+    @http_any("/<path:path>")
+    def serve(self, request, path):
+        """Anyone over HTTP; authentication and levels are checked per route by the app."""
+        return self.app.handle(request, self.rpc)
+
+    @http_any("/")
+    def serve_root(self, request):
+        """Anyone over HTTP: there is nothing at the root, so this answers 404 JSON."""
+        return self.app.handle(request, self.rpc)

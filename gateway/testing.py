@@ -1,0 +1,56 @@
+"""Test doubles for the gateway's HTTP layer: a fake RPC client and a WSGI wrapper, so routing,
+validation, auth and error mapping are tested with werkzeug's test client and no broker."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from werkzeug.test import Client
+from werkzeug.wrappers import Request
+
+from common.actor import Actor
+from gateway.app import Gateway
+
+
+class FakeRpc:
+    """Answers ``(service, method)`` from a table of values, callables or exceptions."""
+
+    def __init__(self, answers: dict[tuple[str, str], Any] | None = None):
+        self.answers = dict(answers or {})
+        self.calls: list[tuple[str, str, dict]] = []
+        self.actor: Actor | None = None
+
+    def set_actor(self, actor: Actor) -> None:
+        self.actor = actor
+
+    def call(self, service: str, method: str, **kwargs):
+        self.calls.append((service, method, kwargs))
+        answer = self.answers[(service, method)]
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer(**kwargs) if callable(answer) else answer
+
+    def call_each(self, calls: dict[str, tuple[str, str]], timeout: float) -> dict:
+        results = {}
+        for key, (service, method) in calls.items():
+            try:
+                results[key] = self.call(service, method)
+            except Exception as exc:  # noqa: BLE001
+                results[key] = exc
+        return results
+
+    def methods_called(self) -> list[str]:
+        return [f"{service}.{method}" for service, method, _ in self.calls]
+
+
+def wsgi(gateway: Gateway, rpc_factory: Callable[[], Any]):
+    """A WSGI app running ``gateway`` with a fresh RPC client per request, as nameko does."""
+
+    def app(environ, start_response):
+        return gateway.handle(Request(environ), rpc_factory())(environ, start_response)
+
+    return app
+
+
+def client(gateway: Gateway, rpc: FakeRpc) -> Client:
+    return Client(wsgi(gateway, lambda: rpc))

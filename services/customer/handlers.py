@@ -1,0 +1,364 @@
+"""Use cases of the customer service: each takes the database, the actor and loaded arguments.
+
+The Nameko entrypoints in ``service.py`` parse, call one of these, and return its answer.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from sqlalchemy import String, func, literal, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from common import clock
+from common.actor import Actor, path_prefix_of
+from common.db import Db, is_unique_violation
+from common.errors import (
+    BpcError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+from common.events import Envelope
+from services.customer import domain, queries
+from services.customer.models import Contact, Customer, OwnershipHistory, Person, UnmaskLog
+from services.customer.schemas import contact_out, customer_out
+
+log = logging.getLogger(__name__)
+
+CUSTOMER_NOT_FOUND = "客户不存在 / Customer not found"
+CONTACT_NOT_FOUND = "联系人不存在 / Contact not found"
+UNMASK_FORBIDDEN = (
+    "只有负责人及其上级可查看完整联系方式 / "
+    "Only the owner and the owner's supervisors may see full contact details"
+)
+
+
+def database_errors_as_unavailable(fn):
+    """A database that is locked or gone answers 503, never a stack trace."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except BpcError:
+            raise
+        except OperationalError as exc:
+            log.warning("database unavailable in %s: %s", fn.__name__, exc)
+            raise ServiceUnavailable("数据库暂时不可用 / Database temporarily unavailable")
+
+    return wrapper
+
+
+# --- the people projection ------------------------------------------------------------------
+
+
+def _upsert_person(session: Session, values: dict, update_columns: tuple[str, ...]) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(Person).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Person.user_id], set_={c: stmt.excluded[c] for c in update_columns}
+    )
+    session.execute(stmt)
+
+
+@database_errors_as_unavailable
+def sync_actor(db: Db, actor: Actor) -> None:
+    """Keep the caller's name, level and path in the projection (written only on change)."""
+    with db.read() as session:
+        person = session.get(Person, actor.id)
+        name = actor.name or (person.name if person else "")
+        current = (person.name, person.level, person.path, person.active) if person else None
+    wanted = (name, actor.level, actor.path_prefix, True)
+    if current == wanted:
+        return
+    with db.unit_of_work() as uow:
+        _upsert_person(
+            uow.session,
+            {"user_id": actor.id, "name": name, "level": actor.level,
+             "path": actor.path_prefix, "active": True},
+            ("name", "level", "path", "active"),
+        )
+
+
+# --- registration and duplicates -----------------------------------------------------------
+
+
+def _refusal(session: Session, hit: tuple[Customer, str], actor: Actor) -> BpcError:
+    customer, matched_on = hit
+    return domain.duplicate_refusal(queries.existing_customer(session, customer), matched_on, actor.id)
+
+
+@database_errors_as_unavailable
+def register(db: Db, actor: Actor, args: dict) -> dict:
+    name_key = domain.normalise_name(args["name"])
+    uscc = domain.validate_uscc(args["uscc"]) if args["uscc"] else None
+    contacts = args["contacts"]
+    phone_keys = [domain.normalise_phone(c["phone"]) for c in contacts if c["phone"]]
+    with db.read() as session:
+        hit = queries.exact_duplicate(session, uscc=uscc, name_key=name_key, phone_keys=phone_keys)
+        if hit:
+            raise _refusal(session, hit, actor)
+        if args["referred_by"] and session.get(Customer, args["referred_by"]) is None:
+            raise ValidationFailed(
+                details={"referred_by": ["推荐客户不存在 / Referring customer not found"]}
+            )
+    try:
+        with db.unit_of_work() as uow:
+            now = clock.now()
+            customer = Customer(
+                name=args["name"], name_key=name_key, uscc=uscc, industry=args["industry"],
+                region=args["region"], founded_on=args["founded_on"],
+                referred_by=args["referred_by"], owner_id=actor.id,
+                owner_path=actor.path_prefix, status="prospect", created_at=now,
+                contacts=[
+                    Contact(
+                        name=c["name"], title=c["title"], phone=c["phone"],
+                        phone_key=domain.normalise_phone(c["phone"]) if c["phone"] else None,
+                        email=c["email"], birthday=c["birthday"],
+                        birthday_calendar=c["birthday_calendar"],
+                        decision_maker=c["decision_maker"],
+                    )
+                    for c in contacts
+                ],
+            )
+            uow.session.add(customer)
+            uow.session.flush()
+            uow.session.add(
+                OwnershipHistory(
+                    customer_id=customer.id, at=now, from_owner=None, to_owner=actor.id,
+                    reason="registered", by=actor.id,
+                )
+            )
+            uow.publish(
+                "customer_registered",
+                {"customer_id": str(customer.id), "name": customer.name,
+                 "owner_id": actor.id,
+                 "referred_by": str(customer.referred_by) if customer.referred_by else None},
+            )
+            answer = customer_out(customer)
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        # lost a race: someone registered the same company between our check and our insert
+        log.info("registration by %s lost a race for %r", actor.id, args["name"])
+        with db.read() as session:
+            hit = queries.exact_duplicate(
+                session, uscc=uscc, name_key=name_key, phone_keys=phone_keys
+            )
+            if hit:
+                raise _refusal(session, hit, actor) from None
+        raise Conflict("该客户正在被登记，请重试 / This customer is being registered; retry") from None
+    log.info("customer %s registered by %s", answer["id"], actor.id)
+    return answer
+
+
+@database_errors_as_unavailable
+def check(db: Db, actor: Actor, args: dict) -> dict:
+    if not (args["name"] or args["uscc"] or args["phone"]):
+        return {"matches": []}
+    uscc = args["uscc"].upper() if args["uscc"] else None
+    with db.read() as session:
+        found = queries.near_duplicates(
+            session, name=args["name"], uscc=uscc, phone=args["phone"]
+        )
+        people = queries.people_by_id(session, {c.owner_id for c, _, _ in found})
+        matches = []
+        for customer, similarity, matched_on in found:
+            owner = people.get(customer.owner_id)
+            matches.append({
+                "customer_id": str(customer.id),
+                "name": customer.name,
+                "similarity": similarity,
+                "matched_on": matched_on,
+                "owner": domain.owner_summary(
+                    owner.level if owner else None, owner.name if owner else None
+                ),
+                "yours": customer.owner_id == actor.id,
+            })
+    return {"matches": matches}
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+def _visible_customer(session: Session, actor: Actor, customer_id: int) -> Customer:
+    customer = session.get(Customer, customer_id)
+    if customer is None or not actor.may_see_owner(customer.owner_id, customer.owner_path):
+        raise NotFound(CUSTOMER_NOT_FOUND, {"customer_id": str(customer_id)})
+    return customer
+
+
+@database_errors_as_unavailable
+def get(db: Db, actor: Actor, customer_id: int) -> dict:
+    with db.read() as session:
+        return customer_out(_visible_customer(session, actor, customer_id))
+
+
+@database_errors_as_unavailable
+def list_visible(db: Db, actor: Actor, args: dict) -> dict:
+    with db.read() as session:
+        rows, next_id = queries.list_customers(
+            session, actor, q=args["q"], owner_id=args["owner_id"], status=args["status"],
+            limit=args["limit"] or 50, cursor=args["cursor"],
+        )
+        return {
+            "items": [customer_out(c) for c in rows],
+            "next_cursor": str(next_id) if next_id is not None else None,
+        }
+
+
+# --- protected reads: unmask and export (audited) --------------------------------------------
+
+
+@database_errors_as_unavailable
+def unmask(db: Db, actor: Actor, customer_id: int, contact_id: int) -> dict:
+    with db.read() as session:
+        customer = session.get(Customer, customer_id)
+        if customer is None:
+            raise NotFound(CUSTOMER_NOT_FOUND, {"customer_id": str(customer_id)})
+        if not actor.may_see_owner(customer.owner_id, customer.owner_path):
+            raise Forbidden(UNMASK_FORBIDDEN, {"customer_id": str(customer_id)})
+        contact = session.get(Contact, contact_id)
+        if contact is None or contact.customer_id != customer.id:
+            raise NotFound(CONTACT_NOT_FOUND, {"contact_id": str(contact_id)})
+        answer = contact_out(contact, masked=False)
+    start, end = clock.day_bounds(clock.today())
+    with db.unit_of_work() as uow:
+        # one unmask at a time per person (PostgreSQL row lock), so the quota is exact
+        uow.session.execute(
+            select(Person.user_id).where(Person.user_id == actor.id).with_for_update()
+        )
+        now = clock.now()
+        uow.session.add(
+            UnmaskLog(actor_id=actor.id, customer_id=customer_id, contact_id=contact_id, at=now)
+        )
+        uow.session.flush()
+        used_before = queries.unmasks_today(uow.session, actor.id, start, end) - 1
+        domain.check_unmask_quota(actor.level, used_before)
+        uow.publish(
+            "contact_unmasked",
+            {"actor_id": actor.id, "action": "contact_unmasked", "target_type": "contact",
+             "target_id": str(contact_id), "details": {"customer_id": str(customer_id)},
+             "at": clock.isoformat(now)},
+        )
+    return answer
+
+
+@database_errors_as_unavailable
+def export(db: Db, actor: Actor) -> dict:
+    actor.require_level(6)
+    with db.read() as session:
+        customers = [customer_out(c) for c in queries.all_visible(session, actor)]
+    with db.unit_of_work() as uow:
+        uow.publish(
+            "customers_exported",
+            {"actor_id": actor.id, "action": "customers_exported", "target_type": "customer",
+             "target_id": None, "details": {"count": len(customers)},
+             "at": clock.isoformat(clock.now())},
+        )
+    return {
+        "filename": f"customers-{clock.today().isoformat()}.csv",
+        "csv": domain.customers_csv(customers),
+    }
+
+
+# --- org events --------------------------------------------------------------------------------
+
+
+def person_created(db: Db, event: Envelope) -> None:
+    data = event.payload()
+    with db.unit_of_work() as uow:
+        if not uow.first_time(event):
+            return
+        _upsert_person(
+            uow.session,
+            {"user_id": data["user_id"], "name": data["name"], "level": data["level"],
+             "path": _prefix(data["path"], data["user_id"]), "active": True},
+            ("name", "level", "path"),
+        )
+
+
+def _prefix(path: list[str], user_id: str) -> str:
+    return path_prefix_of(path) if path else f"/{user_id}/"
+
+
+def _rewrite_prefix(session: Session, column, old: str, new: str) -> int:
+    table = column.class_
+    result = session.execute(
+        update(table)
+        .where(column.startswith(old, autoescape=True))
+        .values({column.key: literal(new).concat(_tail(column, len(old)))})
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def _tail(column, length: int):
+    return func.substr(column, length + 1, type_=String)
+
+
+def person_moved(db: Db, event: Envelope) -> None:
+    """A user (and their whole subtree) moved: owner paths follow, by prefix."""
+    data = event.payload()
+    old = _prefix(data["old_path"], data["user_id"])
+    new = _prefix(data["new_path"], data["user_id"])
+    with db.unit_of_work() as uow:
+        if not uow.first_time(event):
+            return
+        if old != new:
+            moved = _rewrite_prefix(uow.session, Customer.owner_path, old, new)
+            _rewrite_prefix(uow.session, Person.path, old, new)
+            log.info("user %s moved %s → %s: %s customer paths", data["user_id"], old, new, moved)
+        _upsert_person(
+            uow.session,
+            {"user_id": data["user_id"], "name": "", "level": data["level"], "path": new,
+             "active": True},
+            ("level", "path"),
+        )
+
+
+def owner_deactivated(db: Db, event: Envelope) -> None:
+    """Everything the user owned passes to their supervisor, one history row per customer."""
+    data = event.payload()
+    user_id, supervisor_id = data["user_id"], data["supervisor_id"]
+    supervisor_path = _prefix(data["supervisor_path"], supervisor_id)
+    with db.unit_of_work() as uow:
+        if not uow.first_time(event):
+            return
+        session = uow.session
+        _upsert_person(
+            session,
+            {"user_id": user_id, "name": "", "level": None,
+             "path": _prefix(data["path"], user_id), "active": False},
+            ("active",),
+        )
+        now = clock.now()
+        owned = session.scalars(
+            select(Customer).where(Customer.owner_id == user_id).order_by(Customer.id)
+        ).all()
+        for customer in owned:
+            customer.owner_id = supervisor_id
+            customer.owner_path = supervisor_path
+            session.add(
+                OwnershipHistory(
+                    customer_id=customer.id, at=now, from_owner=user_id, to_owner=supervisor_id,
+                    reason="owner_deactivated", by="system",
+                )
+            )
+            uow.publish(
+                "customer_handed_over",
+                {"customer_id": str(customer.id), "from_owner_id": user_id,
+                 "to_owner_id": supervisor_id, "reason": "owner_deactivated"},
+            )
+    log.info(
+        "user %s deactivated: %s customers handed to %s (event %s)",
+        user_id, len(owned), supervisor_id, event.event_id,
+    )

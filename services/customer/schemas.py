@@ -1,0 +1,200 @@
+"""What comes in (validated, unknown fields refused) and what goes out (API shapes)."""
+
+from __future__ import annotations
+
+import re
+
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates,
+    validates_schema,
+)
+
+from common import clock
+from common.errors import ValidationFailed
+from services.customer import domain
+
+PHONE_CHARS = re.compile(r"^[0-9+\-\s().]{3,40}$")
+MAX_ID = 2**31 - 1
+
+
+class Text(fields.String):
+    """A string without NUL characters, trimmed; blank counts as missing when allowed."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("包含非法字符 / Contains invalid characters")
+        text = text.strip()
+        if not text and self.allow_none:
+            return None
+        return text
+
+
+class Id(fields.Field):
+    """A record id: a positive integer, sent as a string (or a number)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise ValidationError("无效的编号 / Invalid id")
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+            number = int(value.strip())
+        else:
+            raise ValidationError("无效的编号 / Invalid id")
+        if not 0 < number <= MAX_ID:
+            raise ValidationError("无效的编号 / Invalid id")
+        return number
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+def phone_validator(value: str | None) -> None:
+    if value is None:
+        return
+    if not PHONE_CHARS.match(value) or not 3 <= len(domain.normalise_phone(value)) <= 20:
+        raise ValidationError("电话号码无效 / Invalid phone number")
+
+
+class ContactIn(Strict):
+    name = Text(required=True, validate=validate.Length(min=1, max=100))
+    title = Text(allow_none=True, load_default=None, validate=validate.Length(max=100))
+    phone = Text(allow_none=True, load_default=None, validate=phone_validator)
+    email = fields.Email(allow_none=True, load_default=None, validate=validate.Length(max=254))
+    birthday = fields.Date(allow_none=True, load_default=None)
+    birthday_calendar = fields.String(
+        load_default="solar", validate=validate.OneOf(["solar", "lunar"])
+    )
+    decision_maker = fields.Boolean(load_default=False)
+
+
+class RegisterIn(Strict):
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
+    uscc = Text(allow_none=True, load_default=None)
+    industry = Text(allow_none=True, load_default=None, validate=validate.Length(max=100))
+    region = Text(allow_none=True, load_default=None, validate=validate.Length(max=100))
+    founded_on = fields.Date(allow_none=True, load_default=None)
+    referred_by = Id(allow_none=True, load_default=None)
+    contacts = fields.List(
+        fields.Nested(ContactIn), load_default=list, validate=validate.Length(max=50)
+    )
+
+    @validates("uscc")
+    def _uscc(self, value, **_):
+        if value is not None and not domain.is_valid_uscc(value):
+            raise ValidationError(domain.INVALID_USCC)
+
+    @validates("founded_on")
+    def _founded_on(self, value, **_):
+        if value is not None and value > clock.today():
+            raise ValidationError("成立日期不能晚于今天 / Founding date cannot be in the future")
+
+    @validates_schema
+    def _distinct_phones(self, data, **_):
+        keys = [domain.normalise_phone(c["phone"]) for c in data.get("contacts", []) if c["phone"]]
+        if len(keys) != len(set(keys)):
+            raise ValidationError(
+                {"contacts": ["联系人电话重复 / The same phone is given twice"]}
+            )
+
+
+class CheckIn(Strict):
+    name = Text(allow_none=True, load_default=None, validate=validate.Length(max=200))
+    uscc = Text(allow_none=True, load_default=None)
+    phone = Text(allow_none=True, load_default=None, validate=phone_validator)
+
+    @validates("uscc")
+    def _uscc(self, value, **_):
+        if value is not None and not domain.is_valid_uscc(value):
+            raise ValidationError(domain.INVALID_USCC)
+
+
+class CustomerRef(Strict):
+    customer_id = Id(required=True)
+
+
+class ContactRef(Strict):
+    customer_id = Id(required=True)
+    contact_id = Id(required=True)
+
+
+class Cursor(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
+            raise ValidationError("无效的游标 / Invalid cursor")
+        return int(text)
+
+
+class ListIn(Strict):
+    q = Text(allow_none=True, load_default=None, validate=validate.Length(max=200))
+    owner_id = Text(allow_none=True, load_default=None, validate=validate.Length(max=64))
+    status = fields.String(
+        allow_none=True, load_default=None, validate=validate.OneOf(["prospect", "customer"])
+    )
+    limit = fields.Integer(
+        strict=True, allow_none=True, load_default=50, validate=validate.Range(1, 500)
+    )
+    cursor = Cursor(allow_none=True, load_default=None)
+
+
+class ExportIn(Strict):
+    pass
+
+
+def load(schema: type[Schema], data: dict) -> dict:
+    """Validated arguments, or ValidationFailed with ``{field: [messages]}``."""
+    try:
+        loaded = schema().load(data)
+    except ValidationError as exc:
+        raise ValidationFailed(details=_as_lists(exc.normalized_messages())) from None
+    return loaded
+
+
+def _as_lists(messages) -> dict:
+    if isinstance(messages, dict):
+        return {str(k): _as_lists(v) for k, v in messages.items()}
+    if isinstance(messages, list):
+        return messages
+    return [str(messages)]
+
+
+# --- out ---------------------------------------------------------------------------------
+
+
+def contact_out(contact, masked: bool = True) -> dict:
+    return {
+        "id": str(contact.id),
+        "name": contact.name,
+        "title": contact.title,
+        "phone": domain.mask_phone(contact.phone) if masked else contact.phone,
+        "email": domain.mask_email(contact.email) if masked else contact.email,
+        "birthday": contact.birthday.isoformat() if contact.birthday else None,
+        "birthday_calendar": contact.birthday_calendar,
+        "decision_maker": bool(contact.decision_maker),
+    }
+
+
+def customer_out(customer) -> dict:
+    """The API customer shape; contacts are always masked here."""
+    return {
+        "id": str(customer.id),
+        "name": customer.name,
+        "uscc": customer.uscc,
+        "industry": customer.industry,
+        "region": customer.region,
+        "founded_on": customer.founded_on.isoformat() if customer.founded_on else None,
+        "referred_by": str(customer.referred_by) if customer.referred_by else None,
+        "owner_id": customer.owner_id,
+        "status": customer.status,
+        "created_at": clock.isoformat(customer.created_at),
+        "contacts": [contact_out(c) for c in customer.contacts],
+    }

@@ -1,0 +1,113 @@
+"""The read side of org: who a caller may see, users in name order, the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from common.actor import Actor
+from common.errors import NotFound, Unauthenticated, ValidationFailed
+from services.org import domain
+from services.org.models import AuditEntry, User
+from services.org.schemas import (
+    decode_cursor,
+    dump_actor,
+    dump_audit,
+    dump_user,
+    encode_cursor,
+    parse_id,
+)
+
+
+def _not_found(user_id: object) -> NotFound:
+    return NotFound("用户不存在 / No such user", {"user_id": str(user_id)})
+
+
+def viewer_path(session: Session, actor: Actor) -> str:
+    """The caller's subtree prefix, from the database when the caller is a user."""
+    user_id = parse_id(actor.id)
+    path = session.scalars(select(User.path).where(User.id == user_id)).first() if user_id else None
+    return path or actor.path_prefix
+
+
+def resolve_actor(session: Session, raw_user_id: object) -> dict[str, Any]:
+    user_id = parse_id(raw_user_id)
+    user = session.get(User, user_id) if user_id else None
+    if user is None or not user.active:
+        raise Unauthenticated("用户不存在或已停用 / Unknown or inactive user")
+    return dump_actor(user)
+
+
+def get_user(session: Session, actor: Actor, raw_user_id: object) -> dict[str, Any]:
+    user_id = parse_id(raw_user_id)
+    user = session.get(User, user_id) if user_id else None
+    if user is None or not domain.may_see_user(
+        viewer_id=actor.id,
+        viewer_level=actor.level,
+        viewer_path=viewer_path(session, actor),
+        target_id=str(user.id),
+        target_path=user.path,
+    ):
+        raise _not_found(raw_user_id)
+    return dump_user(user)
+
+
+def list_users(
+    session: Session, actor: Actor, *, org_unit_id: int | None, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """Visible users in pinyin order of their names; keyset pagination on (sort_key, id)."""
+    query = select(User)
+    if not domain.sees_everyone(actor.level):
+        own_id = parse_id(actor.id)
+        if domain.sees_subordinates(actor.level):
+            query = query.where(
+                or_(User.path.startswith(viewer_path(session, actor)), User.id == own_id)
+            )
+        else:
+            query = query.where(User.id == own_id)
+    if org_unit_id is not None:
+        query = query.where(User.org_unit_id == org_unit_id)
+    position = decode_cursor(cursor)
+    if position is not None:
+        try:
+            key, last_id = str(position[0]), int(position[1])
+        except (IndexError, TypeError, ValueError) as exc:
+            raise ValidationFailed(details={"cursor": ["游标无效 / Invalid cursor"]}) from exc
+        query = query.where(
+            or_(User.sort_key > key, and_(User.sort_key == key, User.id > last_id))
+        )
+    rows = session.scalars(query.order_by(User.sort_key, User.id).limit(limit + 1)).all()
+    page = rows[:limit]
+    next_cursor = (
+        encode_cursor([page[-1].sort_key, page[-1].id]) if len(rows) > limit else None
+    )
+    return {"items": [dump_user(user) for user in page], "next_cursor": next_cursor}
+
+
+def list_audit(
+    session: Session, *, user_id: str | None, action: str | None, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """Newest first. ``user_id`` matches what the user did and what was done to them."""
+    query = select(AuditEntry)
+    if user_id:
+        query = query.where(
+            or_(
+                AuditEntry.actor_id == user_id,
+                and_(AuditEntry.target_type == "user", AuditEntry.target_id == user_id),
+            )
+        )
+    if action:
+        query = query.where(AuditEntry.action == action)
+    position = decode_cursor(cursor)
+    if position is not None:
+        try:
+            before_id = int(position[0])
+        except (IndexError, TypeError, ValueError) as exc:
+            raise ValidationFailed(details={"cursor": ["游标无效 / Invalid cursor"]}) from exc
+        query = query.where(AuditEntry.id < before_id)
+    rows = session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit + 1)).all()
+    page = rows[:limit]
+    next_cursor = encode_cursor([page[-1].id]) if len(rows) > limit else None
+    return {"items": [dump_audit(entry) for entry in page], "next_cursor": next_cursor}

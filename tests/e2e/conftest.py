@@ -1,0 +1,22 @@
+import pytest
+
+from tests.support import Api, Environment, RunningBpc
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def bpc(request, tmp_path_factory):
+    """The whole of BPC started by the README's run command, on each database backend."""
+    env = Environment.create(tmp_path_factory.mktemp("bpc-e2e"), request.param)
+    running = RunningBpc(env)
+    try:
+        running.start()
+        yield running
+    finally:
+        if running.proc is not None:
+            running.stop()
+        env.destroy()
+
+
+@pytest.fixture(scope="module")
+def admin(bpc):
+    return Api(bpc.env.base_url).login("admin", bpc.env.admin_password)

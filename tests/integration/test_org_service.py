@@ -1,0 +1,442 @@
+"""The org service as it runs: its own process, the real broker, SQLite (and PostgreSQL).
+
+The service is started as ``python -m common.runner org`` on the vhost of ``BPC_AMQP_URI`` and
+called over RPC the way the gateway calls it (actor in the ``bpc_actor`` context header).
+Set ``BPC_TEST_PG=1`` to run everything on PostgreSQL as well.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+
+import kombu
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import text
+
+from common import tokens
+from common.actor import Actor
+from common.db import make_engine
+from common.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from common.events import Envelope
+from tests.support import (
+    Environment,
+    ServiceProcess,
+    create_pg_database,
+    drop_pg_database,
+    eventually,
+    publish_event,
+    rpc,
+)
+
+ADMIN_PASSWORD = "Admin-Pass-2026"
+PASSWORD = "Passw0rd-org"
+PASSWORD_LINE = re.compile(r"initial admin password: (\S+)")
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("BPC_TEST_PG") == "1" else [])
+
+
+class OrgEnvironment(Environment):
+    """The broker vhost of ``BPC_AMQP_URI`` (not a new one), a data dir, maybe PostgreSQL."""
+
+    @classmethod
+    def on_current_vhost(cls, tmp: Path, backend: str, **extra: str) -> "OrgEnvironment":
+        env = cls(backend=backend, admin_password=ADMIN_PASSWORD, extra=dict(extra))
+        env.vhost = os.environ["BPC_AMQP_URI"]
+        env.data_dir = tmp
+        env.metrics_offset = 0
+        env.extra.setdefault("BPC_METRICS_PORT_ORG", "0")
+        if backend == "postgresql":
+            prefix = os.environ.get("BPC_TEST_PG_PREFIX", "bpc_test")
+            env.pg_urls["org"] = create_pg_database(f"{prefix}_org")
+        return env
+
+    @property
+    def amqp_uri(self) -> str:
+        return self.vhost
+
+    def destroy(self) -> None:
+        for url in self.pg_urls.values():
+            drop_pg_database(url)
+
+    def org_db_url(self) -> str:
+        return self.pg_urls.get("org") or f"sqlite:///{self.data_dir / 'org.db'}"
+
+
+class EventTap:
+    """A private queue bound to every event org publishes, read as they arrive."""
+
+    def __init__(self, uri: str):
+        self.connection = kombu.Connection(uri)
+        self.queue = kombu.Queue(
+            f"test.org-tap.{uuid.uuid4().hex[:8]}",
+            exchange=kombu.Exchange("org.events", type="topic", durable=True),
+            routing_key="#",
+            auto_delete=True,
+        )
+        self.queue(self.connection.default_channel).declare()
+        self.seen: list[dict] = []
+
+    def _drain(self) -> None:
+        channel = self.connection.default_channel
+        while (message := self.queue(channel).get(no_ack=True)) is not None:
+            self.seen.append(message.decode())
+
+    def events(self, event_type: str, **data_match) -> list[dict]:
+        self._drain()
+        return [
+            event["data"]
+            for event in self.seen
+            if event["type"] == event_type
+            and all(event["data"].get(k) == v for k, v in data_match.items())
+        ]
+
+    def types_about(self, user_ids: set[str]) -> list[tuple[str, str]]:
+        self._drain()
+        return [(e["type"], e["data"]["user_id"]) for e in self.seen
+                if e["data"].get("user_id") in user_ids]
+
+    def close(self) -> None:
+        self.queue(self.connection.default_channel).delete()
+        self.connection.release()
+
+
+def start_org(env: Environment, **overrides: str) -> ServiceProcess:
+    from common import topology
+
+    topology.declare(services=("org",), uri=env.amqp_uri)
+    return ServiceProcess(env, "org", **overrides).start()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def org(request, tmp_path_factory):
+    env = OrgEnvironment.on_current_vhost(tmp_path_factory.mktemp("org"), request.param)
+    tap = EventTap(env.amqp_uri)
+    process = start_org(env)
+    try:
+        process.wait_ready()
+        yield env, tap, process
+    finally:
+        process.stop()
+        tap.close()
+        env.destroy()
+
+
+def call(env: Environment, method: str, actor: Actor | None = None, **kwargs):
+    return rpc(env, "org", method, actor=actor, **kwargs)
+
+
+def admin_of(env: Environment) -> Actor:
+    answer = call(env, "login", login="admin", password=ADMIN_PASSWORD)
+    return Actor.from_header(call(env, "resolve_actor", user_id=answer["user"]["id"]))
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:6]}"
+
+
+def new_user(env, admin, level: int, supervisor_id: str | None, name: str | None = None):
+    login = unique("u")
+    return call(
+        env, "create_user", admin, login=login, password=PASSWORD, name=name or login,
+        level=level, org_unit_id=admin.org_unit_id, supervisor_id=supervisor_id,
+    )
+
+
+def as_actor(env, user: dict) -> Actor:
+    return Actor.from_header(call(env, "resolve_actor", user_id=user["id"]))
+
+
+def audit(env, admin, **filters) -> list[dict]:
+    return call(env, "list_audit", admin, limit=500, **filters)["items"]
+
+
+# --- first start -------------------------------------------------------------------------------
+
+
+def test_first_start_creates_the_administrator_in_the_head_office(org):
+    env, tap, _ = org
+    admin = admin_of(env)
+    assert admin.level == 9
+    assert admin.path == [admin.id]
+    me = call(env, "get_user", admin, user_id=admin.id)
+    assert me["login"] == "admin" and me["supervisor_id"] is None and me["active"]
+    assert me["name"] == "管理员 Administrator"
+    units = audit(env, admin, action="unit_created")
+    head_office = [e for e in units if e["target_id"] == admin.org_unit_id]
+    assert head_office and head_office[0]["details"]["name"] == "集团总部 Head office"
+    created = eventually(lambda: tap.events("user_created", user_id=admin.id), timeout=10)
+    assert created[0]["level"] == 9 and created[0]["path"] == [admin.id]
+
+
+def test_without_a_configured_password_one_is_generated_and_logged_once(org, tmp_path):
+    base, _, _ = org
+    env = OrgEnvironment.on_current_vhost(tmp_path, base.backend)
+    env.admin_password = ""
+    # two org processes start at once on a new database: exactly one creates the admin
+    first = ServiceProcess(env, "org", BPC_ADMIN_PASSWORD="")
+    second = ServiceProcess(env, "org", BPC_ADMIN_PASSWORD="")
+    second.log_path = tmp_path / "org-second.log"
+    try:
+        first.start()
+        second.start()
+
+        def both_past_bootstrap():
+            logs = [p.log_path.read_text(errors="replace") for p in (first, second)]
+            done = ("initial admin password", "another org instance", "already exists")
+            return all(any(mark in log for mark in done) for log in logs) and logs
+
+        logs = eventually(both_past_bootstrap, timeout=60, message="org did not start")
+    finally:
+        first.stop()
+        second.stop()
+        try:
+            passwords = PASSWORD_LINE.findall("".join(logs))
+            engine = make_engine(env.org_db_url())
+            with engine.connect() as conn:
+                admins = conn.execute(
+                    text("SELECT password_hash, level FROM users WHERE login = 'admin'")
+                ).all()
+                offices = conn.execute(text("SELECT count(*) FROM org_units")).scalar()
+            engine.dispose()
+        finally:
+            env.destroy()
+    assert len(passwords) == 1, "the generated password is logged exactly once"
+    assert len(admins) == 1 and admins[0].level == 9
+    assert offices == 1
+    assert PasswordHasher().verify(admins[0].password_hash, passwords[0])
+
+
+# --- login ---------------------------------------------------------------------------------------
+
+
+def test_login_with_the_right_password_gives_a_token_and_is_audited(org, monkeypatch):
+    env, _, _ = org
+    admin = admin_of(env)
+    user = new_user(env, admin, 3, admin.id, name="赵客服")
+    answer = call(env, "login", login=user["login"], password=PASSWORD)
+    assert answer["user"] == user
+    monkeypatch.setenv("BPC_SECRET", env.vars()["BPC_SECRET"])
+    assert tokens.verify(answer["token"]) == user["id"]
+    assert answer["expires_at"]
+    logins = audit(env, admin, user_id=user["id"], action="login")
+    assert [e["actor_id"] for e in logins] == [user["id"]]
+
+
+def test_login_with_a_wrong_password_is_refused_and_audited(org):
+    env, _, _ = org
+    admin = admin_of(env)
+    user = new_user(env, admin, 2, admin.id)
+    with pytest.raises(Unauthenticated):
+        call(env, "login", login=user["login"], password="wrong-password")
+    with pytest.raises(Unauthenticated):
+        call(env, "login", login=unique("nobody"), password="whatever")
+    failed = audit(env, admin, user_id=user["id"], action="login_failed")
+    assert failed and failed[0]["details"]["reason"] == "bad_password"
+
+
+# --- creating users ---------------------------------------------------------------------------
+
+
+def test_supervisor_of_equal_level_is_refused(org):
+    env, _, _ = org
+    admin = admin_of(env)
+    manager = new_user(env, admin, 5, admin.id)
+    with pytest.raises(ValidationFailed) as caught:
+        new_user(env, admin, 5, manager["id"])
+    assert "supervisor_id" in caught.value.details
+
+
+def test_taken_login_is_a_conflict(org):
+    env, _, _ = org
+    admin = admin_of(env)
+    user = new_user(env, admin, 2, admin.id)
+    with pytest.raises(Conflict) as caught:
+        call(env, "create_user", admin, login=user["login"], password=PASSWORD, name="另一个",
+             level=1, org_unit_id=None, supervisor_id=admin.id)
+    assert caught.value.code == "login_taken"
+
+
+def test_bad_arguments_are_validation_failures_with_field_messages(org):
+    env, _, _ = org
+    admin = admin_of(env)
+    with pytest.raises(ValidationFailed) as caught:
+        call(env, "create_user", admin, login="", password="1", name="", level="九",
+             org_unit_id="nine", supervisor_id=admin.id)
+    assert {"login", "password", "name", "level", "org_unit_id"} <= set(caught.value.details)
+    with pytest.raises(ValidationFailed) as caught:
+        call(env, "create_user", admin, login=unique("u"), password=PASSWORD, name="新人",
+             level=2, org_unit_id="99999", supervisor_id=admin.id)
+    assert "org_unit_id" in caught.value.details
+    with pytest.raises(ValidationFailed):
+        call(env, "update_user", admin, user_id=admin.id, changes={"password": "x"})
+    with pytest.raises(NotFound):
+        call(env, "update_user", admin, user_id="99999", changes={"level": 3})
+
+
+def test_only_level_9_manages_users_and_reads_the_audit_log(org):
+    env, _, _ = org
+    admin = admin_of(env)
+    executive = as_actor(env, new_user(env, admin, 8, admin.id))
+    with pytest.raises(Forbidden):
+        new_user(env, executive, 2, executive.id)
+    with pytest.raises(Forbidden):
+        call(env, "list_audit", executive)
+    with pytest.raises(Unauthenticated):
+        call(env, "create_unit", None, name="无名", parent_id=None)
+
+
+def test_unit_creation_is_audited(org):
+    env, _, _ = org
+    admin = admin_of(env)
+    unit = call(env, "create_unit", admin, name="华南区 South", parent_id=admin.org_unit_id)
+    assert unit["name"] == "华南区 South" and unit["parent_id"] == admin.org_unit_id
+    entries = audit(env, admin, action="unit_created")
+    assert any(e["target_id"] == unit["id"] and e["actor_id"] == admin.id for e in entries)
+
+
+# --- moving and deactivating -------------------------------------------------------------------
+
+
+def test_deactivation_hands_reports_to_the_supervisor_and_emits_user_deactivated(org):
+    env, tap, _ = org
+    admin = admin_of(env)
+    director = new_user(env, admin, 7, admin.id)
+    manager = new_user(env, admin, 5, director["id"])
+    rep = new_user(env, admin, 2, manager["id"])
+    trainee = new_user(env, admin, 1, rep["id"])
+
+    answer = call(env, "update_user", admin, user_id=manager["id"], changes={"active": False})
+
+    assert answer["active"] is False
+    assert call(env, "get_user", admin, user_id=rep["id"])["supervisor_id"] == director["id"]
+    assert as_actor(env, trainee).path == [admin.id, director["id"], rep["id"], trainee["id"]]
+    with pytest.raises(Unauthenticated):
+        call(env, "login", login=manager["login"], password=PASSWORD)
+    with pytest.raises(Unauthenticated):
+        call(env, "resolve_actor", user_id=manager["id"])
+
+    ids = {manager["id"], rep["id"], trainee["id"]}
+    expected = [("user_moved", rep["id"]), ("user_moved", trainee["id"]),
+                ("user_deactivated", manager["id"])]
+    eventually(lambda: [t for t in tap.types_about(ids) if t[0] != "user_created"] == expected,
+               timeout=10, message="user_moved ×2 then user_deactivated")
+    (moved_trainee,) = tap.events("user_moved", user_id=trainee["id"])
+    assert moved_trainee["old_path"] == [admin.id, director["id"], manager["id"], rep["id"],
+                                         trainee["id"]]
+    assert moved_trainee["new_path"] == [admin.id, director["id"], rep["id"], trainee["id"]]
+    (gone,) = tap.events("user_deactivated", user_id=manager["id"])
+    assert gone == {
+        "user_id": manager["id"],
+        "supervisor_id": director["id"],
+        "supervisor_path": [admin.id, director["id"]],
+        "path": [admin.id, director["id"], manager["id"]],
+    }
+    entries = audit(env, admin, user_id=manager["id"], action="user_deactivated")
+    assert entries[0]["details"]["reports_moved"] == [rep["id"]]
+
+
+def test_top_user_cannot_be_deactivated(org):
+    env, _, _ = org
+    admin = admin_of(env)
+    with pytest.raises(ValidationFailed) as caught:
+        call(env, "update_user", admin, user_id=admin.id, changes={"active": False})
+    assert "active" in caught.value.details
+    assert admin_of(env).id == admin.id
+
+
+def test_moving_a_user_moves_the_whole_subtree(org):
+    env, tap, _ = org
+    admin = admin_of(env)
+    east, west = new_user(env, admin, 7, admin.id), new_user(env, admin, 7, admin.id)
+    manager = new_user(env, admin, 4, east["id"])
+    rep = new_user(env, admin, 2, manager["id"])
+
+    call(env, "update_user", admin, user_id=manager["id"], changes={"supervisor_id": west["id"]})
+
+    assert as_actor(env, rep).path == [admin.id, west["id"], manager["id"], rep["id"]]
+    moved = eventually(lambda: tap.events("user_moved", user_id=rep["id"]), timeout=10)
+    assert moved[0]["new_path"] == [admin.id, west["id"], manager["id"], rep["id"]]
+    assert tap.events("user_moved", user_id=manager["id"])[0]["supervisor_id"] == west["id"]
+
+
+def test_a_move_that_would_break_the_chain_is_refused(org):
+    env, _, _ = org
+    admin = admin_of(env)
+    manager = new_user(env, admin, 5, admin.id)
+    rep = new_user(env, admin, 3, manager["id"])
+    with pytest.raises(ValidationFailed) as caught:  # under their own subordinate
+        call(env, "update_user", admin, user_id=manager["id"], changes={"supervisor_id": rep["id"]})
+    assert "supervisor_id" in caught.value.details
+    with pytest.raises(ValidationFailed) as caught:  # not above the direct report any more
+        call(env, "update_user", admin, user_id=manager["id"], changes={"level": 3})
+    assert "level" in caught.value.details
+
+
+# --- who sees whom -------------------------------------------------------------------------------
+
+
+def test_users_see_themselves_and_from_level_4_their_subordinates(org):
+    env, _, _ = org
+    admin = admin_of(env)
+    boss = new_user(env, admin, 4, admin.id, name="周主管")
+    zhang = new_user(env, admin, 2, boss["id"], name="张伟")
+    li = new_user(env, admin, 2, boss["id"], name="李娜")
+    zhang_actor = as_actor(env, zhang)
+    with pytest.raises(NotFound):
+        call(env, "get_user", zhang_actor, user_id=li["id"])
+    assert call(env, "get_user", zhang_actor, user_id=zhang["id"]) == zhang
+    assert call(env, "list_users", zhang_actor)["items"] == [zhang]
+
+    boss_actor = as_actor(env, boss)
+    assert call(env, "get_user", boss_actor, user_id=li["id"]) == li
+    first = call(env, "list_users", boss_actor, limit=2)
+    rest = call(env, "list_users", boss_actor, limit=2, cursor=first["next_cursor"])
+    names = [u["name"] for u in first["items"] + rest["items"]]
+    assert names == ["李娜", "张伟", "周主管"]  # pinyin order: li, zhang, zhou
+    assert rest["next_cursor"] is None
+
+
+# --- audited reads from the customer service ---------------------------------------------------
+
+
+def test_unmasked_contacts_and_exports_land_in_the_audit_log_once(org):
+    env, _, _ = org
+    admin = admin_of(env)
+    actor_id = unique("9")
+    unmasked = Envelope.new("customer", "contact_unmasked", {
+        "actor_id": actor_id, "action": "contact_unmasked", "target_type": "contact",
+        "target_id": "c-17", "details": {"customer_id": "42"}, "at": "2026-03-01T09:30:00+08:00",
+    })
+    publish_event(env, "customer", "contact_unmasked", unmasked.data, envelope=unmasked)
+    publish_event(env, "customer", "contact_unmasked", unmasked.data, envelope=unmasked)
+    publish_event(env, "customer", "customers_exported", {
+        "actor_id": actor_id, "action": "customers_exported", "target_type": "customer",
+        "target_id": None, "details": {"count": 3}, "at": "2026-03-01T10:00:00+08:00",
+    })
+
+    entries = eventually(lambda: len(audit(env, admin, user_id=actor_id)) >= 2
+                         and audit(env, admin, user_id=actor_id), timeout=15)
+    time.sleep(1.0)  # give a redelivered duplicate the time to show up if it were kept
+    entries = audit(env, admin, user_id=actor_id)
+    assert sorted(e["action"] for e in entries) == ["contact_unmasked", "customers_exported"]
+    read = next(e for e in entries if e["action"] == "contact_unmasked")
+    assert read["target_type"] == "contact" and read["target_id"] == "c-17"
+    assert read["details"]["customer_id"] == "42"
+    assert read["at"].startswith("2026-03-01T09:30:00")
+
+
+def test_the_audit_log_refuses_changes_in_the_database_itself(org):
+    env, _, _ = org
+    engine = make_engine(env.org_db_url())
+    try:
+        for statement in ("UPDATE audit_log SET action = 'forged'", "DELETE FROM audit_log"):
+            with pytest.raises(Exception, match="append-only"):
+                with engine.begin() as conn:
+                    conn.execute(text(statement))
+    finally:
+        engine.dispose()

@@ -1,0 +1,394 @@
+"""Test harness: isolated broker vhosts, databases, service processes and an HTTP client.
+
+Everything talks to the real RabbitMQ and PostgreSQL of the machine. Each test session gets
+its own RabbitMQ vhost so it never meets the queues of a BPC running beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import kombu
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+RABBIT = os.environ.get("BPC_TEST_RABBIT", "amqp://guest:guest@127.0.0.1:5672")
+PG = os.environ.get("BPC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432")
+SERVICES = ("org", "customer", "opportunity", "worklog", "alerts", "experience", "scoring")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
+
+
+def create_vhost(prefix: str = "bpc_test") -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    _rabbitmqctl("add_vhost", name)
+    _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+    return name
+
+
+def delete_vhost(name: str) -> None:
+    try:
+        _rabbitmqctl("delete_vhost", name)
+    except (subprocess.SubprocessError, OSError):
+        pass
+
+
+def amqp_uri(vhost: str) -> str:
+    return f"{RABBIT}/{quote(vhost, safe='')}"
+
+
+def create_pg_database(prefix: str) -> str:
+    import psycopg2
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    conn = psycopg2.connect(f"{PG}/postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return f"{PG}/{name}"
+
+
+def drop_pg_database(url: str) -> None:
+    import psycopg2
+
+    name = url.rsplit("/", 1)[1]
+    conn = psycopg2.connect(f"{PG}/postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+@dataclass
+class Environment:
+    """One isolated BPC: a vhost, a data dir, ports, and (optionally) PostgreSQL databases."""
+
+    backend: str = "sqlite"
+    admin_password: str = "Admin-Pass-2026"
+    vhost: str = ""
+    data_dir: Path = field(default_factory=Path)
+    gateway_port: int = 0
+    metrics_offset: int = 0
+    pg_urls: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, tmp: Path, backend: str = "sqlite", **extra: str) -> "Environment":
+        env = cls(backend=backend, extra=dict(extra))
+        env.vhost = create_vhost()
+        env.data_dir = tmp
+        env.gateway_port = free_port()
+        env.metrics_offset = free_port() - 9101  # a distinct, probably free range of ports
+        if backend == "postgresql":
+            for service in (*SERVICES, "gateway"):
+                env.pg_urls[service] = create_pg_database(f"bpc_t_{service}")
+        return env
+
+    def destroy(self) -> None:
+        delete_vhost(self.vhost)
+        for url in self.pg_urls.values():
+            drop_pg_database(url)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    @property
+    def amqp_uri(self) -> str:
+        return amqp_uri(self.vhost)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def metrics_url(self, service: str) -> str:
+        return f"http://127.0.0.1:{9101 + SERVICES.index(service) + self.metrics_offset}/metrics"
+
+    def vars(self, **overrides: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BPC_")}
+        env.update(
+            BPC_AMQP_URI=self.amqp_uri,
+            BPC_DATA_DIR=str(self.data_dir),
+            BPC_GATEWAY_ADDRESS=f"127.0.0.1:{self.gateway_port}",
+            BPC_METRICS_PORT_OFFSET=str(self.metrics_offset),
+            BPC_ADMIN_PASSWORD=self.admin_password,
+            BPC_SECRET="test-secret-" + self.vhost,
+            PYTHONUNBUFFERED="1",
+        )
+        for service, url in self.pg_urls.items():
+            env[f"BPC_DB_URL_{service.upper()}"] = url
+        env.update(self.extra)
+        env.update(overrides)
+        return env
+
+    def nameko_config(self) -> dict:
+        return {"AMQP_URI": self.amqp_uri, "serializer": "json"}
+
+
+class ServiceProcess:
+    """One service (or the gateway) as its own OS process, as the run command starts it."""
+
+    def __init__(self, env: Environment, name: str, **overrides: str):
+        self.env, self.name, self.overrides = env, name, overrides
+        self.proc: subprocess.Popen | None = None
+        self.log_path = env.data_dir / f"{name}.log"
+
+    def start(self, **overrides: str) -> "ServiceProcess":
+        env = self.env.vars(**{**self.overrides, **overrides})
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "common.runner", self.name],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 40) -> None:
+        """Ready when its health RPC answers (the gateway: when its port accepts)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited {self.proc.returncode}: {self.tail()}")
+            if self.name == "gateway":
+                try:
+                    requests.get(f"{self.env.base_url}/api/v1/openapi.json", timeout=1)
+                    return
+                except requests.RequestException:
+                    pass
+            else:
+                try:
+                    rpc(self.env, self.name, "health", timeout=2)
+                    return
+                except Exception:  # noqa: BLE001 - not up yet
+                    pass
+            time.sleep(0.3)
+        raise TimeoutError(f"{self.name} not ready: {self.tail()}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "log", None):
+            self.log.close()
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def declare_topology(env: Environment) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "common.cli", "topology"],
+        cwd=ROOT, env=env.vars(), check=True, capture_output=True, timeout=120,
+    )
+
+
+def rpc(env: Environment, service: str, method: str, actor=None, timeout: float = 10, **kwargs):
+    """Call a service over RPC as ``actor`` (an Actor), the way the gateway does."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    context = {"bpc_actor": actor.to_header()} if actor is not None else {}
+    with ClusterRpcProxy(env.nameko_config(), context_data=context, timeout=timeout) as proxy:
+        return getattr(getattr(proxy, service), method)(**kwargs)
+
+
+def publish_event(env: Environment, producer: str, event_type: str, data: dict, envelope=None):
+    """Publish an event as a producer's relay would; returns the envelope published."""
+    from common.events import Envelope
+
+    envelope = envelope or Envelope.new(producer, event_type, data)
+    with kombu.Connection(env.amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        producer_ = conn.Producer(serializer="json")
+        producer_.publish(
+            envelope.to_message(),
+            exchange=kombu.Exchange(f"{producer}.events", type="topic", durable=True),
+            routing_key=event_type,
+            delivery_mode=2,
+        )
+    return envelope
+
+
+def queue_depth(env: Environment, queue: str) -> int:
+    with kombu.Connection(env.amqp_uri) as conn:
+        _, depth, _ = conn.default_channel.queue_declare(queue, passive=True)
+        return depth
+
+
+def metric_value(text: str, name: str, **labels: str) -> float:
+    """Sum of a Prometheus sample's values whose labels include ``labels``."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        head, _, value = line.rpartition(" ")
+        if all(f'{k}="{v}"' in head for k, v in labels.items()):
+            total += float(value)
+    return total
+
+
+def eventually(check, timeout: float = 20, interval: float = 0.2, message: str = ""):
+    """Poll ``check`` until it returns a truthy value; its last value or an AssertionError."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except AssertionError as exc:
+            last_exc = exc
+        time.sleep(interval)
+    if last_exc:
+        raise last_exc
+    raise AssertionError(message or f"condition not met within {timeout}s")
+
+
+class Api:
+    """A small HTTP client for the gateway (nameko's web_session breaks on Werkzeug 3)."""
+
+    def __init__(self, base_url: str, token: str | None = None):
+        self.base_url, self.token = base_url, token
+        self.session = requests.Session()
+
+    def request(self, method: str, path: str, *, json_body=None, headers=None, data=None,
+                **kwargs):
+        headers = dict(headers or {})
+        if self.token:
+            headers.setdefault("Authorization", f"Bearer {self.token}")
+        if json_body is not None:
+            data = json.dumps(json_body, ensure_ascii=False).encode()
+            headers.setdefault("Content-Type", "application/json")
+        return self.session.request(
+            method, self.base_url + path, data=data, headers=headers, timeout=30, **kwargs
+        )
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, json_body=body if body is not None else {}, **kw)
+
+    def patch(self, path, body, **kw):
+        return self.request("PATCH", path, json_body=body, **kw)
+
+    def login(self, login: str, password: str) -> "Api":
+        resp = self.post("/api/v1/auth/login", {"login": login, "password": password})
+        assert resp.status_code == 200, resp.text
+        return Api(self.base_url, resp.json()["token"])
+
+
+def actor_of(env: Environment, user_id: str):
+    """The Actor the gateway would build for ``user_id``."""
+    from common.actor import Actor
+
+    return Actor.from_header(rpc(env, "org", "resolve_actor", user_id=user_id))
+
+
+def admin_actor(env: Environment):
+    answer = rpc(env, "org", "login", login="admin", password=env.admin_password)
+    return actor_of(env, answer["user"]["id"])
+
+
+def make_user(env: Environment, admin, login: str, level: int, supervisor_id: str,
+              name: str | None = None, org_unit_id: str | None = None) -> dict:
+    return rpc(
+        env, "org", "create_user", actor=admin, login=login, password="Passw0rd!" + login,
+        name=name or login, level=level, org_unit_id=org_unit_id, supervisor_id=supervisor_id,
+    )
+
+
+class RunningBpc:
+    """BPC started exactly as the README says (``python -m common.cli run``)."""
+
+    def __init__(self, env: Environment):
+        self.env = env
+        self.proc: subprocess.Popen | None = None
+        self.started_in: float | None = None
+        self.log_path = env.data_dir / "bpc-run.log"
+
+    def start(self, timeout: float = 90) -> "RunningBpc":
+        began = time.monotonic()
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "common.cli", "run"],
+            cwd=ROOT, env=self.env.vars(), stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = began + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"bpc run exited {self.proc.returncode}: {self.tail()}")
+            try:
+                if requests.get(self.env.base_url + "/healthz", timeout=2).status_code == 200:
+                    self.started_in = time.monotonic() - began
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"BPC not healthy within {timeout}s: {self.tail()}")
+
+    def children(self) -> dict[str, int]:
+        """service name → pid of the processes the run command started."""
+        found = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                ppid = int(stat.rsplit(")", 1)[1].split()[1])
+                cmd = (entry / "cmdline").read_bytes().split(b"\0")
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == self.proc.pid and b"common.runner" in cmd:
+                found[cmd[cmd.index(b"common.runner") + 1].decode()] = int(entry.name)
+        return found
+
+    def stop(self) -> int:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0

@@ -1,0 +1,258 @@
+"""The gateway's HTTP layer without a broker: routing, auth, validation, error mapping."""
+
+from __future__ import annotations
+
+import pytest
+from nameko.exceptions import RemoteError
+
+from common import tokens
+from common.errors import DuplicateCustomer, NotFound, ServiceUnavailable, Unauthenticated
+from gateway.app import Gateway
+from gateway.testing import FakeRpc, client
+
+ADMIN = {"id": "1", "login": "admin", "name": "管理员", "level": 9, "org_unit_id": "1",
+         "supervisor_id": None, "active": True, "path": ["1"]}
+REP = {"id": "42", "login": "li", "name": "李雷", "level": 1, "org_unit_id": "3",
+       "supervisor_id": "7", "active": True, "path": ["1", "7", "42"]}
+MANAGER = {**REP, "id": "7", "level": 6, "path": ["1", "7"]}
+USERS = {u["id"]: u for u in (ADMIN, REP, MANAGER)}
+
+
+@pytest.fixture(autouse=True)
+def _secret(monkeypatch, tmp_path):
+    monkeypatch.setenv("BPC_SECRET", "gateway-unit-test-secret")
+    monkeypatch.setenv("BPC_DATA_DIR", str(tmp_path))
+
+
+def resolve_actor(user_id):
+    if user_id not in USERS:
+        raise Unauthenticated()
+    return USERS[user_id]
+
+
+@pytest.fixture
+def rpc():
+    return FakeRpc({("org", "resolve_actor"): resolve_actor})
+
+
+@pytest.fixture
+def http(rpc):
+    return client(Gateway(cache_ttl=2), rpc)
+
+
+def bearer(user: dict, ttl: int | None = None) -> dict:
+    token, _ = tokens.issue(user["id"], user["level"], ttl_seconds=ttl)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def error_of(response) -> dict:
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    return response.get_json()["error"]
+
+
+# ---- routing ------------------------------------------------------------------------------
+
+
+def test_unknown_path_answers_404_in_the_error_body(http):
+    response = http.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "not_found"
+
+
+def test_wrong_method_answers_405_with_allowed_methods(http):
+    response = http.delete("/api/v1/me")
+    assert response.status_code == 405
+    assert error_of(response)["code"] == "method_not_allowed"
+    assert "GET" in response.headers["Allow"]
+
+
+def test_path_id_that_cannot_exist_is_404_without_asking_a_service(http, rpc):
+    rpc.answers[("customer", "get")] = NotFound()
+    for bad in ("abc", "0", "-1", "99999999999", "1.5", "%E4%B8%AD"):
+        response = http.get(f"/api/v1/customers/{bad}", headers=bearer(REP))
+        assert response.status_code == 404, bad
+    assert "customer.get" not in rpc.methods_called()
+
+
+def test_check_and_export_win_over_customer_id(http, rpc):
+    rpc.answers[("customer", "check")] = {"matches": []}
+    rpc.answers[("customer", "export")] = {"filename": "客户.csv", "csv": "id,name\n1,华为\n"}
+    assert http.get("/api/v1/customers/check?name=华为", headers=bearer(REP)).get_json() == {
+        "matches": []
+    }
+    export = http.get("/api/v1/customers/export", headers=bearer(MANAGER))
+    assert export.status_code == 200
+    assert export.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert export.headers["Content-Disposition"].startswith("attachment;")
+    assert export.get_data(as_text=True) == "id,name\n1,华为\n"
+
+
+# ---- authentication and levels ------------------------------------------------------------
+
+
+def test_missing_bad_and_expired_tokens_are_401(http):
+    assert error_of(http.get("/api/v1/me"))["code"] == "unauthenticated"
+    bad = {"Authorization": "Bearer not-a-token"}
+    assert http.get("/api/v1/me", headers=bad).status_code == 401
+    assert http.get("/api/v1/me", headers={"Authorization": "Basic abc"}).status_code == 401
+    token = tokens.issue("42", 1, ttl_seconds=-5)[0]
+    expired = http.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert expired.status_code == 401
+
+
+def test_inactive_or_unknown_user_is_401(http):
+    ghost = {"id": "404404", "level": 1}
+    assert http.get("/api/v1/me", headers=bearer(ghost)).status_code == 401
+
+
+def test_me_costs_one_rpc_and_hides_the_path(http, rpc):
+    response = http.get("/api/v1/me", headers=bearer(REP))
+    assert response.status_code == 200
+    assert response.get_json() == {k: v for k, v in REP.items() if k != "path"}
+    assert rpc.methods_called() == ["org.resolve_actor"]
+    http.get("/api/v1/me", headers=bearer(REP))
+    assert rpc.methods_called() == ["org.resolve_actor"]  # the cached actor answered
+
+
+def test_the_actor_travels_with_every_rpc(http, rpc):
+    rpc.answers[("customer", "get")] = {"id": "5", "name": "华为"}
+    http.get("/api/v1/customers/5", headers=bearer(REP))
+    assert rpc.actor.id == "42" and rpc.actor.level == 1 and rpc.actor.path == ["1", "7", "42"]
+
+
+def test_low_level_cannot_create_users_and_no_service_is_asked(http, rpc):
+    body = {"login": "x", "password": "secret123", "name": "X", "level": 1, "org_unit_id": "1"}
+    response = http.post("/api/v1/users", json=body, headers=bearer(REP))
+    assert response.status_code == 403
+    assert error_of(response)["details"]["required_level"] == 9
+    assert rpc.methods_called() == ["org.resolve_actor"]
+
+
+def test_export_needs_level_six(http):
+    assert http.get("/api/v1/customers/export", headers=bearer(REP)).status_code == 403
+
+
+def test_patching_a_user_drops_their_cached_actor(http, rpc):
+    rpc.answers[("org", "update_user")] = {**REP, "level": 2}
+    http.get("/api/v1/me", headers=bearer(REP))
+    response = http.patch("/api/v1/users/42", json={"level": 2}, headers=bearer(ADMIN))
+    assert response.status_code == 200
+    assert rpc.calls[-1][2] == {"user_id": "42", "changes": {"level": 2}}
+    http.get("/api/v1/me", headers=bearer(REP))
+    assert rpc.methods_called().count("org.resolve_actor") == 3  # rep, admin, rep again
+
+
+def test_login_needs_no_token(http, rpc):
+    answer = {"token": "t", "expires_at": "2030-01-01T00:00:00+08:00", "user": REP}
+    rpc.answers[("org", "login")] = answer
+    response = http.post("/api/v1/auth/login", json={"login": "li", "password": "pw"})
+    assert response.status_code == 200
+    assert response.get_json() == answer
+
+
+# ---- validation -----------------------------------------------------------------------------
+
+
+def test_unknown_body_field_is_422_with_field_messages(http):
+    body = {"name": "华为", "colour": "red"}
+    response = http.post("/api/v1/customers", json=body, headers=bearer(REP))
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["code"] == "validation_failed"
+    assert "colour" in error["details"]
+
+
+def test_body_that_is_not_a_json_object_is_400(http):
+    for raw in (b"{not json", b"[1, 2]", b"", b"\xff\xfe", b'"text"'):
+        response = http.post("/api/v1/customers", data=raw, headers=bearer(REP),
+                             content_type="application/json")
+        assert response.status_code == 400, raw
+        assert error_of(response)["code"] == "malformed_json"
+
+
+def test_nested_contact_errors_name_the_field(http):
+    body = {"name": "华为", "contacts": [{"name": "王", "email": "nope", "decision_maker": 1}]}
+    response = http.post("/api/v1/customers", json=body, headers=bearer(REP))
+    details = error_of(response)["details"]
+    assert response.status_code == 422
+    assert set(details["contacts"]["0"]) == {"email", "decision_maker"}
+
+
+def test_register_sends_dates_as_text(http, rpc):
+    rpc.answers[("customer", "register")] = lambda **kw: {"id": "9", **kw}
+    body = {"name": "华为", "founded_on": "1987-09-15",
+            "contacts": [{"name": "王", "birthday": "1970-01-02", "birthday_calendar": "lunar"}]}
+    response = http.post("/api/v1/customers", json=body, headers=bearer(REP))
+    assert response.status_code == 201
+    sent = rpc.calls[-1][2]
+    assert sent["founded_on"] == "1987-09-15"
+    assert sent["contacts"][0]["birthday"] == "1970-01-02"
+
+
+def test_query_limit_is_validated_and_defaults_to_50(http, rpc):
+    rpc.answers[("customer", "list")] = {"items": [], "next_cursor": None}
+    for bad in ("0", "501", "abc", "1.5"):
+        response = http.get(f"/api/v1/customers?limit={bad}", headers=bearer(REP))
+        assert response.status_code == 422, bad
+        assert "limit" in error_of(response)["details"]
+    assert http.get("/api/v1/customers?status=customer", headers=bearer(REP)).status_code == 200
+    assert rpc.calls[-1][2] == {"q": None, "owner_id": None, "status": "customer", "limit": 50,
+                                "cursor": None}
+
+
+def test_empty_patch_is_422(http):
+    response = http.patch("/api/v1/users/42", json={}, headers=bearer(ADMIN))
+    assert response.status_code == 422
+
+
+# ---- errors from services -------------------------------------------------------------------
+
+
+def test_duplicate_customer_keeps_code_and_details(http, rpc):
+    details = {"customer_id": "3", "owner": {"level": 2, "masked_name": "张*"}}
+    rpc.answers[("customer", "register")] = DuplicateCustomer(details=details)
+    response = http.post("/api/v1/customers", json={"name": "华为"}, headers=bearer(REP))
+    assert response.status_code == 409
+    error = error_of(response)
+    assert error["code"] == "duplicate_customer"
+    assert error["details"] == details
+    assert "该客户已登记" in response.get_data(as_text=True)  # UTF-8, not \\u escapes
+
+
+def test_service_that_does_not_answer_is_503(http, rpc):
+    rpc.answers[("customer", "get")] = ServiceUnavailable(details={"service": "customer"})
+    response = http.get("/api/v1/customers/5", headers=bearer(REP))
+    assert response.status_code == 503
+    assert error_of(response) ["details"] == {"service": "customer"}
+
+
+def test_unknown_remote_error_is_500_internal_error(http, rpc):
+    rpc.answers[("customer", "get")] = RemoteError("KeyError", "boom")
+    response = http.get("/api/v1/customers/5", headers=bearer(REP))
+    assert response.status_code == 500
+    assert error_of(response)["code"] == "internal_error"
+
+
+# ---- health and metrics ---------------------------------------------------------------------
+
+
+def test_healthz_is_ok_only_when_every_service_answers(http, rpc):
+    from common.config import SERVICES
+
+    for name in SERVICES:
+        rpc.answers[(name, "health")] = {"service": name, "status": "ok"}
+    response = http.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "services": dict.fromkeys(SERVICES, "ok")}
+    rpc.answers[("scoring", "health")] = ServiceUnavailable(details={"service": "scoring"})
+    response = http.get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["services"]["scoring"] == "down"
+
+
+def test_metrics_count_requests_by_route_template(http, rpc):
+    rpc.answers[("org", "get_user")] = REP
+    http.get("/api/v1/users/42", headers=bearer(REP))
+    text = http.get("/metrics").get_data(as_text=True)
+    assert 'route="/api/v1/users/{id}",status="200"' in text
+    assert "bpc_http_request_seconds_bucket" in text
