@@ -25,7 +25,7 @@ INVALID_USCC = "统一社会信用代码无效 / Invalid unified social credit c
 
 def uscc_check_character(first17: str) -> str:
     """The 18th character of a code whose first 17 characters are given (upper case)."""
-    total = sum(USCC_ALPHABET.index(ch) * w for ch, w in zip(first17, USCC_WEIGHTS))
+    total = sum(USCC_ALPHABET.index(ch) * w for ch, w in zip(first17, USCC_WEIGHTS, strict=True))
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
@@ -197,7 +197,9 @@ def owner_summary(level: int | None, name: str | None) -> dict:
     return {"level": level, "masked_name": mask_person_name(name)}
 
 
-def duplicate_refusal(existing: ExistingCustomer, matched_on: str, actor_id: str) -> DuplicateCustomer:
+def duplicate_refusal(
+    existing: ExistingCustomer, matched_on: str, actor_id: str
+) -> DuplicateCustomer:
     """The 409 for registering a customer that exists: its id and masked owner, no more."""
     yours = existing.owner_id == actor_id
     message = "该客户已是您的客户 / This customer is already yours" if yours else None

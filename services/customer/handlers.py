@@ -49,7 +49,9 @@ def database_errors_as_unavailable(fn):
             raise
         except OperationalError as exc:
             log.warning("database unavailable in %s: %s", fn.__name__, exc)
-            raise ServiceUnavailable("数据库暂时不可用 / Database temporarily unavailable")
+            raise ServiceUnavailable(
+                "数据库暂时不可用 / Database temporarily unavailable"
+            ) from exc
 
     return wrapper
 
@@ -93,7 +95,8 @@ def sync_actor(db: Db, actor: Actor) -> None:
 
 def _refusal(session: Session, hit: tuple[Customer, str], actor: Actor) -> BpcError:
     customer, matched_on = hit
-    return domain.duplicate_refusal(queries.existing_customer(session, customer), matched_on, actor.id)
+    existing = queries.existing_customer(session, customer)
+    return domain.duplicate_refusal(existing, matched_on, actor.id)
 
 
 @database_errors_as_unavailable
@@ -155,7 +158,9 @@ def register(db: Db, actor: Actor, args: dict) -> dict:
             )
             if hit:
                 raise _refusal(session, hit, actor) from None
-        raise Conflict("该客户正在被登记，请重试 / This customer is being registered; retry") from None
+        raise Conflict(
+            "该客户正在被登记，请重试 / This customer is being registered; retry"
+        ) from None
     log.info("customer %s registered by %s", answer["id"], actor.id)
     return answer
 

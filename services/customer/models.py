@@ -44,7 +44,7 @@ class Customer(Base):
     status: Mapped[str] = mapped_column(String(16), default="prospect")
     created_at: Mapped[datetime]
 
-    contacts: Mapped[list["Contact"]] = relationship(
+    contacts: Mapped[list[Contact]] = relationship(
         back_populates="customer", order_by="Contact.id", lazy="selectin"
     )
 

@@ -18,6 +18,7 @@ eventlet.monkey_patch()
 import itertools  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -59,7 +60,7 @@ def fresh_uscc() -> str:
     """A valid unified social credit code never used before in this run."""
     body = "9111" + "".join(random.choice("0123456789") for _ in range(6))
     body += "".join(random.choice(USCC_ALPHABET) for _ in range(7))
-    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(body, USCC_WEIGHTS))
+    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(body, USCC_WEIGHTS, strict=True))
     return body + USCC_ALPHABET[(31 - total % 31) % 31]
 
 
@@ -170,6 +171,7 @@ def env():
     first.stop()
     for url in environment.pg_urls.values():
         drop_pg_database(url)
+    shutil.rmtree(environment.data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -244,7 +246,8 @@ def test_same_uscc_is_refused_to_anyone_naming_only_the_masked_owner(env):
 
 
 @pytest.mark.parametrize(
-    "variant", ["{t}华为技术 （有限公司）", "{t}华为技术集团有限公司", " {t}华为技术公司 ", "{T}华为技术"]
+    "variant",
+    ["{t}华为技术 （有限公司）", "{t}华为技术集团有限公司", " {t}华为技术公司 ", "{T}华为技术"],
 )
 def test_name_variants_of_a_registered_company_are_duplicates(env, variant):
     team = make_team()
@@ -270,7 +273,9 @@ def test_owner_registering_again_is_told_it_is_already_theirs(env):
 def test_a_contact_phone_belongs_to_one_customer_only(env):
     team = make_team()
     phone = a_phone()
-    first = call(env, team.owner, "register", name=f"南京{tag()}有限公司", contacts=[contact(phone)])
+    first = call(
+        env, team.owner, "register", name=f"南京{tag()}有限公司", contacts=[contact(phone)]
+    )
     with pytest.raises(DuplicateCustomer) as caught:
         call(env, team.peer, "register", name=f"苏州{tag()}有限公司",
              contacts=[contact(f"+86-{phone[:3]}-{phone[3:7]}-{phone[7:]}")])

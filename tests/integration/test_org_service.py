@@ -181,6 +181,7 @@ def test_without_a_configured_password_one_is_generated_and_logged_once(org, tmp
     first = ServiceProcess(env, "org", BPC_ADMIN_PASSWORD="")
     second = ServiceProcess(env, "org", BPC_ADMIN_PASSWORD="")
     second.log_path = tmp_path / "org-second.log"
+    logs: list[str] = []
     try:
         first.start()
         second.start()
