@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 
-warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 import eventlet  # noqa: E402
 
 eventlet.monkey_patch()  # noqa: E402 - must precede every other import

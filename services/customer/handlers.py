@@ -30,6 +30,7 @@ from services.customer.schemas import contact_out, customer_out
 
 log = logging.getLogger(__name__)
 
+NAME_KEY_LENGTH = Customer.__table__.c.name_key.type.length
 CUSTOMER_NOT_FOUND = "客户不存在 / Customer not found"
 CONTACT_NOT_FOUND = "联系人不存在 / Contact not found"
 UNMASK_FORBIDDEN = (
@@ -76,7 +77,7 @@ def sync_actor(db: Db, actor: Actor) -> None:
     """Keep the caller's name, level and path in the projection (written only on change)."""
     with db.read() as session:
         person = session.get(Person, actor.id)
-        name = actor.name or (person.name if person else "")
+        name = (actor.name or (person.name if person else ""))[:100]
         current = (person.name, person.level, person.path, person.active) if person else None
     wanted = (name, actor.level, actor.path_prefix, True)
     if current == wanted:
@@ -102,6 +103,8 @@ def _refusal(session: Session, hit: tuple[Customer, str], actor: Actor) -> BpcEr
 @database_errors_as_unavailable
 def register(db: Db, actor: Actor, args: dict) -> dict:
     name_key = domain.normalise_name(args["name"])
+    if len(name_key) > NAME_KEY_LENGTH:  # NFKC may lengthen a name (㍿ → 株式会社)
+        raise ValidationFailed(details={"name": ["名称过长 / Name too long"]})
     uscc = domain.validate_uscc(args["uscc"]) if args["uscc"] else None
     contacts = args["contacts"]
     phone_keys = [domain.normalise_phone(c["phone"]) for c in contacts if c["phone"]]

@@ -9,6 +9,7 @@ from marshmallow import (
     Schema,
     ValidationError,
     fields,
+    post_load,
     validate,
     validates,
     validates_schema,
@@ -71,9 +72,15 @@ class ContactIn(Strict):
     email = fields.Email(allow_none=True, load_default=None, validate=validate.Length(max=254))
     birthday = fields.Date(allow_none=True, load_default=None)
     birthday_calendar = fields.String(
-        load_default="solar", validate=validate.OneOf(["solar", "lunar"])
+        allow_none=True, load_default="solar", validate=validate.OneOf(["solar", "lunar"])
     )
-    decision_maker = fields.Boolean(load_default=False)
+    decision_maker = fields.Boolean(allow_none=True, load_default=False)
+
+    @post_load
+    def _defaults_for_nulls(self, data, **_):
+        data["birthday_calendar"] = data["birthday_calendar"] or "solar"
+        data["decision_maker"] = bool(data["decision_maker"])
+        return data
 
 
 class RegisterIn(Strict):
@@ -140,9 +147,7 @@ class ListIn(Strict):
     status = fields.String(
         allow_none=True, load_default=None, validate=validate.OneOf(["prospect", "customer"])
     )
-    limit = fields.Integer(
-        strict=True, allow_none=True, load_default=50, validate=validate.Range(1, 500)
-    )
+    limit = fields.Integer(allow_none=True, load_default=50, validate=validate.Range(1, 500))
     cursor = Cursor(allow_none=True, load_default=None)
 
 

@@ -505,6 +505,7 @@ def test_user_created_event_fills_the_owner_projection(env):
     "method, kwargs, field",
     [
         ("register", {"name": 5}, "name"),
+        ("register", {"name": "ﷺ" * 20}, "name"),
         ("register", {"name": "Acme", "uscc": "91350100M000100Y44"}, "uscc"),
         ("register", {"name": "Acme", "colour": "red"}, "colour"),
         ("register", {"name": "Acme", "contacts": [{"phone": "x"}]}, "contacts"),

@@ -245,6 +245,13 @@ def test_registration_with_same_phone_twice_is_refused():
     assert "contacts" in caught.value.details
 
 
+def test_contact_nulls_from_the_gateway_take_their_defaults():
+    args = load(RegisterIn, {"name": "Acme", "contacts": [
+        {"name": "甲", "birthday_calendar": None, "decision_maker": None}]})
+    assert args["contacts"][0]["birthday_calendar"] == "solar"
+    assert args["contacts"][0]["decision_maker"] is False
+
+
 @pytest.mark.parametrize(
     "fields",
     [{}, {"name": ""}, {"name": 5}, {"name": "a\x00b"}, {"name": "Acme", "contacts": "x"},
@@ -256,3 +263,8 @@ def test_bad_registration_arguments_are_validation_failures(fields):
     with pytest.raises(ValidationFailed) as caught:
         load(RegisterIn, fields)
     assert all(isinstance(v, (list, dict)) for v in caught.value.details.values())
+
+
+def test_normalised_key_of_a_compatibility_character_may_be_longer_than_the_name():
+    # why registration checks the key's length, not only the name's
+    assert len(domain.normalise_name("ﷺ")) > 1
