@@ -25,6 +25,9 @@ def data_dir() -> Path:
 def db_url(service: str) -> str:
     url = os.environ.get(f"BPC_DB_URL_{service.upper()}")
     if url:
+        # SQLAlchemy 2.1 reads plain postgresql:// as psycopg 3; we ship psycopg2
+        if url.startswith(("postgresql://", "postgres://")):
+            url = "postgresql+psycopg2://" + url.split("://", 1)[1]
         return url
     return f"sqlite:///{(data_dir() / f'{service}.db').resolve()}"
 
