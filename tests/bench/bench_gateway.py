@@ -8,7 +8,9 @@ It starts its own BPC (``python -m common.cli run``) on a fresh RabbitMQ vhost a
 temporary data dir, creates a unit and a level-2 salesperson through the API, and drives
 with N concurrent keep-alive clients for D seconds each:
 
-    me         GET  /api/v1/me                  (bearer; one RPC to org)
+    me         GET  /api/v1/me                  (bearer; the gateway's actor cache answers,
+                                               one resolve_actor RPC per user per 2 s;
+                                               --actor-cache-ttl 0 makes it one RPC each)
     customers  POST /api/v1/customers            (bearer; a new company name every time)
     ceiling    GET  /ceiling on a bare Nameko @http service in its own process
 
@@ -181,7 +183,8 @@ def process_label(pid: int) -> str:
 class Bpc:
     """A private BPC: own vhost, data dir, gateway port and metrics ports."""
 
-    def __init__(self, admin_password: str, start_timeout: float):
+    def __init__(self, admin_password: str, start_timeout: float,
+                 extra_env: dict[str, str] | None = None):
         self.vhost = f"bpc_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.data_dir = Path(tempfile.mkdtemp(prefix="bpc-bench-"))
         self.port = free_port()
@@ -190,6 +193,7 @@ class Bpc:
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir / "bpc.log"
         self.vhost_created = False
+        self.extra_env = extra_env or {}
 
     @property
     def amqp_uri(self) -> str:
@@ -209,6 +213,7 @@ class Bpc:
             "BPC_ADMIN_PASSWORD": self.admin_password,
             "BPC_LOG_LEVEL": os.environ.get("BPC_LOG_LEVEL", "WARNING"),
             "BPC_START_TIMEOUT": str(self.start_timeout),
+            **self.extra_env,
         }
         for key in [k for k in env if k.startswith("BPC_DB_URL_")]:
             del env[key]  # SQLite files in the private data dir
@@ -515,8 +520,10 @@ def drive(name: str, url: str, mode: str, token: str, args, workdir: Path) -> di
 
 def report(results: dict[str, dict], rss_rows, args) -> None:
     say("")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     say(f"=== results: {args.clients} clients × {args.duration:g} s, "
-        f"{'wrk' if args.use_wrk else 'python client'}, {os.cpu_count()} CPUs ===")
+        f"{'wrk' if args.use_wrk else 'python client'}, {os.cpu_count()} CPUs, "
+        f"load average {load} ===")
     say(f"{'target':<34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'errors':>8}")
     labels = {"me": "GET /api/v1/me", "customers": "POST /api/v1/customers",
               "ceiling": "GET /ceiling (bare nameko)"}
@@ -550,6 +557,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--admin-password",
                         default=os.environ.get("BPC_ADMIN_PASSWORD", f"bench-{uuid.uuid4().hex}"))
     parser.add_argument("--start-timeout", type=float, default=90)
+    parser.add_argument("--actor-cache-ttl", type=float, default=None,
+                        help="BPC_ACTOR_CACHE_TTL for the gateway (default: its own, 2 s); "
+                             "0 makes every /me a resolve_actor RPC to org")
     parser.add_argument("--keep-data", action="store_true", help="keep the data dir and log")
     args = parser.parse_args(argv)
     args.use_wrk = shutil.which("wrk") is not None and not args.python_client
@@ -561,7 +571,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
 
     workdir = Path(tempfile.mkdtemp(prefix="bpc-bench-load-"))
-    bpc = None if targets == ["ceiling"] else Bpc(args.admin_password, args.start_timeout)
+    extra_env = {}
+    if args.actor_cache_ttl is not None:
+        extra_env["BPC_ACTOR_CACHE_TTL"] = f"{args.actor_cache_ttl:g}"
+    bpc = None if targets == ["ceiling"] else Bpc(args.admin_password, args.start_timeout,
+                                                  extra_env)
     ceiling = Ceiling() if "ceiling" in targets else None
     results: dict[str, dict] = {}
     rss_rows = []
