@@ -43,11 +43,14 @@ from gateway.routing import Call, Route, url_map
 log = logging.getLogger(__name__)
 
 HTTP_REQUESTS = Counter(
-    "bpc_http_requests_total", "HTTP requests by route template and status",
+    "bpc_http_requests_total",
+    "HTTP requests by route template and status",
     ["method", "route", "status"],
 )
 HTTP_LATENCY = Histogram(
-    "bpc_http_request_seconds", "HTTP request latency by route template", ["method", "route"],
+    "bpc_http_request_seconds",
+    "HTTP request latency by route template",
+    ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
@@ -142,9 +145,10 @@ class Gateway:
     def __init__(self, routes: list[Route] | None = None, cache_ttl: float | None = None):
         self.routes = list(routes if routes is not None else ROUTES) + system_routes()
         self.url_map = url_map(self.routes)
+        # one adapter serves every request: matching needs only the path and the method
+        self._adapter = self.url_map.bind("gateway")
         self.tokens = TokenCache()
         self.actors = ActorCache(actor_cache_ttl() if cache_ttl is None else cache_ttl)
-        self.rpc_timeout = config.rpc_timeout()
         self._openapi: str | None = None
         self.store = None  # an IdempotencyStore; without one Idempotency-Key is ignored
 
@@ -155,7 +159,7 @@ class Gateway:
         label = "unmatched"
         try:
             try:
-                route, path_args = self.url_map.bind_to_environ(request.environ).match()
+                route, path_args = self._adapter.match(request.path, request.method)
             except WerkzeugNotFound:
                 raise RouteNotFound() from None
             except WerkzeugMethodNotAllowed as exc:
@@ -254,14 +258,22 @@ class Gateway:
 
     def _idempotent(self, route: Route, call: Call, request: Request, store, key: str):
         if not 1 <= len(key) <= MAX_KEY_LENGTH:
-            raise ValidationFailed(details={"Idempotency-Key": [
-                f"长度须为 1–{MAX_KEY_LENGTH} / Must be 1 to {MAX_KEY_LENGTH} characters"]})
+            raise ValidationFailed(
+                details={
+                    "Idempotency-Key": [
+                        f"长度须为 1–{MAX_KEY_LENGTH} / Must be 1 to {MAX_KEY_LENGTH} characters"
+                    ]
+                }
+            )
         user_id = call.actor.id
         claim = store.claim(user_id, key, request.method, request.path)
         if claim.outcome == "replay":
-            return Response(claim.body, status=claim.status,
-                            content_type="application/json; charset=utf-8",
-                            headers={"Idempotent-Replayed": "true"})
+            return Response(
+                claim.body,
+                status=claim.status,
+                content_type="application/json; charset=utf-8",
+                headers={"Idempotent-Replayed": "true"},
+            )
         if claim.outcome == "in_progress":
             raise RequestInProgress(details={"idempotency_key": key})
         if claim.outcome == "mismatch":
@@ -289,7 +301,8 @@ class Gateway:
             services[name] = "ok" if ok else "down"
         healthy = all(v == "ok" for v in services.values())
         return (200 if healthy else 503), {
-            "status": "ok" if healthy else "degraded", "services": services
+            "status": "ok" if healthy else "degraded",
+            "services": services,
         }
 
     def openapi_text(self) -> str:
@@ -312,17 +325,33 @@ def _metrics(call: Call) -> Response:
 
 
 def _openapi(call: Call) -> Response:
-    return Response(call.gateway.openapi_text(), status=200,
-                    content_type="application/json; charset=utf-8")
+    return Response(
+        call.gateway.openapi_text(), status=200, content_type="application/json; charset=utf-8"
+    )
 
 
 def system_routes() -> list[Route]:
     return [
-        Route("GET", "/healthz", _healthz, "健康检查 / All seven services answer",
-              response=s.Health, auth=False, errors=(503,), tag="system"),
-        Route("GET", "/metrics", _metrics, "Prometheus metrics", auth=False, tag="system",
-              content_type="text/plain"),
-        Route("GET", "/api/v1/openapi.json", _openapi, "OpenAPI 3 document", auth=False,
-              tag="system"),
+        Route(
+            "GET",
+            "/healthz",
+            _healthz,
+            "健康检查 / All seven services answer",
+            response=s.Health,
+            auth=False,
+            errors=(503,),
+            tag="system",
+        ),
+        Route(
+            "GET",
+            "/metrics",
+            _metrics,
+            "Prometheus metrics",
+            auth=False,
+            tag="system",
+            content_type="text/plain",
+        ),
+        Route(
+            "GET", "/api/v1/openapi.json", _openapi, "OpenAPI 3 document", auth=False, tag="system"
+        ),
     ]
-

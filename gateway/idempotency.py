@@ -47,8 +47,9 @@ class IdempotencyStore:
         with self._sessions() as session:
             try:
                 session.add(
-                    IdempotencyKey(user_id=user_id, key=key, method=method, path=path,
-                                   created_at=now)
+                    IdempotencyKey(
+                        user_id=user_id, key=key, method=method, path=path, created_at=now
+                    )
                 )
                 session.commit()
                 return Claim("new")

@@ -23,10 +23,27 @@ ERROR_TEXT = {
 }
 
 COMPONENTS = [
-    s.Error, s.Health, s.LoginRequest, s.LoginResult, s.User, s.UserPage, s.CreateUnitRequest,
-    s.Unit, s.CreateUserRequest, s.UpdateUserRequest, s.AuditEntry, s.AuditPage,
-    s.ContactRequest, s.RegisterCustomerRequest, s.Contact, s.Customer, s.CustomerPage,
-    s.Owner, s.CheckMatch, s.CheckResult, s.ErrorDetail,
+    s.Error,
+    s.Health,
+    s.LoginRequest,
+    s.LoginResult,
+    s.User,
+    s.UserPage,
+    s.CreateUnitRequest,
+    s.Unit,
+    s.CreateUserRequest,
+    s.UpdateUserRequest,
+    s.AuditEntry,
+    s.AuditPage,
+    s.ContactRequest,
+    s.RegisterCustomerRequest,
+    s.Contact,
+    s.Customer,
+    s.CustomerPage,
+    s.Owner,
+    s.CheckMatch,
+    s.CheckResult,
+    s.ErrorDetail,
 ]
 
 
@@ -72,14 +89,16 @@ def _operation(route: Route) -> dict:
     if route.query is not None:
         parameters.append({"in": "query", "schema": route.query})
     if route.idempotent_post:
-        parameters.append({
-            "in": "header",
-            "name": "Idempotency-Key",
-            "required": False,
-            "description": "同一用户 24 小时内重复提交返回首次结果 / "
-            "The same key from the same user within 24 h returns the first answer",
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-        })
+        parameters.append(
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": False,
+                "description": "同一用户 24 小时内重复提交返回首次结果 / "
+                "The same key from the same user within 24 h returns the first answer",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            }
+        )
     operation: dict = {
         "summary": route.summary,
         "operationId": f"{route.method.lower()}_{route.handler.__name__.strip('_')}",

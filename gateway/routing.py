@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from marshmallow import Schema
 from werkzeug.routing import BaseConverter, Map, Rule, ValidationError
@@ -21,7 +22,7 @@ class Route:
 
     method: str
     path: str  # OpenAPI template, e.g. /api/v1/customers/{id}
-    handler: Callable[["Call"], Any]
+    handler: Callable[[Call], Any]
     summary: str
     request: type[Schema] | None = None
     response: type[Schema] | None = None

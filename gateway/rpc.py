@@ -47,7 +47,7 @@ def remote_exception(error: dict) -> Exception:
     if cls is not None:
         try:
             return cls(*args)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("cannot rebuild remote error %s%r", path, args)
     return RemoteError(exc_type=error.get("exc_type"), value=error.get("value"))
 

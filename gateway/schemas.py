@@ -8,8 +8,9 @@ the validation.
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
-from marshmallow import RAISE, EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 # Ids are strings on the wire; every service numbers its rows with positive integers that fit
 # a 32-bit column, so anything else names nothing (a path id → 404, a body/query id → 422).
@@ -25,7 +26,7 @@ def is_valid_id(value: str) -> bool:
 class Id(fields.String):
     """An id: a string of digits (integers are accepted and turned into strings)."""
 
-    default_error_messages = {"invalid_id": "不是有效的编号 / Not a valid id"}
+    default_error_messages: ClassVar[dict] = {"invalid_id": "不是有效的编号 / Not a valid id"}
 
     def __init__(self, **kwargs):
         kwargs.setdefault("metadata", {})
@@ -88,7 +89,9 @@ class PageQuery(Query):
         metadata={"description": "1..500, default 50"},
     )
     cursor = fields.String(
-        load_default=None, validate=validate.Length(min=1, max=500), metadata={"description": "opaque"}
+        load_default=None,
+        validate=validate.Length(min=1, max=500),
+        metadata={"description": "opaque"},
     )
 
 

@@ -3,7 +3,8 @@ validation, auth and error mapping are tested with werkzeug's test client and no
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from werkzeug.test import Client
 from werkzeug.wrappers import Request

@@ -10,10 +10,26 @@ from common.errors import DuplicateCustomer, NotFound, ServiceUnavailable, Unaut
 from gateway.app import Gateway
 from gateway.testing import FakeRpc, client
 
-ADMIN = {"id": "1", "login": "admin", "name": "管理员", "level": 9, "org_unit_id": "1",
-         "supervisor_id": None, "active": True, "path": ["1"]}
-REP = {"id": "42", "login": "li", "name": "李雷", "level": 1, "org_unit_id": "3",
-       "supervisor_id": "7", "active": True, "path": ["1", "7", "42"]}
+ADMIN = {
+    "id": "1",
+    "login": "admin",
+    "name": "管理员",
+    "level": 9,
+    "org_unit_id": "1",
+    "supervisor_id": None,
+    "active": True,
+    "path": ["1"],
+}
+REP = {
+    "id": "42",
+    "login": "li",
+    "name": "李雷",
+    "level": 1,
+    "org_unit_id": "3",
+    "supervisor_id": "7",
+    "active": True,
+    "path": ["1", "7", "42"],
+}
 MANAGER = {**REP, "id": "7", "level": 6, "path": ["1", "7"]}
 USERS = {u["id"]: u for u in (ADMIN, REP, MANAGER)}
 
@@ -164,8 +180,9 @@ def test_unknown_body_field_is_422_with_field_messages(http):
 
 def test_body_that_is_not_a_json_object_is_400(http):
     for raw in (b"{not json", b"[1, 2]", b"", b"\xff\xfe", b'"text"'):
-        response = http.post("/api/v1/customers", data=raw, headers=bearer(REP),
-                             content_type="application/json")
+        response = http.post(
+            "/api/v1/customers", data=raw, headers=bearer(REP), content_type="application/json"
+        )
         assert response.status_code == 400, raw
         assert error_of(response)["code"] == "malformed_json"
 
@@ -180,8 +197,11 @@ def test_nested_contact_errors_name_the_field(http):
 
 def test_register_sends_dates_as_text(http, rpc):
     rpc.answers[("customer", "register")] = lambda **kw: {"id": "9", **kw}
-    body = {"name": "华为", "founded_on": "1987-09-15",
-            "contacts": [{"name": "王", "birthday": "1970-01-02", "birthday_calendar": "lunar"}]}
+    body = {
+        "name": "华为",
+        "founded_on": "1987-09-15",
+        "contacts": [{"name": "王", "birthday": "1970-01-02", "birthday_calendar": "lunar"}],
+    }
     response = http.post("/api/v1/customers", json=body, headers=bearer(REP))
     assert response.status_code == 201
     sent = rpc.calls[-1][2]
@@ -196,8 +216,13 @@ def test_query_limit_is_validated_and_defaults_to_50(http, rpc):
         assert response.status_code == 422, bad
         assert "limit" in error_of(response)["details"]
     assert http.get("/api/v1/customers?status=customer", headers=bearer(REP)).status_code == 200
-    assert rpc.calls[-1][2] == {"q": None, "owner_id": None, "status": "customer", "limit": 50,
-                                "cursor": None}
+    assert rpc.calls[-1][2] == {
+        "q": None,
+        "owner_id": None,
+        "status": "customer",
+        "limit": 50,
+        "cursor": None,
+    }
 
 
 def test_empty_patch_is_422(http):
@@ -223,7 +248,7 @@ def test_service_that_does_not_answer_is_503(http, rpc):
     rpc.answers[("customer", "get")] = ServiceUnavailable(details={"service": "customer"})
     response = http.get("/api/v1/customers/5", headers=bearer(REP))
     assert response.status_code == 503
-    assert error_of(response) ["details"] == {"service": "customer"}
+    assert error_of(response)["details"] == {"service": "customer"}
 
 
 def test_unknown_remote_error_is_500_internal_error(http, rpc):

@@ -15,8 +15,16 @@ from gateway.idempotency import IdempotencyStore
 from gateway.models import IdempotencyKey
 from gateway.testing import FakeRpc, client
 
-REP = {"id": "42", "login": "li", "name": "李雷", "level": 1, "org_unit_id": "3",
-       "supervisor_id": "7", "active": True, "path": ["1", "7", "42"]}
+REP = {
+    "id": "42",
+    "login": "li",
+    "name": "李雷",
+    "level": 1,
+    "org_unit_id": "3",
+    "supervisor_id": "7",
+    "active": True,
+    "path": ["1", "7", "42"],
+}
 
 
 @pytest.fixture(autouse=True)
@@ -61,18 +69,19 @@ def test_key_older_than_a_day_starts_afresh(store):
     store.claim("42", "k1", "POST", "/a")
     store.complete("42", "k1", 201, '{"id":"1"}')
     with store.engine.begin() as conn:
-        conn.execute(update(IdempotencyKey).values(
-            created_at=clock.now() - timedelta(hours=25)))
+        conn.execute(update(IdempotencyKey).values(created_at=clock.now() - timedelta(hours=25)))
     assert store.claim("42", "k1", "POST", "/a").outcome == "new"
 
 
 @pytest.fixture
 def http_and_rpc(store):
     counter = iter(range(1, 100))
-    rpc = FakeRpc({
-        ("org", "resolve_actor"): lambda user_id: REP,
-        ("customer", "register"): lambda **kw: {"id": str(next(counter)), "name": kw["name"]},
-    })
+    rpc = FakeRpc(
+        {
+            ("org", "resolve_actor"): lambda user_id: REP,
+            ("customer", "register"): lambda **kw: {"id": str(next(counter)), "name": kw["name"]},
+        }
+    )
     gateway = Gateway(cache_ttl=2)
     gateway.store = store
     return client(gateway, rpc), rpc
