@@ -70,8 +70,18 @@ def token_ttl_seconds() -> int:
     return int(os.environ.get("BPC_TOKEN_TTL", str(12 * 3600)))
 
 
+_secret_cache: dict[tuple, str] = {}
+
+
 def secret_key() -> str:
     """Signing key for tokens: BPC_SECRET, else one generated once and kept in the data dir."""
+    key = (os.environ.get("BPC_SECRET"), os.environ.get("BPC_DATA_DIR"))
+    if key not in _secret_cache:
+        _secret_cache[key] = _load_secret()
+    return _secret_cache[key]
+
+
+def _load_secret() -> str:
     secret = os.environ.get("BPC_SECRET")
     if secret:
         return secret

@@ -9,6 +9,8 @@ several instances may start at once); ``bpc migrate`` and ``bpc makemigration`` 
 
 from __future__ import annotations
 
+import fcntl
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command, context
@@ -28,8 +30,23 @@ def alembic_config(service: str, connection=None) -> Config:
     return cfg
 
 
+@contextmanager
+def _sqlite_file_lock(engine):
+    """SQLite has no advisory lock: instances starting at once take turns by a lock file."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def upgrade(service: str, engine) -> None:
-    with engine.begin() as conn:
+    with _sqlite_file_lock(engine), engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"bpc-{service}"})
         command.upgrade(alembic_config(service, conn), "head")

@@ -26,9 +26,7 @@ class AdminBootstrap(DependencyProvider):
     """Creates user ``admin`` (level 9) in "集团总部 Head office" if it does not exist."""
 
     def start(self) -> None:
-        provider = next(
-            dep for dep in self.container.dependencies if isinstance(dep, Database)
-        )
+        provider = next(dep for dep in self.container.dependencies if isinstance(dep, Database))
         ensure_admin(Db(provider))
 
     def get_dependency(self, worker_ctx) -> None:

@@ -242,9 +242,7 @@ def _move_subtree(session: Session, root: User, new_path: str, moved: dict[int, 
         moved.setdefault(user.id, (user, old))
 
 
-def update_user(
-    uow: UnitOfWork, actor_id: str, user_id: int, changes: dict[str, Any]
-) -> User:
+def update_user(uow: UnitOfWork, actor_id: str, user_id: int, changes: dict[str, Any]) -> User:
     """Move, re-level, deactivate or reactivate a user (see ``OrgService.update_user``)."""
     session = uow.session
     _lock_tree(session)

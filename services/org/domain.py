@@ -51,17 +51,21 @@ def rebase_path(path: str, old_prefix: str, new_prefix: str) -> str:
     """A descendant's path after the root of its subtree moved from old to new prefix."""
     if not path.startswith(old_prefix):
         raise ValueError(f"{path!r} is not under {old_prefix!r}")
-    return new_prefix + path[len(old_prefix):]
+    return new_prefix + path[len(old_prefix) :]
 
 
 # --- levels and the chain ----------------------------------------------------------------
 
 
 def level_errors(level: object) -> list[str]:
-    if not isinstance(level, int) or isinstance(level, bool) or not (
-        MIN_LEVEL <= level <= MAX_LEVEL
+    if (
+        not isinstance(level, int)
+        or isinstance(level, bool)
+        or not (MIN_LEVEL <= level <= MAX_LEVEL)
     ):
-        return [f"级别必须在 {MIN_LEVEL} 到 {MAX_LEVEL} 之间 / Level must be {MIN_LEVEL}–{MAX_LEVEL}"]
+        return [
+            f"级别必须在 {MIN_LEVEL} 到 {MAX_LEVEL} 之间 / Level must be {MIN_LEVEL}–{MAX_LEVEL}"
+        ]
     return []
 
 
@@ -95,9 +99,7 @@ def placement_errors(
                 "只有 9 级用户可以没有上级 / Only a level 9 user may be without a supervisor",
             )
     else:
-        if user_id is not None and (
-            supervisor.id == user_id or f"/{user_id}/" in supervisor.path
-        ):
+        if user_id is not None and (supervisor.id == user_id or f"/{user_id}/" in supervisor.path):
             add(
                 "supervisor_id",
                 "不能汇报给自己或自己的下属 / A user cannot report to themselves or a subordinate",
@@ -121,8 +123,10 @@ def may_be_deactivated(supervisor_id: int | None) -> list[str]:
     """The top of a chain has nobody to hand their people and records to."""
     if supervisor_id is None:
         return [
-            "最高层用户没有上级可以接手，不能停用 / "
-            "A user without a supervisor cannot be deactivated: nobody would take over"
+            (
+                "最高层用户没有上级可以接手，不能停用 / "
+                "A user without a supervisor cannot be deactivated: nobody would take over"
+            )
         ]
     return []
 

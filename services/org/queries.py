@@ -75,14 +75,10 @@ def list_users(
             key, last_id = str(position[0]), int(position[1])
         except (IndexError, TypeError, ValueError) as exc:
             raise ValidationFailed(details={"cursor": ["游标无效 / Invalid cursor"]}) from exc
-        query = query.where(
-            or_(User.sort_key > key, and_(User.sort_key == key, User.id > last_id))
-        )
+        query = query.where(or_(User.sort_key > key, and_(User.sort_key == key, User.id > last_id)))
     rows = session.scalars(query.order_by(User.sort_key, User.id).limit(limit + 1)).all()
     page = rows[:limit]
-    next_cursor = (
-        encode_cursor([page[-1].sort_key, page[-1].id]) if len(rows) > limit else None
-    )
+    next_cursor = encode_cursor([page[-1].sort_key, page[-1].id]) if len(rows) > limit else None
     return {"items": [dump_user(user) for user in page], "next_cursor": next_cursor}
 
 

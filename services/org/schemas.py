@@ -32,9 +32,10 @@ class _Args(Schema):
 
 def _id(**kwargs) -> fields.Integer:
     return fields.Integer(
-        strict=False, validate=validate.Range(min=1), error_messages={
-            "invalid": "必须是有效的编号 / Must be a valid id"
-        }, **kwargs
+        strict=False,
+        validate=validate.Range(min=1),
+        error_messages={"invalid": "必须是有效的编号 / Must be a valid id"},
+        **kwargs,
     )
 
 
@@ -62,7 +63,8 @@ class CreateUserArgs(_Args):
     login = fields.String(
         required=True,
         validate=validate.Regexp(
-            r"^\S{1,80}$", error="登录名须为 1–80 个非空白字符 / Login must be 1–80 non-blank characters"
+            r"^\S{1,80}$",
+            error="登录名须为 1–80 个非空白字符 / Login must be 1–80 non-blank characters",
         ),
     )
     password = fields.String(

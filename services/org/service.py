@@ -184,4 +184,3 @@ def _moment(text: str) -> datetime:
         return clock.as_utc(datetime.fromisoformat(text))
     except (TypeError, ValueError):
         return clock.now()
-

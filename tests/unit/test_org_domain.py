@@ -65,13 +65,11 @@ def test_id_that_only_looks_like_a_prefix_is_no_cycle():
 
 
 def test_level_must_stay_above_every_direct_report():
-    errors = domain.placement_errors(
-        user_id=5, level=4, supervisor=boss(9), report_levels=[2, 4]
-    )
+    errors = domain.placement_errors(user_id=5, level=4, supervisor=boss(9), report_levels=[2, 4])
     assert list(errors) == ["level"]
-    assert domain.placement_errors(
-        user_id=5, level=5, supervisor=boss(9), report_levels=[2, 4]
-    ) == {}
+    assert (
+        domain.placement_errors(user_id=5, level=5, supervisor=boss(9), report_levels=[2, 4]) == {}
+    )
 
 
 def test_level_must_stay_below_the_supervisor_when_promoted():
