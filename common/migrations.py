@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def alembic_config(service: str, connection=None) -> Config:
     home = ROOT / ("gateway" if service == "gateway" else f"services/{service}")
     cfg = Config()
+    cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("script_location", str(Path(__file__).parent / "alembic"))
     cfg.set_main_option("version_locations", str(home / "migrations" / "versions"))
     cfg.set_main_option("service", service)

@@ -20,6 +20,17 @@ from common import config  # noqa: E402
 from common.metrics import serve_metrics  # noqa: E402
 
 
+class _ClientErrorsAreNotFailures(logging.Filter):
+    """nameko logs every exception an entrypoint raises with a traceback; a refusal such as
+    a wrong password or a duplicate customer is an answer, not a failure of the service."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from common.errors import BpcError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, BpcError) and exc.status < 500)
+
+
 def load_class(name: str):
     if name == "gateway":
         from gateway.service import GatewayService
@@ -41,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
         format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("nameko").setLevel(logging.WARNING)
+    logging.getLogger("nameko.containers").addFilter(_ClientErrorsAreNotFailures())
     logging.getLogger("kombu").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor stops us with SIGTERM

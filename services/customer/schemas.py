@@ -35,6 +35,10 @@ class Text(fields.String):
             return None
         return text
 
+    def _validate(self, value):
+        if value is not None:  # a blank optional text became None: nothing to measure
+            super()._validate(value)
+
 
 class Id(fields.Field):
     """A record id: a positive integer, sent as a string (or a number)."""
