@@ -133,6 +133,16 @@ def actor_from(resolved: dict) -> Actor:
     )
 
 
+def _fields_with_nul(value, path: str = "") -> list[str]:
+    if isinstance(value, str):
+        return [path or "_schema"] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [f for k, v in value.items() for f in _fields_with_nul(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list):
+        return [f for i, v in enumerate(value) for f in _fields_with_nul(v, f"{path}.{i}")]
+    return []
+
+
 def _bearer(request: Request) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -178,7 +188,7 @@ class Gateway:
     def _serve(self, route: Route, path_args: dict, request: Request, rpc) -> Response:
         call = Call(rpc=rpc, actor=None, path=path_args, gateway=self)
         if route.auth:
-            call.resolved, call.actor = self.authenticate(request, rpc)
+            call.resolved, call.actor = self.authenticate(request, rpc, fresh=route.fresh_actor)
             call.actor.require_level(route.min_level)
             rpc.set_actor(call.actor)
         if route.query is not None:
@@ -203,9 +213,9 @@ class Gateway:
 
     # ---- auth ----------------------------------------------------------------------------
 
-    def authenticate(self, request: Request, rpc) -> tuple[dict, Actor]:
+    def authenticate(self, request: Request, rpc, fresh: bool = False) -> tuple[dict, Actor]:
         user_id = self.tokens.user_id(_bearer(request))
-        resolved = self.actors.get(user_id)
+        resolved = None if fresh else self.actors.get(user_id)
         if resolved is None:
             resolved = rpc.call("org", "resolve_actor", user_id=user_id)
             if not resolved or resolved.get("active") is False:
@@ -221,10 +231,16 @@ class Gateway:
     @staticmethod
     def _load(schema_cls, data) -> dict:
         try:
-            return _jsonable(schema_cls().load(data))
+            loaded = _jsonable(schema_cls().load(data))
         except ValidationError as exc:
             messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
             raise ValidationFailed(details=messages) from None
+        bad = _fields_with_nul(loaded)
+        if bad:  # no database stores NUL in text; PostgreSQL refuses it outright
+            raise ValidationFailed(
+                details={f: ["包含非法字符 (NUL) / Contains an invalid character (NUL)"] for f in bad}
+            )
+        return loaded
 
     @staticmethod
     def _raw_body(request: Request) -> bytes:

@@ -29,6 +29,8 @@ class Route:
     query: type[Schema] | None = None
     min_level: int = 1
     auth: bool = True
+    # resolve the caller afresh from org instead of the short-lived actor cache
+    fresh_actor: bool = False
     status: int = 200
     errors: tuple[int, ...] = ()
     tag: str = "default"

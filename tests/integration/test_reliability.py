@@ -64,10 +64,8 @@ def _team(env):
     return admin, boss, rep, customer
 
 
-def _owner(env, boss, customer_id):
-    return rpc(env, "customer", "get", actor=actor_of(env, boss["id"]), customer_id=customer_id)[
-        "owner_id"
-    ]
+def _owner(env, viewer, customer_id):
+    return rpc(env, "customer", "get", actor=viewer, customer_id=customer_id)["owner_id"]
 
 
 def _outbox_drained(env, service):
@@ -80,6 +78,7 @@ def _outbox_drained(env, service):
 def test_event_committed_before_a_crash_is_published_after_restart(cluster):
     env, procs = cluster
     admin, boss, rep, customer = _team(env)
+    boss_actor = actor_of(env, boss["id"])
     eventually(lambda: _outbox_drained(env, "org"))
     org = procs["org"]
     org.stop()
@@ -94,11 +93,11 @@ def test_event_committed_before_a_crash_is_published_after_restart(cluster):
     org.proc.wait(30)
     assert org.proc.returncode == -9, "org was to be SIGKILLed between commit and publish"
     time.sleep(1)
-    assert _owner(env, boss, customer["id"]) == rep["id"], "nothing published before the crash"
+    assert _owner(env, boss_actor, customer["id"]) == rep["id"], "nothing published before the crash"
 
     org.start()  # no fault this time: the relay finds the committed event and publishes it
     org.wait_ready()
-    eventually(lambda: _owner(env, boss, customer["id"]) == boss["id"], timeout=30)
+    eventually(lambda: _owner(env, boss_actor, customer["id"]) == boss["id"], timeout=30)
 
 
 def test_event_delivered_twice_has_one_effect(cluster):
@@ -161,4 +160,5 @@ def test_event_published_while_consumer_is_stopped_is_processed_when_it_starts(c
 
     procs["customer"].start()
     procs["customer"].wait_ready()
-    eventually(lambda: _owner(env, boss, customer["id"]) == boss["id"], timeout=30)
+    boss_actor = actor_of(env, boss["id"])
+    eventually(lambda: _owner(env, boss_actor, customer["id"]) == boss["id"], timeout=30)

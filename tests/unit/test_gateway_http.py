@@ -121,13 +121,20 @@ def test_inactive_or_unknown_user_is_401(http):
     assert http.get("/api/v1/me", headers=bearer(ghost)).status_code == 401
 
 
-def test_me_costs_one_rpc_and_hides_the_path(http, rpc):
+def test_me_costs_exactly_one_rpc_each_time_and_hides_the_path(http, rpc):
     response = http.get("/api/v1/me", headers=bearer(REP))
     assert response.status_code == 200
     assert response.get_json() == {k: v for k, v in REP.items() if k != "path"}
     assert rpc.methods_called() == ["org.resolve_actor"]
-    http.get("/api/v1/me", headers=bearer(REP))
-    assert rpc.methods_called() == ["org.resolve_actor"]  # the cached actor answered
+    http.get("/api/v1/me", headers=bearer(REP))  # never stale: a level change shows at once
+    assert rpc.methods_called() == ["org.resolve_actor", "org.resolve_actor"]
+
+
+def test_other_routes_reuse_the_short_lived_actor(http, rpc):
+    rpc.answers[("customer", "get")] = {"id": "5", "name": "华为"}
+    http.get("/api/v1/customers/5", headers=bearer(REP))
+    http.get("/api/v1/customers/5", headers=bearer(REP))
+    assert rpc.methods_called() == ["org.resolve_actor", "customer.get", "customer.get"]
 
 
 def test_the_actor_travels_with_every_rpc(http, rpc):
