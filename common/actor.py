@@ -54,7 +54,7 @@ class Actor:
         return json.dumps(asdict(self), ensure_ascii=False)
 
     @classmethod
-    def from_header(cls, raw: str | dict) -> "Actor":
+    def from_header(cls, raw: str | dict) -> Actor:
         data = json.loads(raw) if isinstance(raw, str) else raw
         return cls(
             id=str(data["id"]),

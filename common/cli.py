@@ -1,27 +1,23 @@
 """``bpc``: run BPC on one machine, declare the topology, inspect and replay dead letters.
 
-    bpc run                   declare topology, start every service and the gateway
-    bpc topology              declare exchanges and queues only
-    bpc migrate [service…]    upgrade databases
-    bpc makemigration SERVICE -m MESSAGE
-    bpc dlq list              dead-letter queues and their depth
-    bpc dlq replay QUEUE      move parked events back to their queue
+bpc run                   declare topology, start every service and the gateway
+bpc topology              declare exchanges and queues only
+bpc migrate [service…]    upgrade databases
+bpc makemigration SERVICE -m MESSAGE
+bpc dlq list              dead-letter queues and their depth
+bpc dlq replay QUEUE      move parked events back to their queue
 """
 
 from __future__ import annotations
 
-import warnings
-
-warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-
-import argparse  # noqa: E402
-import json
+import argparse
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import warnings
 from urllib.parse import urlparse
 
 import requests
@@ -179,8 +175,10 @@ def cmd_run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bpc", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    parser = argparse.ArgumentParser(
+        prog="bpc", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run").set_defaults(func=cmd_run)
     sub.add_parser("topology").set_defaults(func=cmd_topology)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from common import config
@@ -58,7 +58,7 @@ def _offset() -> timedelta:
 
 def now() -> datetime:
     """Aware UTC now."""
-    return datetime.now(timezone.utc) + _offset()
+    return datetime.now(UTC) + _offset()
 
 
 def org_tz() -> ZoneInfo:
@@ -73,7 +73,7 @@ def today() -> date:
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """UTC start and end of one organisation-time-zone day."""
     start = datetime.combine(day, datetime.min.time(), tzinfo=org_tz())
-    return start.astimezone(timezone.utc), (start + timedelta(days=1)).astimezone(timezone.utc)
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
 
 
 def isoformat(moment: datetime | None) -> str | None:
@@ -81,11 +81,11 @@ def isoformat(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     if moment.tzinfo is None:  # SQLite returns naive datetimes; we always store UTC
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(org_tz()).isoformat(timespec="seconds")
 
 
 def as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

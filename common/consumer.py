@@ -69,7 +69,9 @@ class EventConsumer(Consumer):
 
     def setup(self):
         service = self.container.service_name
-        self.queue_name = queue_name(self.source_service, self.event_type, service, self.method_name)
+        self.queue_name = queue_name(
+            self.source_service, self.event_type, service, self.method_name
+        )
         main, retry, dlq = queue_family(
             self.source_service, self.event_type, service, self.method_name
         )
@@ -126,7 +128,11 @@ class EventConsumer(Consumer):
                 )
                 log.warning(
                     "handler %s failed on event %s (attempt %s), retrying in %sms: %s",
-                    self.handler_key, body.get("event_id"), attempts, delay, error,
+                    self.handler_key,
+                    body.get("event_id"),
+                    attempts,
+                    delay,
+                    error,
                 )
             else:
                 self._park(body, message, error, attempts)
@@ -142,14 +148,19 @@ class EventConsumer(Consumer):
             body,
             exchange=DLX,
             routing_key=self.queue_name,
-            headers={ATTEMPTS_HEADER: attempts, "x-bpc-error": error[:500],
-                     "x-bpc-queue": self.queue_name},
+            headers={
+                ATTEMPTS_HEADER: attempts,
+                "x-bpc-error": error[:500],
+                "x-bpc-queue": self.queue_name,
+            },
         )
         metrics.EVENTS_DEAD_LETTERED.labels(self.container.service_name, self.queue_name).inc()
         log.error(
             "event %s parked in %s.dlq after %s attempts: %s",
             body.get("event_id") if isinstance(body, dict) else None,
-            self.queue_name, attempts, error,
+            self.queue_name,
+            attempts,
+            error,
         )
 
     def _publish(self, body, **kwargs) -> None:

@@ -34,10 +34,10 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    func,
     insert,
     select,
     update,
-    func,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -105,7 +105,7 @@ def service_base() -> type[DeclarativeBase]:
 class UnitOfWork:
     """One transaction: commits on a clean exit, rolls back on any exception."""
 
-    def __init__(self, db: "DatabaseProvider"):
+    def __init__(self, db: DatabaseProvider):
         self._db = db
         self.session: Session = db.session_factory()
         self.published: list[Envelope] = []
@@ -152,7 +152,7 @@ class UnitOfWork:
     def commit(self) -> None:
         self.session.commit()
 
-    def __enter__(self) -> "UnitOfWork":
+    def __enter__(self) -> UnitOfWork:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -170,7 +170,7 @@ class UnitOfWork:
 class Db:
     """What an entrypoint sees: ``unit_of_work()`` for writes, ``read()`` for queries."""
 
-    def __init__(self, provider: "DatabaseProvider"):
+    def __init__(self, provider: DatabaseProvider):
         self._provider = provider
         self.dialect = provider.engine.dialect.name
 

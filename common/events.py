@@ -126,7 +126,7 @@ class Envelope:
     consumer: str = ""
 
     @classmethod
-    def new(cls, producer: str, event_type: str, data: dict, version: int = 1) -> "Envelope":
+    def new(cls, producer: str, event_type: str, data: dict, version: int = 1) -> Envelope:
         return cls(
             event_id=str(uuid.uuid4()),
             type=event_type,
@@ -137,7 +137,7 @@ class Envelope:
         )
 
     @classmethod
-    def from_message(cls, body: dict) -> "Envelope":
+    def from_message(cls, body: dict) -> Envelope:
         return cls(**{k: body[k] for k in cls.__dataclass_fields__ if k != "consumer"})
 
     def to_message(self) -> dict:

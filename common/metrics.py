@@ -30,7 +30,9 @@ EVENTS_DEAD_LETTERED = Counter(
     "bpc_events_dead_lettered_total", "Events parked in a dead-letter queue", ["service", "queue"]
 )
 OUTBOX_BACKLOG = Gauge("bpc_outbox_backlog", "Unpublished outbox rows", ["service"])
-OUTBOX_AGE = Gauge("bpc_outbox_oldest_age_seconds", "Age of the oldest unpublished row", ["service"])
+OUTBOX_AGE = Gauge(
+    "bpc_outbox_oldest_age_seconds", "Age of the oldest unpublished row", ["service"]
+)
 
 
 class EntrypointMetrics(DependencyProvider):

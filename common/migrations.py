@@ -49,7 +49,9 @@ def _sqlite_file_lock(engine):
 def upgrade(service: str, engine) -> None:
     with _sqlite_file_lock(engine), engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"bpc-{service}"})
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"bpc-{service}"}
+            )
         command.upgrade(alembic_config(service, conn), "head")
 
 

@@ -137,7 +137,11 @@ def _fields_with_nul(value, path: str = "") -> list[str]:
     if isinstance(value, str):
         return [path or "_schema"] if "\x00" in value else []
     if isinstance(value, dict):
-        return [f for k, v in value.items() for f in _fields_with_nul(v, f"{path}.{k}" if path else str(k))]
+        return [
+            f
+            for k, v in value.items()
+            for f in _fields_with_nul(v, f"{path}.{k}" if path else str(k))
+        ]
     if isinstance(value, list):
         return [f for i, v in enumerate(value) for f in _fields_with_nul(v, f"{path}.{i}")]
     return []
@@ -238,7 +242,9 @@ class Gateway:
         bad = _fields_with_nul(loaded)
         if bad:  # no database stores NUL in text; PostgreSQL refuses it outright
             raise ValidationFailed(
-                details={f: ["包含非法字符 (NUL) / Contains an invalid character (NUL)"] for f in bad}
+                details={
+                    f: ["包含非法字符 (NUL) / Contains an invalid character (NUL)"] for f in bad
+                }
             )
         return loaded
 

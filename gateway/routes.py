@@ -117,8 +117,9 @@ ROUTES: list[Route] = [
         errors=(401,),
         tag=ORG,
     ),
-    Route("GET", f"{API}/me", me, "当前用户 / The caller", response=s.User, tag=ORG,
-          fresh_actor=True),
+    Route(
+        "GET", f"{API}/me", me, "当前用户 / The caller", response=s.User, tag=ORG, fresh_actor=True
+    ),
     Route(
         "POST",
         f"{API}/org/units",

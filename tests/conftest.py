@@ -12,7 +12,7 @@ import os  # noqa: E402
 
 import pytest  # noqa: E402
 
-from tests.support import Environment, create_vhost, delete_vhost, amqp_uri  # noqa: E402
+from tests.support import Environment, amqp_uri, create_vhost, delete_vhost  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)

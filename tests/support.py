@@ -93,7 +93,7 @@ class Environment:
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, tmp: Path, backend: str = "sqlite", **extra: str) -> "Environment":
+    def create(cls, tmp: Path, backend: str = "sqlite", **extra: str) -> Environment:
         env = cls(backend=backend, extra=dict(extra))
         env.vhost = create_vhost()
         env.data_dir = tmp
@@ -150,12 +150,15 @@ class ServiceProcess:
         self.proc: subprocess.Popen | None = None
         self.log_path = env.data_dir / f"{name}.log"
 
-    def start(self, **overrides: str) -> "ServiceProcess":
+    def start(self, **overrides: str) -> ServiceProcess:
         env = self.env.vars(**{**self.overrides, **overrides})
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "common.runner", self.name],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         return self
 
@@ -206,7 +209,11 @@ class ServiceProcess:
 def declare_topology(env: Environment) -> None:
     subprocess.run(
         [sys.executable, "-m", "common.cli", "topology"],
-        cwd=ROOT, env=env.vars(), check=True, capture_output=True, timeout=120,
+        cwd=ROOT,
+        env=env.vars(),
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
 
 
@@ -277,8 +284,7 @@ class Api:
         self.base_url, self.token = base_url, token
         self.session = requests.Session()
 
-    def request(self, method: str, path: str, *, json_body=None, headers=None, data=None,
-                **kwargs):
+    def request(self, method: str, path: str, *, json_body=None, headers=None, data=None, **kwargs):
         headers = dict(headers or {})
         if self.token:
             headers.setdefault("Authorization", f"Bearer {self.token}")
@@ -298,7 +304,7 @@ class Api:
     def patch(self, path, body, **kw):
         return self.request("PATCH", path, json_body=body, **kw)
 
-    def login(self, login: str, password: str) -> "Api":
+    def login(self, login: str, password: str) -> Api:
         resp = self.post("/api/v1/auth/login", {"login": login, "password": password})
         assert resp.status_code == 200, resp.text
         return Api(self.base_url, resp.json()["token"])
@@ -316,11 +322,26 @@ def admin_actor(env: Environment):
     return actor_of(env, answer["user"]["id"])
 
 
-def make_user(env: Environment, admin, login: str, level: int, supervisor_id: str,
-              name: str | None = None, org_unit_id: str | None = None) -> dict:
+def make_user(
+    env: Environment,
+    admin,
+    login: str,
+    level: int,
+    supervisor_id: str,
+    name: str | None = None,
+    org_unit_id: str | None = None,
+) -> dict:
     return rpc(
-        env, "org", "create_user", actor=admin, login=login, password="Passw0rd!" + login,
-        name=name or login, level=level, org_unit_id=org_unit_id, supervisor_id=supervisor_id,
+        env,
+        "org",
+        "create_user",
+        actor=admin,
+        login=login,
+        password="Passw0rd!" + login,
+        name=name or login,
+        level=level,
+        org_unit_id=org_unit_id,
+        supervisor_id=supervisor_id,
     )
 
 
@@ -333,12 +354,15 @@ class RunningBpc:
         self.started_in: float | None = None
         self.log_path = env.data_dir / "bpc-run.log"
 
-    def start(self, timeout: float = 90) -> "RunningBpc":
+    def start(self, timeout: float = 90) -> RunningBpc:
         began = time.monotonic()
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "common.cli", "run"],
-            cwd=ROOT, env=self.env.vars(), stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=self.env.vars(),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = began + timeout
         while time.monotonic() < deadline:

@@ -39,10 +39,14 @@ def labels(name: str, component: str) -> dict:
 def db_env(service: str) -> list[dict]:
     """BPC_DB_URL_<SERVICE> built from the role's password Secret (Kubernetes $(VAR) syntax)."""
     return [
-        {"name": "BPC_DB_PASSWORD",
-         "valueFrom": {"secretKeyRef": {"name": f"bpc-db-{service}", "key": "password"}}},
-        {"name": f"BPC_DB_URL_{service.upper()}",
-         "value": f"postgresql://{service}:$(BPC_DB_PASSWORD)@{PG_HOST}.{NS}.svc:5432/{service}"},
+        {
+            "name": "BPC_DB_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": f"bpc-db-{service}", "key": "password"}},
+        },
+        {
+            "name": f"BPC_DB_URL_{service.upper()}",
+            "value": f"postgresql://{service}:$(BPC_DB_PASSWORD)@{PG_HOST}.{NS}.svc:5432/{service}",
+        },
     ]
 
 
@@ -65,112 +69,163 @@ def topology_init_container() -> dict:
         "envFrom": COMMON_ENV_FROM,
         "securityContext": SECURITY,
         "volumeMounts": MOUNTS,
-        "resources": {"requests": {"cpu": "50m", "memory": "96Mi"},
-                      "limits": {"cpu": "500m", "memory": "256Mi"}},
+        "resources": {
+            "requests": {"cpu": "50m", "memory": "96Mi"},
+            "limits": {"cpu": "500m", "memory": "256Mi"},
+        },
     }
 
 
 def postgres() -> list[dict]:
     docs: list[dict] = []
     for db in DATABASES:
-        docs.append({
-            "apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": f"bpc-db-{db}", "namespace": NS, "labels": PART_OF},
-            "type": "kubernetes.io/basic-auth",
-            "stringData": {"username": db, "password": f"CHANGE-ME-{db}-db-password"},
-        })
-    docs.append({
-        "apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
-        "metadata": {"name": PG_CLUSTER, "namespace": NS, "labels": PART_OF},
-        "spec": {
-            "instances": 3,
-            "imageName": "ghcr.io/cloudnative-pg/postgresql:15",
-            "primaryUpdateStrategy": "unsupervised",
-            "storage": {"size": "50Gi"},
-            "walStorage": {"size": "10Gi"},
-            "resources": {"requests": {"cpu": "1", "memory": "2Gi"},
-                          "limits": {"cpu": "4", "memory": "4Gi"}},
-            "postgresql": {"parameters": {
-                "max_connections": "300",
-                "shared_buffers": "512MB",
-                "timezone": "UTC",
-            }},
-            "affinity": {"enablePodAntiAffinity": True, "topologyKey": "kubernetes.io/hostname"},
-            "managed": {"roles": [
-                {"name": db, "ensure": "present", "login": True, "inherit": True,
-                 "passwordSecret": {"name": f"bpc-db-{db}"}}
-                for db in DATABASES
-            ]},
-        },
-    })
+        docs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": f"bpc-db-{db}", "namespace": NS, "labels": PART_OF},
+                "type": "kubernetes.io/basic-auth",
+                "stringData": {"username": db, "password": f"CHANGE-ME-{db}-db-password"},
+            }
+        )
+    docs.append(
+        {
+            "apiVersion": "postgresql.cnpg.io/v1",
+            "kind": "Cluster",
+            "metadata": {"name": PG_CLUSTER, "namespace": NS, "labels": PART_OF},
+            "spec": {
+                "instances": 3,
+                "imageName": "ghcr.io/cloudnative-pg/postgresql:15",
+                "primaryUpdateStrategy": "unsupervised",
+                "storage": {"size": "50Gi"},
+                "walStorage": {"size": "10Gi"},
+                "resources": {
+                    "requests": {"cpu": "1", "memory": "2Gi"},
+                    "limits": {"cpu": "4", "memory": "4Gi"},
+                },
+                "postgresql": {
+                    "parameters": {
+                        "max_connections": "300",
+                        "shared_buffers": "512MB",
+                        "timezone": "UTC",
+                    }
+                },
+                "affinity": {
+                    "enablePodAntiAffinity": True,
+                    "topologyKey": "kubernetes.io/hostname",
+                },
+                "managed": {
+                    "roles": [
+                        {
+                            "name": db,
+                            "ensure": "present",
+                            "login": True,
+                            "inherit": True,
+                            "passwordSecret": {"name": f"bpc-db-{db}"},
+                        }
+                        for db in DATABASES
+                    ]
+                },
+            },
+        }
+    )
     for db in DATABASES:
-        docs.append({
-            "apiVersion": "postgresql.cnpg.io/v1", "kind": "Database",
-            "metadata": {"name": f"bpc-{db}", "namespace": NS, "labels": PART_OF},
-            "spec": {"name": db, "owner": db, "cluster": {"name": PG_CLUSTER},
-                     "ensure": "present"},
-        })
-    docs.append({
-        "apiVersion": "postgresql.cnpg.io/v1", "kind": "Pooler",
-        "metadata": {"name": PG_HOST, "namespace": NS, "labels": PART_OF},
-        "spec": {
-            "cluster": {"name": PG_CLUSTER},
-            "instances": 2,
-            "type": "rw",
-            "pgbouncer": {"poolMode": "transaction", "parameters": {
-                "max_client_conn": "4000", "default_pool_size": "20",
-            }},
-        },
-    })
+        docs.append(
+            {
+                "apiVersion": "postgresql.cnpg.io/v1",
+                "kind": "Database",
+                "metadata": {"name": f"bpc-{db}", "namespace": NS, "labels": PART_OF},
+                "spec": {
+                    "name": db,
+                    "owner": db,
+                    "cluster": {"name": PG_CLUSTER},
+                    "ensure": "present",
+                },
+            }
+        )
+    docs.append(
+        {
+            "apiVersion": "postgresql.cnpg.io/v1",
+            "kind": "Pooler",
+            "metadata": {"name": PG_HOST, "namespace": NS, "labels": PART_OF},
+            "spec": {
+                "cluster": {"name": PG_CLUSTER},
+                "instances": 2,
+                "type": "rw",
+                "pgbouncer": {
+                    "poolMode": "transaction",
+                    "parameters": {
+                        "max_client_conn": "4000",
+                        "default_pool_size": "20",
+                    },
+                },
+            },
+        }
+    )
     return docs
 
 
-INIT_COMMAND = (
-    "python -m common.cli topology && python -m common.cli migrate " + " ".join(DATABASES)
+INIT_COMMAND = "python -m common.cli topology && python -m common.cli migrate " + " ".join(
+    DATABASES
 )
 
 
 def init_job() -> list[dict]:
-    return [{
-        "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"name": "bpc-init", "namespace": NS, "labels": labels("bpc-init", "init")},
-        "spec": {
-            "backoffLimit": 6,
-            "ttlSecondsAfterFinished": 86400,
-            "template": {
-                "metadata": {"labels": labels("bpc-init", "init")},
-                "spec": {
-                    "restartPolicy": "OnFailure",
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": UID},
-                    "volumes": VOLUMES,
-                    "containers": [{
-                        "name": "init",
-                        "image": IMAGE,
-                        # declare exchanges/queues, then upgrade every database to head
-                        "command": ["sh", "-c", INIT_COMMAND],
-                        "envFrom": COMMON_ENV_FROM,
-                        "env": _job_env(),
-                        "securityContext": SECURITY,
-                        "volumeMounts": MOUNTS,
-                        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
-                                      "limits": {"cpu": "1", "memory": "512Mi"}},
-                    }],
+    return [
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "bpc-init", "namespace": NS, "labels": labels("bpc-init", "init")},
+            "spec": {
+                "backoffLimit": 6,
+                "ttlSecondsAfterFinished": 86400,
+                "template": {
+                    "metadata": {"labels": labels("bpc-init", "init")},
+                    "spec": {
+                        "restartPolicy": "OnFailure",
+                        "securityContext": {"runAsNonRoot": True, "runAsUser": UID},
+                        "volumes": VOLUMES,
+                        "containers": [
+                            {
+                                "name": "init",
+                                "image": IMAGE,
+                                # declare exchanges/queues, then upgrade every database to head
+                                "command": ["sh", "-c", INIT_COMMAND],
+                                "envFrom": COMMON_ENV_FROM,
+                                "env": _job_env(),
+                                "securityContext": SECURITY,
+                                "volumeMounts": MOUNTS,
+                                "resources": {
+                                    "requests": {"cpu": "100m", "memory": "128Mi"},
+                                    "limits": {"cpu": "1", "memory": "512Mi"},
+                                },
+                            }
+                        ],
+                    },
                 },
             },
-        },
-    }]
+        }
+    ]
 
 
 def _job_env() -> list[dict]:
     """Every service's password under its own name, then every BPC_DB_URL_<SERVICE>."""
     env: list[dict] = []
     for s in DATABASES:
-        env.append({"name": f"BPC_DB_PASSWORD_{s.upper()}",
-                    "valueFrom": {"secretKeyRef": {"name": f"bpc-db-{s}", "key": "password"}}})
+        env.append(
+            {
+                "name": f"BPC_DB_PASSWORD_{s.upper()}",
+                "valueFrom": {"secretKeyRef": {"name": f"bpc-db-{s}", "key": "password"}},
+            }
+        )
     for s in DATABASES:
-        env.append({"name": f"BPC_DB_URL_{s.upper()}",
-                    "value": f"postgresql://{s}:$(BPC_DB_PASSWORD_{s.upper()})"
-                             f"@{PG_HOST}.{NS}.svc:5432/{s}"})
+        env.append(
+            {
+                "name": f"BPC_DB_URL_{s.upper()}",
+                "value": f"postgresql://{s}:$(BPC_DB_PASSWORD_{s.upper()})"
+                f"@{PG_HOST}.{NS}.svc:5432/{s}",
+            }
+        )
     return env
 
 
@@ -181,87 +236,127 @@ def service(name: str) -> list[dict]:
     if gateway:
         ports = [{"name": "http", "containerPort": 8000}]
         env = [{"name": "BPC_GATEWAY_ADDRESS", "value": "0.0.0.0:8000"}]
-        readiness = {"httpGet": {"path": "/healthz", "port": "http"},
-                     "periodSeconds": 10, "timeoutSeconds": 8, "failureThreshold": 3}
-        liveness = {"tcpSocket": {"port": "http"}, "initialDelaySeconds": 30,
-                    "periodSeconds": 20, "failureThreshold": 3}
-        resources = {"requests": {"cpu": "250m", "memory": "256Mi"},
-                     "limits": {"cpu": "1", "memory": "512Mi"}}
+        readiness = {
+            "httpGet": {"path": "/healthz", "port": "http"},
+            "periodSeconds": 10,
+            "timeoutSeconds": 8,
+            "failureThreshold": 3,
+        }
+        liveness = {
+            "tcpSocket": {"port": "http"},
+            "initialDelaySeconds": 30,
+            "periodSeconds": 20,
+            "failureThreshold": 3,
+        }
+        resources = {
+            "requests": {"cpu": "250m", "memory": "256Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi"},
+        }
         replicas, max_replicas = 2, 20
     else:
         port = config.metrics_port(name)
         ports = [{"name": "metrics", "containerPort": port}]
         env = [{"name": "BPC_SERVICE", "value": name}]
-        readiness = {"exec": {"command": ["python", "-c", HEALTH_RPC]},
-                     "initialDelaySeconds": 10, "periodSeconds": 30, "timeoutSeconds": 10,
-                     "failureThreshold": 3}
-        liveness = {"httpGet": {"path": "/metrics", "port": "metrics"},
-                    "initialDelaySeconds": 30, "periodSeconds": 20, "failureThreshold": 3}
-        resources = {"requests": {"cpu": "100m", "memory": "192Mi"},
-                     "limits": {"cpu": "1", "memory": "512Mi"}}
+        readiness = {
+            "exec": {"command": ["python", "-c", HEALTH_RPC]},
+            "initialDelaySeconds": 10,
+            "periodSeconds": 30,
+            "timeoutSeconds": 10,
+            "failureThreshold": 3,
+        }
+        liveness = {
+            "httpGet": {"path": "/metrics", "port": "metrics"},
+            "initialDelaySeconds": 30,
+            "periodSeconds": 20,
+            "failureThreshold": 3,
+        }
+        resources = {
+            "requests": {"cpu": "100m", "memory": "192Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi"},
+        }
         replicas, max_replicas = 2, 10
     env += db_env(name)
     deployment = {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": app, "namespace": NS, "labels": lab},
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {"app.kubernetes.io/name": app}},
-            "strategy": {"type": "RollingUpdate",
-                         "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
             "template": {
                 "metadata": {"labels": lab},
                 "spec": {
                     "securityContext": {"runAsNonRoot": True, "runAsUser": UID},
                     # Nameko finishes running workers on SIGTERM
                     "terminationGracePeriodSeconds": 30,
-                    "topologySpreadConstraints": [{
-                        "maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
-                        "whenUnsatisfiable": "ScheduleAnyway",
-                        "labelSelector": {"matchLabels": {"app.kubernetes.io/name": app}},
-                    }],
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": app}},
+                        }
+                    ],
                     "volumes": VOLUMES,
                     "initContainers": [topology_init_container()],
-                    "containers": [{
-                        "name": name,
-                        "image": IMAGE,
-                        "command": ["python", "-m", "common.runner", name],
-                        "ports": ports,
-                        "envFrom": COMMON_ENV_FROM,
-                        "env": env,
-                        "readinessProbe": readiness,
-                        "livenessProbe": liveness,
-                        "resources": resources,
-                        "securityContext": SECURITY,
-                        "volumeMounts": MOUNTS,
-                    }],
+                    "containers": [
+                        {
+                            "name": name,
+                            "image": IMAGE,
+                            "command": ["python", "-m", "common.runner", name],
+                            "ports": ports,
+                            "envFrom": COMMON_ENV_FROM,
+                            "env": env,
+                            "readinessProbe": readiness,
+                            "livenessProbe": liveness,
+                            "resources": resources,
+                            "securityContext": SECURITY,
+                            "volumeMounts": MOUNTS,
+                        }
+                    ],
                 },
             },
         },
     }
     svc = {
-        "apiVersion": "v1", "kind": "Service",
+        "apiVersion": "v1",
+        "kind": "Service",
         "metadata": {"name": app, "namespace": NS, "labels": lab},
         "spec": {
             "selector": {"app.kubernetes.io/name": app},
-            "ports": [{"name": p["name"], "port": p["containerPort"],
-                       "targetPort": p["name"]} for p in ports],
+            "ports": [
+                {"name": p["name"], "port": p["containerPort"], "targetPort": p["name"]}
+                for p in ports
+            ],
         },
     }
     hpa = {
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
         "metadata": {"name": app, "namespace": NS, "labels": lab},
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": app},
             "minReplicas": replicas,
             "maxReplicas": max_replicas,
-            "metrics": [{"type": "Resource", "resource": {
-                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 70},
+                    },
+                }
+            ],
             "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
         },
     }
     pdb = {
-        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
         "metadata": {"name": app, "namespace": NS, "labels": lab},
         "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": app}}},
     }
@@ -285,23 +380,29 @@ _Dumper.add_representer(str, _str)
 
 def write(filename: str, header: str, docs: list[dict]) -> None:
     body = "---\n".join(
-        yaml.dump(d, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
-        for d in docs
+        yaml.dump(d, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100) for d in docs
     )
-    (HERE / filename).write_text(f"# GENERATED by deploy/k8s/render.py — edit that, not this.\n"
-                                 f"# {header}\n{body}")
+    (HERE / filename).write_text(
+        f"# GENERATED by deploy/k8s/render.py — edit that, not this.\n# {header}\n{body}"
+    )
 
 
 def main() -> None:
-    write("30-postgres.yaml",
-          "CloudNativePG: one 3-instance cluster, one role + database per service, PgBouncer.",
-          postgres())
-    write("40-init-job.yaml",
-          "Declares the broker topology and migrates every database; run before 50-services.",
-          init_job())
-    write("50-services.yaml",
-          "Deployment + Service + HPA + PodDisruptionBudget for every service and the gateway.",
-          [d for name in list(config.SERVICES) + ["gateway"] for d in service(name)])
+    write(
+        "30-postgres.yaml",
+        "CloudNativePG: one 3-instance cluster, one role + database per service, PgBouncer.",
+        postgres(),
+    )
+    write(
+        "40-init-job.yaml",
+        "Declares the broker topology and migrates every database; run before 50-services.",
+        init_job(),
+    )
+    write(
+        "50-services.yaml",
+        "Deployment + Service + HPA + PodDisruptionBudget for every service and the gateway.",
+        [d for name in list(config.SERVICES) + ["gateway"] for d in service(name)],
+    )
 
 
 if __name__ == "__main__":

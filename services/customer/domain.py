@@ -48,8 +48,17 @@ def validate_uscc(code: str) -> str:
 # Legal-form words, compared against the punctuation-free, case-folded name, longest first.
 CJK_LEGAL_FORMS = ("股份有限公司", "有限责任公司", "有限公司", "分公司", "集团", "公司")
 LATIN_LEGAL_FORMS = (
-    "corporation", "limited", "company", "co ltd", "coltd", "gmbh", "corp", "ltd", "inc",
-    "llc", "co",
+    "corporation",
+    "limited",
+    "company",
+    "co ltd",
+    "coltd",
+    "gmbh",
+    "corp",
+    "ltd",
+    "inc",
+    "llc",
+    "co",
 )
 NEAR_DUPLICATE_THRESHOLD = 0.85
 
@@ -220,16 +229,29 @@ def duplicate_refusal(
 def moved_path(path: str, old_prefix: str, new_prefix: str) -> str:
     """A materialised path after the subtree at ``old_prefix`` moved to ``new_prefix``."""
     if path.startswith(old_prefix):
-        return new_prefix + path[len(old_prefix):]
+        return new_prefix + path[len(old_prefix) :]
     return path
 
 
 # --- export --------------------------------------------------------------------------------
 
 EXPORT_COLUMNS = (
-    "customer_id", "name", "uscc", "industry", "region", "founded_on", "referred_by",
-    "owner_id", "status", "created_at", "contact_name", "contact_title", "contact_phone",
-    "contact_email", "contact_birthday", "decision_maker",
+    "customer_id",
+    "name",
+    "uscc",
+    "industry",
+    "region",
+    "founded_on",
+    "referred_by",
+    "owner_id",
+    "status",
+    "created_at",
+    "contact_name",
+    "contact_title",
+    "contact_phone",
+    "contact_email",
+    "contact_birthday",
+    "decision_maker",
 )
 
 
@@ -253,15 +275,28 @@ def customers_csv(customers: list[dict]) -> str:
     writer.writerow(EXPORT_COLUMNS)
     for customer in customers:
         head = [
-            customer["id"], customer["name"], customer["uscc"], customer["industry"],
-            customer["region"], customer["founded_on"], customer["referred_by"],
-            customer["owner_id"], customer["status"], customer["created_at"],
+            customer["id"],
+            customer["name"],
+            customer["uscc"],
+            customer["industry"],
+            customer["region"],
+            customer["founded_on"],
+            customer["referred_by"],
+            customer["owner_id"],
+            customer["status"],
+            customer["created_at"],
         ]
         contacts = customer.get("contacts") or [None]
         for contact in contacts:
             tail = (
-                [contact["name"], contact["title"], contact["phone"], contact["email"],
-                 contact["birthday"], contact["decision_maker"]]
+                [
+                    contact["name"],
+                    contact["title"],
+                    contact["phone"],
+                    contact["email"],
+                    contact["birthday"],
+                    contact["decision_maker"],
+                ]
                 if contact
                 else [None] * 6
             )

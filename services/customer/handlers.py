@@ -50,9 +50,7 @@ def database_errors_as_unavailable(fn):
             raise
         except OperationalError as exc:
             log.warning("database unavailable in %s: %s", fn.__name__, exc)
-            raise ServiceUnavailable(
-                "数据库暂时不可用 / Database temporarily unavailable"
-            ) from exc
+            raise ServiceUnavailable("数据库暂时不可用 / Database temporarily unavailable") from exc
 
     return wrapper
 
@@ -85,8 +83,13 @@ def sync_actor(db: Db, actor: Actor) -> None:
     with db.unit_of_work() as uow:
         _upsert_person(
             uow.session,
-            {"user_id": actor.id, "name": name, "level": actor.level,
-             "path": actor.path_prefix, "active": True},
+            {
+                "user_id": actor.id,
+                "name": name,
+                "level": actor.level,
+                "path": actor.path_prefix,
+                "active": True,
+            },
             ("name", "level", "path", "active"),
         )
 
@@ -120,15 +123,25 @@ def register(db: Db, actor: Actor, args: dict) -> dict:
         with db.unit_of_work() as uow:
             now = clock.now()
             customer = Customer(
-                name=args["name"], name_key=name_key, uscc=uscc, industry=args["industry"],
-                region=args["region"], founded_on=args["founded_on"],
-                referred_by=args["referred_by"], owner_id=actor.id,
-                owner_path=actor.path_prefix, status="prospect", created_at=now,
+                name=args["name"],
+                name_key=name_key,
+                uscc=uscc,
+                industry=args["industry"],
+                region=args["region"],
+                founded_on=args["founded_on"],
+                referred_by=args["referred_by"],
+                owner_id=actor.id,
+                owner_path=actor.path_prefix,
+                status="prospect",
+                created_at=now,
                 contacts=[
                     Contact(
-                        name=c["name"], title=c["title"], phone=c["phone"],
+                        name=c["name"],
+                        title=c["title"],
+                        phone=c["phone"],
                         phone_key=domain.normalise_phone(c["phone"]) if c["phone"] else None,
-                        email=c["email"], birthday=c["birthday"],
+                        email=c["email"],
+                        birthday=c["birthday"],
                         birthday_calendar=c["birthday_calendar"],
                         decision_maker=c["decision_maker"],
                     )
@@ -139,15 +152,22 @@ def register(db: Db, actor: Actor, args: dict) -> dict:
             uow.session.flush()
             uow.session.add(
                 OwnershipHistory(
-                    customer_id=customer.id, at=now, from_owner=None, to_owner=actor.id,
-                    reason="registered", by=actor.id,
+                    customer_id=customer.id,
+                    at=now,
+                    from_owner=None,
+                    to_owner=actor.id,
+                    reason="registered",
+                    by=actor.id,
                 )
             )
             uow.publish(
                 "customer_registered",
-                {"customer_id": str(customer.id), "name": customer.name,
-                 "owner_id": actor.id,
-                 "referred_by": str(customer.referred_by) if customer.referred_by else None},
+                {
+                    "customer_id": str(customer.id),
+                    "name": customer.name,
+                    "owner_id": actor.id,
+                    "referred_by": str(customer.referred_by) if customer.referred_by else None,
+                },
             )
             answer = customer_out(customer)
     except IntegrityError as exc:
@@ -174,23 +194,23 @@ def check(db: Db, actor: Actor, args: dict) -> dict:
         return {"matches": []}
     uscc = args["uscc"].upper() if args["uscc"] else None
     with db.read() as session:
-        found = queries.near_duplicates(
-            session, name=args["name"], uscc=uscc, phone=args["phone"]
-        )
+        found = queries.near_duplicates(session, name=args["name"], uscc=uscc, phone=args["phone"])
         people = queries.people_by_id(session, {c.owner_id for c, _, _ in found})
         matches = []
         for customer, similarity, matched_on in found:
             owner = people.get(customer.owner_id)
-            matches.append({
-                "customer_id": str(customer.id),
-                "name": customer.name,
-                "similarity": similarity,
-                "matched_on": matched_on,
-                "owner": domain.owner_summary(
-                    owner.level if owner else None, owner.name if owner else None
-                ),
-                "yours": customer.owner_id == actor.id,
-            })
+            matches.append(
+                {
+                    "customer_id": str(customer.id),
+                    "name": customer.name,
+                    "similarity": similarity,
+                    "matched_on": matched_on,
+                    "owner": domain.owner_summary(
+                        owner.level if owner else None, owner.name if owner else None
+                    ),
+                    "yours": customer.owner_id == actor.id,
+                }
+            )
     return {"matches": matches}
 
 
@@ -214,8 +234,13 @@ def get(db: Db, actor: Actor, customer_id: int) -> dict:
 def list_visible(db: Db, actor: Actor, args: dict) -> dict:
     with db.read() as session:
         rows, next_id = queries.list_customers(
-            session, actor, q=args["q"], owner_id=args["owner_id"], status=args["status"],
-            limit=args["limit"] or 50, cursor=args["cursor"],
+            session,
+            actor,
+            q=args["q"],
+            owner_id=args["owner_id"],
+            status=args["status"],
+            limit=args["limit"] or 50,
+            cursor=args["cursor"],
         )
         return {
             "items": [customer_out(c) for c in rows],
@@ -253,9 +278,14 @@ def unmask(db: Db, actor: Actor, customer_id: int, contact_id: int) -> dict:
         domain.check_unmask_quota(actor.level, used_before)
         uow.publish(
             "contact_unmasked",
-            {"actor_id": actor.id, "action": "contact_unmasked", "target_type": "contact",
-             "target_id": str(contact_id), "details": {"customer_id": str(customer_id)},
-             "at": clock.isoformat(now)},
+            {
+                "actor_id": actor.id,
+                "action": "contact_unmasked",
+                "target_type": "contact",
+                "target_id": str(contact_id),
+                "details": {"customer_id": str(customer_id)},
+                "at": clock.isoformat(now),
+            },
         )
     return answer
 
@@ -268,9 +298,14 @@ def export(db: Db, actor: Actor) -> dict:
     with db.unit_of_work() as uow:
         uow.publish(
             "customers_exported",
-            {"actor_id": actor.id, "action": "customers_exported", "target_type": "customer",
-             "target_id": None, "details": {"count": len(customers)},
-             "at": clock.isoformat(clock.now())},
+            {
+                "actor_id": actor.id,
+                "action": "customers_exported",
+                "target_type": "customer",
+                "target_id": None,
+                "details": {"count": len(customers)},
+                "at": clock.isoformat(clock.now()),
+            },
         )
     return {
         "filename": f"customers-{clock.today().isoformat()}.csv",
@@ -288,8 +323,13 @@ def person_created(db: Db, event: Envelope) -> None:
             return
         _upsert_person(
             uow.session,
-            {"user_id": data["user_id"], "name": data["name"], "level": data["level"],
-             "path": _prefix(data["path"], data["user_id"]), "active": True},
+            {
+                "user_id": data["user_id"],
+                "name": data["name"],
+                "level": data["level"],
+                "path": _prefix(data["path"], data["user_id"]),
+                "active": True,
+            },
             ("name", "level", "path"),
         )
 
@@ -327,8 +367,13 @@ def person_moved(db: Db, event: Envelope) -> None:
             log.info("user %s moved %s → %s: %s customer paths", data["user_id"], old, new, moved)
         _upsert_person(
             uow.session,
-            {"user_id": data["user_id"], "name": "", "level": data["level"], "path": new,
-             "active": True},
+            {
+                "user_id": data["user_id"],
+                "name": "",
+                "level": data["level"],
+                "path": new,
+                "active": True,
+            },
             ("level", "path"),
         )
 
@@ -344,8 +389,13 @@ def owner_deactivated(db: Db, event: Envelope) -> None:
         session = uow.session
         _upsert_person(
             session,
-            {"user_id": user_id, "name": "", "level": None,
-             "path": _prefix(data["path"], user_id), "active": False},
+            {
+                "user_id": user_id,
+                "name": "",
+                "level": None,
+                "path": _prefix(data["path"], user_id),
+                "active": False,
+            },
             ("active",),
         )
         now = clock.now()
@@ -357,16 +407,27 @@ def owner_deactivated(db: Db, event: Envelope) -> None:
             customer.owner_path = supervisor_path
             session.add(
                 OwnershipHistory(
-                    customer_id=customer.id, at=now, from_owner=user_id, to_owner=supervisor_id,
-                    reason="owner_deactivated", by="system",
+                    customer_id=customer.id,
+                    at=now,
+                    from_owner=user_id,
+                    to_owner=supervisor_id,
+                    reason="owner_deactivated",
+                    by="system",
                 )
             )
             uow.publish(
                 "customer_handed_over",
-                {"customer_id": str(customer.id), "from_owner_id": user_id,
-                 "to_owner_id": supervisor_id, "reason": "owner_deactivated"},
+                {
+                    "customer_id": str(customer.id),
+                    "from_owner_id": user_id,
+                    "to_owner_id": supervisor_id,
+                    "reason": "owner_deactivated",
+                },
             )
     log.info(
         "user %s deactivated: %s customers handed to %s (event %s)",
-        user_id, len(owned), supervisor_id, event.event_id,
+        user_id,
+        len(owned),
+        supervisor_id,
+        event.event_id,
     )

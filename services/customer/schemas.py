@@ -112,9 +112,7 @@ class RegisterIn(Strict):
     def _distinct_phones(self, data, **_):
         keys = [domain.normalise_phone(c["phone"]) for c in data.get("contacts", []) if c["phone"]]
         if len(keys) != len(set(keys)):
-            raise ValidationError(
-                {"contacts": ["联系人电话重复 / The same phone is given twice"]}
-            )
+            raise ValidationError({"contacts": ["联系人电话重复 / The same phone is given twice"]})
 
 
 class CheckIn(Strict):

@@ -1,1 +1,1 @@
-"""opportunity service — Opportunities on the clock: pipelines, lock, stage deadlines, confiscation."""
+"""opportunity service — opportunities on the clock: pipelines, lock, deadlines, confiscation."""

@@ -80,8 +80,13 @@ def free_metrics_offset() -> int:
 
 
 def rabbitmqctl(*args: str) -> None:
-    subprocess.run([RABBITMQCTL, *args], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.PIPE, timeout=60)
+    subprocess.run(
+        [RABBITMQCTL, *args],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=60,
+    )
 
 
 class Http:
@@ -183,8 +188,9 @@ def process_label(pid: int) -> str:
 class Bpc:
     """A private BPC: own vhost, data dir, gateway port and metrics ports."""
 
-    def __init__(self, admin_password: str, start_timeout: float,
-                 extra_env: dict[str, str] | None = None):
+    def __init__(
+        self, admin_password: str, start_timeout: float, extra_env: dict[str, str] | None = None
+    ):
         self.vhost = f"bpc_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.data_dir = Path(tempfile.mkdtemp(prefix="bpc-bench-"))
         self.port = free_port()
@@ -217,12 +223,18 @@ class Bpc:
         }
         for key in [k for k in env if k.startswith("BPC_DB_URL_")]:
             del env[key]  # SQLite files in the private data dir
-        say(f"· starting BPC (python -m common.cli run) on 127.0.0.1:{self.port}, "
-            f"log {self.log_path}")
+        say(
+            f"· starting BPC (python -m common.cli run) on 127.0.0.1:{self.port}, "
+            f"log {self.log_path}"
+        )
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [PYTHON, "-m", "common.cli", "run"], cwd=ROOT, env=env,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [PYTHON, "-m", "common.cli", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         started = time.monotonic()
@@ -272,7 +284,9 @@ class Ceiling:
         say(f"· starting the ceiling (bare Nameko @http) on 127.0.0.1:{self.port}")
         self.proc = subprocess.Popen(
             [PYTHON, str(HERE / "ceiling_service.py"), f"127.0.0.1:{self.port}"],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
         if not wait_http("127.0.0.1", self.port, "/ceiling", 30, self.proc):
@@ -290,28 +304,40 @@ class Ceiling:
 
 def prepare_user(client: Http, admin_login: str, admin_password: str) -> str:
     """Admin logs in, creates a unit and a level-2 user; returns that user's token."""
-    status, body = client.call("POST", "/api/v1/auth/login",
-                               {"login": admin_login, "password": admin_password})
+    status, body = client.call(
+        "POST", "/api/v1/auth/login", {"login": admin_login, "password": admin_password}
+    )
     if status != 200:
         raise RuntimeError(f"admin login → {status} {body}")
     admin_token = body["token"]
     admin = body["user"]
     suffix = uuid.uuid4().hex[:6]
-    status, unit = client.call("POST", "/api/v1/org/units",
-                               {"name": f"压测分公司 {suffix}",
-                                "parent_id": admin.get("org_unit_id")}, admin_token)
+    status, unit = client.call(
+        "POST",
+        "/api/v1/org/units",
+        {"name": f"压测分公司 {suffix}", "parent_id": admin.get("org_unit_id")},
+        admin_token,
+    )
     if status != 201:
         raise RuntimeError(f"create unit → {status} {unit}")
     login = f"bench_{suffix}"
     password = f"Bench-{uuid.uuid4().hex}"
-    status, user = client.call("POST", "/api/v1/users", {
-        "login": login, "password": password, "name": "压测销售 Bench Sales", "level": 2,
-        "org_unit_id": unit["id"], "supervisor_id": admin["id"],
-    }, admin_token)
+    status, user = client.call(
+        "POST",
+        "/api/v1/users",
+        {
+            "login": login,
+            "password": password,
+            "name": "压测销售 Bench Sales",
+            "level": 2,
+            "org_unit_id": unit["id"],
+            "supervisor_id": admin["id"],
+        },
+        admin_token,
+    )
     if status != 201:
         raise RuntimeError(f"create user → {status} {user}")
-    status, body = client.call("POST", "/api/v1/auth/login",
-                               {"login": login, "password": password})
+    status, body = client.call("POST", "/api/v1/auth/login", {"login": login, "password": password})
     if status != 200:
         raise RuntimeError(f"user login → {status} {body}")
     say(f"· created unit {unit['id']} and level-2 user {login} ({user['id']})")
@@ -322,9 +348,15 @@ def wait_customer_ready(client: Http, token: str, timeout: float = 30) -> None:
     """The customer service learns the new owner from org.user_created: wait for it."""
     deadline = time.monotonic() + timeout
     while True:
-        status, body = client.call("POST", "/api/v1/customers", {
-            "name": f"预热客户 warm-up {uuid.uuid4().hex}", "contacts": [{"name": "预热"}],
-        }, token)
+        status, body = client.call(
+            "POST",
+            "/api/v1/customers",
+            {
+                "name": f"预热客户 warm-up {uuid.uuid4().hex}",
+                "contacts": [{"name": "预热"}],
+            },
+            token,
+        )
         if status == 201:
             return
         if time.monotonic() > deadline:
@@ -394,18 +426,32 @@ end
 """
 
 
-def run_wrk(url: str, mode: str, token: str, clients: int, duration: float,
-            workdir: Path) -> dict:
+def run_wrk(url: str, mode: str, token: str, clients: int, duration: float, workdir: Path) -> dict:
     script = workdir / "bench.lua"
     script.write_text(WRK_LUA)
     threads = max(1, min(clients, os.cpu_count() or 1))
-    cmd = ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{max(1, int(duration))}s",
-           "--timeout", "10s", "-s", str(script), url, "--", mode, token or "",
-           uuid.uuid4().hex[:6]]
+    cmd = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(clients),
+        "-d",
+        f"{max(1, int(duration))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+        "--",
+        mode,
+        token or "",
+        uuid.uuid4().hex[:6],
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
     for line in out.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
-            raw = json.loads(line[len("BENCH_JSON "):])
+            raw = json.loads(line[len("BENCH_JSON ") :])
             statuses = {int(k): v for k, v in raw["statuses"].items()}
             return {
                 "requests": raw["requests"],
@@ -433,8 +479,13 @@ def _client_thread(host, port, path, mode, token, deadline, tag, latencies, stat
         body = None
         if mode == "post":
             counter += 1
-            body = json.dumps({"name": f"压测客户{uuid.uuid4().hex[:8]}-{tag}-{counter}",
-                               "contacts": [{"name": "联系人"}]}, ensure_ascii=False).encode()
+            body = json.dumps(
+                {
+                    "name": f"压测客户{uuid.uuid4().hex[:8]}-{tag}-{counter}",
+                    "contacts": [{"name": "联系人"}],
+                },
+                ensure_ascii=False,
+            ).encode()
         started = time.perf_counter()
         try:
             conn.request("POST" if mode == "post" else "GET", path, body=body, headers=headers)
@@ -457,8 +508,10 @@ def _client_process(args) -> dict:
     deadline = time.monotonic() + duration
     results = [([], {}, [0]) for _ in range(n_threads)]
     threads = [
-        threading.Thread(target=_client_thread, args=(
-            host, port, path, mode, token, deadline, f"{index}.{i}", *results[i]))
+        threading.Thread(
+            target=_client_thread,
+            args=(host, port, path, mode, token, deadline, f"{index}.{i}", *results[i]),
+        )
         for i in range(n_threads)
     ]
     for thread in threads:
@@ -480,8 +533,11 @@ def run_python(url: str, mode: str, token: str, clients: int, duration: float) -
     n_procs = max(1, min(clients, os.cpu_count() or 1))
     per_proc = [clients // n_procs + (1 if i < clients % n_procs else 0) for i in range(n_procs)]
     start_at = time.time() + 1.0
-    jobs = [(host, int(port), "/" + path, mode, token, n, start_at, duration, i)
-            for i, n in enumerate(per_proc) if n]
+    jobs = [
+        (host, int(port), "/" + path, mode, token, n, start_at, duration, i)
+        for i, n in enumerate(per_proc)
+        if n
+    ]
     with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
         parts = pool.map(_client_process, jobs)
     latencies = sorted(x for p in parts for x in p["latencies"])
@@ -495,45 +551,63 @@ def run_python(url: str, mode: str, token: str, clients: int, duration: float) -
             return float("nan")
         return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
 
-    return {"requests": len(latencies), "seconds": duration, "p50_ms": pct(0.50),
-            "p99_ms": pct(0.99), "statuses": statuses,
-            "errors": sum(p["errors"] for p in parts)}
+    return {
+        "requests": len(latencies),
+        "seconds": duration,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "statuses": statuses,
+        "errors": sum(p["errors"] for p in parts),
+    }
 
 
 # --------------------------------------------------------------------------- main
 
 
 def drive(name: str, url: str, mode: str, token: str, args, workdir: Path) -> dict:
-    say(f"→ {name}: {args.clients} clients for {args.duration:g} s "
-        f"({'wrk' if args.use_wrk else 'python client'}) {url}")
+    say(
+        f"→ {name}: {args.clients} clients for {args.duration:g} s "
+        f"({'wrk' if args.use_wrk else 'python client'}) {url}"
+    )
     if args.use_wrk:
         result = run_wrk(url, mode, token, args.clients, args.duration, workdir)
     else:
         result = run_python(url, mode, token, args.clients, args.duration)
     result["rps"] = result["requests"] / result["seconds"] if result["seconds"] else 0.0
     result["non_2xx"] = sum(n for code, n in result["statuses"].items() if not 200 <= code < 300)
-    say(f"  {result['requests']} requests, {result['rps']:.0f} req/s, "
+    say(
+        f"  {result['requests']} requests, {result['rps']:.0f} req/s, "
         f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
-        f"statuses {dict(sorted(result['statuses'].items()))}, socket errors {result['errors']}")
+        f"statuses {dict(sorted(result['statuses'].items()))}, socket errors {result['errors']}"
+    )
     return result
 
 
 def report(results: dict[str, dict], rss_rows, args) -> None:
     say("")
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    say(f"=== results: {args.clients} clients × {args.duration:g} s, "
+    say(
+        f"=== results: {args.clients} clients × {args.duration:g} s, "
         f"{'wrk' if args.use_wrk else 'python client'}, {os.cpu_count()} CPUs, "
-        f"load average {load} ===")
+        f"load average {load} ==="
+    )
     say(f"{'target':<34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'errors':>8}")
-    labels = {"me": "GET /api/v1/me", "customers": "POST /api/v1/customers",
-              "ceiling": "GET /ceiling (bare nameko)"}
+    labels = {
+        "me": "GET /api/v1/me",
+        "customers": "POST /api/v1/customers",
+        "ceiling": "GET /ceiling (bare nameko)",
+    }
     for key, r in results.items():
-        say(f"{labels[key]:<34}{r['rps']:>9.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
-            f"{r['non_2xx']:>9}{r['errors']:>8}")
+        say(
+            f"{labels[key]:<34}{r['rps']:>9.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
+            f"{r['non_2xx']:>9}{r['errors']:>8}"
+        )
     if "me" in results and results.get("ceiling", {}).get("rps"):
         ratio = results["me"]["rps"] / results["ceiling"]["rps"]
-        say(f"gateway /me ÷ ceiling: {ratio:.2f}  ({ratio * 100:.0f}% of a bare Nameko HTTP "
-            f"process)")
+        say(
+            f"gateway /me ÷ ceiling: {ratio:.2f}  ({ratio * 100:.0f}% of a bare Nameko HTTP "
+            f"process)"
+        )
     if rss_rows:
         say("")
         say("BPC processes at rest (RSS):")
@@ -543,23 +617,37 @@ def report(results: dict[str, dict], rss_rows, args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=float, default=30, help="seconds per target (30)")
     parser.add_argument("--clients", type=int, default=20, help="concurrent clients (20)")
-    parser.add_argument("--python-client", action="store_true",
-                        help="use the Python load generator even when wrk is installed")
-    parser.add_argument("--ceiling-only", action="store_true",
-                        help="do not start BPC; measure the ceiling alone")
-    parser.add_argument("--targets", default="me,customers,ceiling",
-                        help="comma-separated subset of me,customers,ceiling")
+    parser.add_argument(
+        "--python-client",
+        action="store_true",
+        help="use the Python load generator even when wrk is installed",
+    )
+    parser.add_argument(
+        "--ceiling-only", action="store_true", help="do not start BPC; measure the ceiling alone"
+    )
+    parser.add_argument(
+        "--targets",
+        default="me,customers,ceiling",
+        help="comma-separated subset of me,customers,ceiling",
+    )
     parser.add_argument("--admin-login", default=os.environ.get("BPC_ADMIN_LOGIN", "admin"))
-    parser.add_argument("--admin-password",
-                        default=os.environ.get("BPC_ADMIN_PASSWORD", f"bench-{uuid.uuid4().hex}"))
+    parser.add_argument(
+        "--admin-password",
+        default=os.environ.get("BPC_ADMIN_PASSWORD", f"bench-{uuid.uuid4().hex}"),
+    )
     parser.add_argument("--start-timeout", type=float, default=90)
-    parser.add_argument("--actor-cache-ttl", type=float, default=None,
-                        help="BPC_ACTOR_CACHE_TTL for the gateway (default: its own, 2 s); "
-                             "0 makes every /me a resolve_actor RPC to org")
+    parser.add_argument(
+        "--actor-cache-ttl",
+        type=float,
+        default=None,
+        help="BPC_ACTOR_CACHE_TTL for the gateway (default: its own, 2 s); "
+        "0 makes every /me a resolve_actor RPC to org",
+    )
     parser.add_argument("--keep-data", action="store_true", help="keep the data dir and log")
     args = parser.parse_args(argv)
     args.use_wrk = shutil.which("wrk") is not None and not args.python_client
@@ -574,8 +662,9 @@ def main(argv: list[str] | None = None) -> int:
     extra_env = {}
     if args.actor_cache_ttl is not None:
         extra_env["BPC_ACTOR_CACHE_TTL"] = f"{args.actor_cache_ttl:g}"
-    bpc = None if targets == ["ceiling"] else Bpc(args.admin_password, args.start_timeout,
-                                                  extra_env)
+    bpc = (
+        None if targets == ["ceiling"] else Bpc(args.admin_password, args.start_timeout, extra_env)
+    )
     ceiling = Ceiling() if "ceiling" in targets else None
     results: dict[str, dict] = {}
     rss_rows = []
@@ -594,17 +683,32 @@ def main(argv: list[str] | None = None) -> int:
             ceiling.start()
         for target in targets:
             if target == "me":
-                results["me"] = drive("GET /api/v1/me",
-                                      f"http://127.0.0.1:{bpc.port}/api/v1/me",
-                                      "get", token, args, workdir)
+                results["me"] = drive(
+                    "GET /api/v1/me",
+                    f"http://127.0.0.1:{bpc.port}/api/v1/me",
+                    "get",
+                    token,
+                    args,
+                    workdir,
+                )
             elif target == "customers":
-                results["customers"] = drive("POST /api/v1/customers",
-                                             f"http://127.0.0.1:{bpc.port}/api/v1/customers",
-                                             "post", token, args, workdir)
+                results["customers"] = drive(
+                    "POST /api/v1/customers",
+                    f"http://127.0.0.1:{bpc.port}/api/v1/customers",
+                    "post",
+                    token,
+                    args,
+                    workdir,
+                )
             else:
-                results["ceiling"] = drive("GET /ceiling",
-                                           f"http://127.0.0.1:{ceiling.port}/ceiling",
-                                           "get", "", args, workdir)
+                results["ceiling"] = drive(
+                    "GET /ceiling",
+                    f"http://127.0.0.1:{ceiling.port}/ceiling",
+                    "get",
+                    "",
+                    args,
+                    workdir,
+                )
         report(results, rss_rows, args)
     except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
         failed = True

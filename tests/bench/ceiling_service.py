@@ -37,12 +37,15 @@ def main() -> None:
         sys.exit("usage: ceiling_service.py HOST:PORT")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(level=logging.WARNING)
-    run([CeilingService], {
-        # an HTTP-only service never connects, but nameko's config wants a broker URI
-        "AMQP_URI": os.environ.get("BPC_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"),
-        "WEB_SERVER_ADDRESS": sys.argv[1],
-        "max_workers": int(os.environ.get("BPC_MAX_WORKERS", "20")),
-    })
+    run(
+        [CeilingService],
+        {
+            # an HTTP-only service never connects, but nameko's config wants a broker URI
+            "AMQP_URI": os.environ.get("BPC_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"),
+            "WEB_SERVER_ADDRESS": sys.argv[1],
+            "max_workers": int(os.environ.get("BPC_MAX_WORKERS", "20")),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -22,10 +22,17 @@ def _login_name(prefix: str) -> str:
 
 def make_user(admin: Api, level: int, supervisor_id: str | None, unit_id: str, name: str) -> dict:
     login = _login_name(f"u{level}_")
-    resp = admin.post("/api/v1/users", {
-        "login": login, "password": "Passw0rd!x", "name": name, "level": level,
-        "org_unit_id": unit_id, "supervisor_id": supervisor_id,
-    })
+    resp = admin.post(
+        "/api/v1/users",
+        {
+            "login": login,
+            "password": "Passw0rd!x",
+            "name": name,
+            "level": level,
+            "org_unit_id": unit_id,
+            "supervisor_id": supervisor_id,
+        },
+    )
     assert resp.status_code == 201, resp.text
     user = resp.json()
     user["api"] = Api(admin.base_url).login(login, "Passw0rd!x")
@@ -46,13 +53,20 @@ def test_health_answers_and_every_service_runs_as_its_own_process(bpc):
     resp = Api(bpc.env.base_url).get("/healthz")
     assert resp.status_code == 200
     assert set(resp.json()["services"]) >= {
-        "org", "customer", "opportunity", "worklog", "alerts", "experience", "scoring"}
+        "org",
+        "customer",
+        "opportunity",
+        "worklog",
+        "alerts",
+        "experience",
+        "scoring",
+    }
     assert all(v == "ok" for v in resp.json()["services"].values())
     assert bpc.started_in < 60
     children = bpc.children()
     assert sorted(children) == sorted(
-        ["org", "customer", "opportunity", "worklog", "alerts", "experience", "scoring",
-         "gateway"])
+        ["org", "customer", "opportunity", "worklog", "alerts", "experience", "scoring", "gateway"]
+    )
     assert len(set(children.values())) == 8
 
 
@@ -77,10 +91,17 @@ def test_requests_without_a_valid_token_are_refused(bpc):
 def test_supervisor_must_outrank_the_user(admin):
     unit = make_unit(admin, "华东区 East")
     lead = make_user(admin, 4, admin.get("/api/v1/me").json()["id"], unit["id"], "赵主管")
-    resp = admin.post("/api/v1/users", {
-        "login": _login_name("peer"), "password": "Passw0rd!x", "name": "钱同级", "level": 4,
-        "org_unit_id": unit["id"], "supervisor_id": lead["id"],
-    })
+    resp = admin.post(
+        "/api/v1/users",
+        {
+            "login": _login_name("peer"),
+            "password": "Passw0rd!x",
+            "name": "钱同级",
+            "level": 4,
+            "org_unit_id": unit["id"],
+            "supervisor_id": lead["id"],
+        },
+    )
     assert resp.status_code == 422
     assert resp.json()["error"]["code"] == "validation_failed"
 
@@ -129,8 +150,9 @@ def test_the_same_company_cannot_be_registered_twice(admin):
         assert error["details"]["customer_id"] == cid
         assert error["details"]["owner"] == {"level": 2, "masked_name": "张*"}
 
-    bad = second["api"].post("/api/v1/customers", {"name": "新公司", "uscc": "91350100M000100Y44",
-                                                   "contacts": []})
+    bad = second["api"].post(
+        "/api/v1/customers", {"name": "新公司", "uscc": "91350100M000100Y44", "contacts": []}
+    )
     assert bad.status_code == 422
 
     near = second["api"].get("/api/v1/customers/check", params={"name": "华为技术有限公司 "})
@@ -144,8 +166,7 @@ def test_twenty_simultaneous_registrations_give_exactly_one_customer(admin):
     reps = [make_user(admin, 2, admin_id, unit["id"], f"业务{i}") for i in range(4)]
     name = f"蜀道{uuid.uuid4().hex[:6]}物流有限公司"
     with ThreadPoolExecutor(20) as pool:
-        codes = list(pool.map(lambda i: register(reps[i % 4]["api"], name).status_code,
-                              range(20)))
+        codes = list(pool.map(lambda i: register(reps[i % 4]["api"], name).status_code, range(20)))
     assert codes.count(201) == 1
     assert codes.count(409) == 19
 
@@ -154,10 +175,13 @@ def test_trainee_unmask_quota_and_audit(admin):
     admin_id = admin.get("/api/v1/me").json()["id"]
     unit = make_unit(admin, "培训组 Trainees")
     trainee = make_user(admin, 1, admin_id, unit["id"], "新人甲")
-    resp = trainee["api"].post("/api/v1/customers", {
-        "name": f"试用{uuid.uuid4().hex[:6]}客户有限公司",
-        "contacts": [{"name": "刘总", "phone": "13812344096", "email": "liu@example.com"}],
-    })
+    resp = trainee["api"].post(
+        "/api/v1/customers",
+        {
+            "name": f"试用{uuid.uuid4().hex[:6]}客户有限公司",
+            "contacts": [{"name": "刘总", "phone": "13812344096", "email": "liu@example.com"}],
+        },
+    )
     assert resp.status_code == 201, resp.text
     customer = resp.json()
     contact = customer["contacts"][0]
@@ -172,8 +196,10 @@ def test_trainee_unmask_quota_and_audit(admin):
     assert over.json()["error"]["code"] == "quota_exceeded"
 
     def audited():
-        items = admin.get("/api/v1/audit", params={
-            "user_id": trainee["id"], "action": "contact_unmasked", "limit": 500}).json()["items"]
+        items = admin.get(
+            "/api/v1/audit",
+            params={"user_id": trainee["id"], "action": "contact_unmasked", "limit": 500},
+        ).json()["items"]
         return len(items) == 20 and items
 
     eventually(audited, timeout=30)
@@ -186,8 +212,10 @@ def test_export_needs_level_six_and_is_audited(admin):
     manager = make_user(admin, 5, gm["id"], unit["id"], "林经理")
     rep = make_user(admin, 2, manager["id"], unit["id"], "何业务")
     name = f"羊城{uuid.uuid4().hex[:6]}电子有限公司"
-    assert register(rep["api"], name, contacts=[{"name": "罗工", "phone": "13900001234"}]
-                    ).status_code == 201
+    assert (
+        register(rep["api"], name, contacts=[{"name": "罗工", "phone": "13900001234"}]).status_code
+        == 201
+    )
 
     assert manager["api"].get("/api/v1/customers/export").status_code == 403
     resp = gm["api"].get("/api/v1/customers/export")
@@ -196,8 +224,12 @@ def test_export_needs_level_six_and_is_audited(admin):
     rows = list(csv.reader(io.StringIO(resp.content.decode("utf-8-sig"))))
     text = "\n".join(",".join(r) for r in rows)
     assert name in text and "13900001234" not in text
-    eventually(lambda: admin.get("/api/v1/audit", params={
-        "user_id": gm["id"], "action": "customers_exported"}).json()["items"], timeout=30)
+    eventually(
+        lambda: admin.get(
+            "/api/v1/audit", params={"user_id": gm["id"], "action": "customers_exported"}
+        ).json()["items"],
+        timeout=30,
+    )
 
 
 def test_deactivated_users_customers_pass_to_their_supervisor(admin):
@@ -209,8 +241,10 @@ def test_deactivated_users_customers_pass_to_their_supervisor(admin):
     resp = admin.patch(f"/api/v1/users/{rep['id']}", {"active": False})
     assert resp.status_code == 200, resp.text
     assert rep["api"].get("/api/v1/me").status_code == 401
-    eventually(lambda: lead["api"].get(f"/api/v1/customers/{cid}").json().get("owner_id")
-               == lead["id"], timeout=30)
+    eventually(
+        lambda: lead["api"].get(f"/api/v1/customers/{cid}").json().get("owner_id") == lead["id"],
+        timeout=30,
+    )
 
 
 def test_idempotency_key_returns_the_first_answer_and_registers_once(admin):
@@ -219,10 +253,12 @@ def test_idempotency_key_returns_the_first_answer_and_registers_once(admin):
     rep = make_user(admin, 2, admin_id, unit["id"], "曹业务")
     name = f"姑苏{uuid.uuid4().hex[:6]}有限公司"
     headers = {"Idempotency-Key": uuid.uuid4().hex}
-    first = rep["api"].request("POST", "/api/v1/customers",
-                               json_body={"name": name, "contacts": []}, headers=headers)
-    again = rep["api"].request("POST", "/api/v1/customers",
-                               json_body={"name": name, "contacts": []}, headers=headers)
+    first = rep["api"].request(
+        "POST", "/api/v1/customers", json_body={"name": name, "contacts": []}, headers=headers
+    )
+    again = rep["api"].request(
+        "POST", "/api/v1/customers", json_body={"name": name, "contacts": []}, headers=headers
+    )
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
     items = rep["api"].get("/api/v1/customers", params={"q": name}).json()["items"]
@@ -230,8 +266,9 @@ def test_idempotency_key_returns_the_first_answer_and_registers_once(admin):
 
 
 def test_bad_input_gets_a_clear_4xx_and_changes_nothing(admin):
-    malformed = admin.request("POST", "/api/v1/customers", headers={
-        "Content-Type": "application/json"}, data=b"{not json")
+    malformed = admin.request(
+        "POST", "/api/v1/customers", headers={"Content-Type": "application/json"}, data=b"{not json"
+    )
     assert malformed.status_code == 400
     assert malformed.json()["error"]["code"] == "malformed_json"
     unknown = admin.post("/api/v1/customers", {"name": "某公司", "contacts": [], "colour": "red"})
@@ -251,12 +288,28 @@ def _fuzz(bpc, tmp_path, label: str, headers: list[str]) -> tuple[int, list]:
 
     har = tmp_path / f"{label}.har"
     cmd = [
-        str(Path(sys.executable).parent / "schemathesis"), "run",
+        str(Path(sys.executable).parent / "schemathesis"),
+        "run",
         f"{bpc.env.base_url}/api/v1/openapi.json",
-        "--checks", "not_a_server_error", "--max-examples", "15", "--seed", "2026",
-        "--workers", "2", "--request-timeout", "20", "--suppress-health-check", "all",
-        "--report", "har", "--report-har-path", str(har), "--continue-on-failure",
-        "--phases", "examples,coverage,fuzzing",
+        "--checks",
+        "not_a_server_error",
+        "--max-examples",
+        "15",
+        "--seed",
+        "2026",
+        "--workers",
+        "2",
+        "--request-timeout",
+        "20",
+        "--suppress-health-check",
+        "all",
+        "--report",
+        "har",
+        "--report-har-path",
+        str(har),
+        "--continue-on-failure",
+        "--phases",
+        "examples,coverage,fuzzing",
     ]
     for header in headers:
         cmd += ["-H", header]
@@ -264,10 +317,12 @@ def _fuzz(bpc, tmp_path, label: str, headers: list[str]) -> tuple[int, list]:
     entries = json.loads(har.read_text())["log"]["entries"]
     errors = [
         (e["request"]["method"], e["request"]["url"], e["response"]["status"])
-        for e in entries if e["response"]["status"] >= 500
+        for e in entries
+        if e["response"]["status"] >= 500
     ]
-    print(f"\nschemathesis {label}: {len(entries)} requests, {len(errors)} 5xx, "
-          f"exit {run.returncode}")
+    print(
+        f"\nschemathesis {label}: {len(entries)} requests, {len(errors)} 5xx, exit {run.returncode}"
+    )
     if run.returncode not in (0, 1):
         raise AssertionError(run.stdout[-3000:] + run.stderr[-3000:])
     return len(entries), errors
@@ -275,7 +330,8 @@ def _fuzz(bpc, tmp_path, label: str, headers: list[str]) -> tuple[int, list]:
 
 def test_property_based_requests_never_get_a_server_error(bpc, admin, tmp_path):
     count_anon, errors_anon = _fuzz(bpc, tmp_path, "anonymous", [])
-    count_auth, errors_auth = _fuzz(bpc, tmp_path, "authenticated",
-                                    [f"Authorization: Bearer {admin.token}"])
+    count_auth, errors_auth = _fuzz(
+        bpc, tmp_path, "authenticated", [f"Authorization: Bearer {admin.token}"]
+    )
     assert count_anon > 100 and count_auth > 100
     assert errors_anon == [] and errors_auth == []

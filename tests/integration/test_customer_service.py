@@ -119,8 +119,11 @@ class EventTap:
         self.connection = kombu.Connection(uri)
         exchange = kombu.Exchange("customer.events", type="topic", durable=True)
         self.queue = kombu.Queue(
-            f"test.customer-events.{tag()}", exchange=exchange, routing_key="#",
-            exclusive=True, auto_delete=True,
+            f"test.customer-events.{tag()}",
+            exchange=exchange,
+            routing_key="#",
+            exclusive=True,
+            auto_delete=True,
         )(self.connection.default_channel)
         self.queue.declare()
         self.seen: list[dict] = []
@@ -193,8 +196,13 @@ def db_engine(env):
 
 
 def contact(phone: str | None = None, **extra) -> dict:
-    return {"name": "陈采购", "title": "采购经理", "phone": phone, "email": "chen@example.com",
-            **extra}
+    return {
+        "name": "陈采购",
+        "title": "采购经理",
+        "phone": phone,
+        "email": "chen@example.com",
+        **extra,
+    }
 
 
 def a_phone() -> str:
@@ -209,10 +217,22 @@ def test_registered_customer_belongs_to_caller_and_shows_contacts_masked(env, ev
     phone = a_phone()
     name = f"福州{tag()}软件有限公司"
     created = call(
-        env, team.owner, "register", name=name, uscc=fresh_uscc().lower(), industry="软件",
-        region="福州", founded_on="2001-05-20",
-        contacts=[contact("+86 " + phone, birthday="1980-02-29", birthday_calendar="lunar",
-                          decision_maker=True)],
+        env,
+        team.owner,
+        "register",
+        name=name,
+        uscc=fresh_uscc().lower(),
+        industry="软件",
+        region="福州",
+        founded_on="2001-05-20",
+        contacts=[
+            contact(
+                "+86 " + phone,
+                birthday="1980-02-29",
+                birthday_calendar="lunar",
+                decision_maker=True,
+            )
+        ],
     )
     assert created["owner_id"] == team.owner.id
     assert created["status"] == "prospect"
@@ -224,8 +244,11 @@ def test_registered_customer_belongs_to_caller_and_shows_contacts_masked(env, ev
     assert person["email"] == "c***@example.com"
     assert person["birthday_calendar"] == "lunar" and person["decision_maker"] is True
     registered = eventually(
-        lambda: [e for e in events.of_type("customer_registered")
-                 if e["data"]["customer_id"] == created["id"]]
+        lambda: [
+            e
+            for e in events.of_type("customer_registered")
+            if e["data"]["customer_id"] == created["id"]
+        ]
     )
     assert registered[0]["data"]["owner_id"] == team.owner.id
 
@@ -277,8 +300,13 @@ def test_a_contact_phone_belongs_to_one_customer_only(env):
         env, team.owner, "register", name=f"南京{tag()}有限公司", contacts=[contact(phone)]
     )
     with pytest.raises(DuplicateCustomer) as caught:
-        call(env, team.peer, "register", name=f"苏州{tag()}有限公司",
-             contacts=[contact(f"+86-{phone[:3]}-{phone[3:7]}-{phone[7:]}")])
+        call(
+            env,
+            team.peer,
+            "register",
+            name=f"苏州{tag()}有限公司",
+            contacts=[contact(f"+86-{phone[:3]}-{phone[3:7]}-{phone[7:]}")],
+        )
     assert caught.value.details["customer_id"] == first["id"]
     assert caught.value.details["matched_on"] == "phone"
 
@@ -287,8 +315,9 @@ def test_check_lists_near_duplicates_before_the_form_is_filled(env):
     team = make_team()
     t = tag()
     phone = a_phone()
-    first = call(env, team.owner, "register", name=f"深圳市{t}计算机系统有限公司",
-                 contacts=[contact(phone)])
+    first = call(
+        env, team.owner, "register", name=f"深圳市{t}计算机系统有限公司", contacts=[contact(phone)]
+    )
     by_name = call(env, team.peer, "check", name=f"深圳{t}计算机系统有限公司")
     [match] = [m for m in by_name["matches"] if m["customer_id"] == first["id"]]
     assert match["similarity"] >= 0.85 and match["matched_on"] == "name"
@@ -334,8 +363,9 @@ def test_twenty_simultaneous_registrations_of_one_company_make_one_customer(env)
 
 def test_owner_and_supervisor_chain_see_a_customer_and_peers_do_not(env):
     team = make_team()
-    created = call(env, team.owner, "register", name=f"武汉{tag()}有限公司",
-                   contacts=[contact(a_phone())])
+    created = call(
+        env, team.owner, "register", name=f"武汉{tag()}有限公司", contacts=[contact(a_phone())]
+    )
     for viewer in (team.owner, team.supervisor, team.director, team.top):
         assert call(env, viewer, "get", customer_id=created["id"])["id"] == created["id"]
     with pytest.raises(NotFound):
@@ -349,8 +379,9 @@ def test_owner_and_supervisor_chain_see_a_customer_and_peers_do_not(env):
 def test_list_searches_names_and_pages_by_cursor(env):
     team = make_team()
     t = tag()
-    ids = [call(env, team.owner, "register", name=f"{t}青岛第{i}号有限公司")["id"]
-           for i in range(5)]
+    ids = [
+        call(env, team.owner, "register", name=f"{t}青岛第{i}号有限公司")["id"] for i in range(5)
+    ]
     seen, cursor = [], None
     while True:
         page = call(env, team.owner, "list", q=t, limit=2, cursor=cursor)
@@ -375,16 +406,20 @@ def test_unknown_customer_is_not_found(env):
 def test_supervisor_unmasks_a_contact_and_the_access_is_audited(env, events):
     team = make_team()
     phone = a_phone()
-    created = call(env, team.owner, "register", name=f"长沙{tag()}有限公司",
-                   contacts=[contact(phone)])
+    created = call(
+        env, team.owner, "register", name=f"长沙{tag()}有限公司", contacts=[contact(phone)]
+    )
     contact_id = created["contacts"][0]["id"]
     full = call(env, team.supervisor, "unmask", customer_id=created["id"], contact_id=contact_id)
     assert full["phone"] == phone and full["email"] == "chen@example.com"
     with pytest.raises(Forbidden):
         call(env, team.peer, "unmask", customer_id=created["id"], contact_id=contact_id)
     audited = eventually(
-        lambda: [e for e in events.of_type("contact_unmasked")
-                 if e["data"]["actor_id"] == team.supervisor.id]
+        lambda: [
+            e
+            for e in events.of_type("contact_unmasked")
+            if e["data"]["actor_id"] == team.supervisor.id
+        ]
     )
     assert audited[0]["data"]["target_type"] == "contact"
     assert audited[0]["data"]["target_id"] == contact_id
@@ -393,8 +428,9 @@ def test_supervisor_unmasks_a_contact_and_the_access_is_audited(env, events):
 
 def test_trainee_twenty_first_unmask_of_the_day_is_refused(env):
     team = make_team()
-    created = call(env, team.trainee, "register", name=f"西安{tag()}有限公司",
-                   contacts=[contact(a_phone())])
+    created = call(
+        env, team.trainee, "register", name=f"西安{tag()}有限公司", contacts=[contact(a_phone())]
+    )
     contact_id = created["contacts"][0]["id"]
     context = {"bpc_actor": team.trainee.to_header()}
     with ClusterRpcProxy(env.nameko_config(), context_data=context, timeout=30) as proxy:
@@ -425,8 +461,11 @@ def test_branch_manager_exports_visible_customers_masked_and_audited(env, events
     assert name in exported["csv"]
     assert phone not in exported["csv"] and phone[:3] + "****" + phone[-4:] in exported["csv"]
     audited = eventually(
-        lambda: [e for e in events.of_type("customers_exported")
-                 if e["data"]["actor_id"] == team.branch_manager.id]
+        lambda: [
+            e
+            for e in events.of_type("customers_exported")
+            if e["data"]["actor_id"] == team.branch_manager.id
+        ]
     )
     assert audited[0]["data"]["details"]["count"] >= 1
 
@@ -437,8 +476,12 @@ def test_branch_manager_exports_visible_customers_masked_and_audited(env, events
 def test_deactivated_owner_customers_pass_to_the_supervisor_once(env, events):
     team = make_team()
     ids = [call(env, team.owner, "register", name=f"合肥{tag()}有限公司")["id"] for _ in range(2)]
-    data = {"user_id": team.owner.id, "supervisor_id": team.supervisor.id,
-            "supervisor_path": team.supervisor.path, "path": team.owner.path}
+    data = {
+        "user_id": team.owner.id,
+        "supervisor_id": team.supervisor.id,
+        "supervisor_path": team.supervisor.path,
+        "path": team.owner.path,
+    }
     envelope = Envelope.new("org", "user_deactivated", data)
     publish_event(env, "org", "user_deactivated", data, envelope=envelope)
     publish_event(env, "org", "user_deactivated", data, envelope=envelope)  # delivered twice
@@ -451,14 +494,17 @@ def test_deactivated_owner_customers_pass_to_the_supervisor_once(env, events):
     queue = "evt.org.user_deactivated--customer.on_user_deactivated"
     eventually(lambda: queue_depth(env, queue) == 0 and queue_depth(env, queue + ".retry") == 0)
     time.sleep(1.5)  # let the duplicate delivery finish its (empty) work
-    announced = [e for e in events.of_type("customer_handed_over")
-                 if e["data"]["customer_id"] in ids]
+    announced = [
+        e for e in events.of_type("customer_handed_over") if e["data"]["customer_id"] in ids
+    ]
     assert sorted(e["data"]["customer_id"] for e in announced) == sorted(ids)
     assert {e["data"]["to_owner_id"] for e in announced} == {team.supervisor.id}
     with db_engine(env).connect() as conn:
         rows = conn.execute(
-            text("SELECT customer_id, from_owner, to_owner FROM ownership_history "
-                 "WHERE reason = 'owner_deactivated' AND from_owner = :u"),
+            text(
+                "SELECT customer_id, from_owner, to_owner FROM ownership_history "
+                "WHERE reason = 'owner_deactivated' AND from_owner = :u"
+            ),
             {"u": team.owner.id},
         ).all()
     assert sorted(str(r.customer_id) for r in rows) == sorted(ids)
@@ -472,11 +518,19 @@ def test_moved_supervisor_takes_the_subtree_customers_along(env):
     created = call(env, team.owner, "register", name=f"昆明{tag()}有限公司")
     director_id = new_id()
     new_director = Actor(id=director_id, level=5, path=[team.top.id, director_id], name="孙总监")
-    publish_event(env, "org", "user_moved", {
-        "user_id": team.supervisor.id, "old_path": team.supervisor.path,
-        "new_path": [*new_director.path, team.supervisor.id], "level": 4,
-        "org_unit_id": None, "supervisor_id": new_director.id,
-    })
+    publish_event(
+        env,
+        "org",
+        "user_moved",
+        {
+            "user_id": team.supervisor.id,
+            "old_path": team.supervisor.path,
+            "new_path": [*new_director.path, team.supervisor.id],
+            "level": 4,
+            "org_unit_id": None,
+            "supervisor_id": new_director.id,
+        },
+    )
     eventually(lambda: call(env, new_director, "get", customer_id=created["id"]))
     with pytest.raises(NotFound):
         call(env, team.director, "get", customer_id=created["id"])
@@ -485,14 +539,27 @@ def test_moved_supervisor_takes_the_subtree_customers_along(env):
 def test_user_created_event_fills_the_owner_projection(env):
     team = make_team()
     created = call(env, team.owner, "register", name=f"贵阳{tag()}有限公司")
-    publish_event(env, "org", "user_created", {
-        "user_id": team.owner.id, "login": "ouyang", "name": "欧阳明月", "level": 3,
-        "org_unit_id": None, "supervisor_id": team.supervisor.id, "path": team.owner.path,
-    })
+    publish_event(
+        env,
+        "org",
+        "user_created",
+        {
+            "user_id": team.owner.id,
+            "login": "ouyang",
+            "name": "欧阳明月",
+            "level": 3,
+            "org_unit_id": None,
+            "supervisor_id": team.supervisor.id,
+            "path": team.owner.path,
+        },
+    )
 
     def renamed():
-        [m] = [m for m in call(env, team.peer, "check", name=created["name"])["matches"]
-               if m["customer_id"] == created["id"]]
+        [m] = [
+            m
+            for m in call(env, team.peer, "check", name=created["name"])["matches"]
+            if m["customer_id"] == created["id"]
+        ]
         return m["owner"] == {"level": 3, "masked_name": "欧**月"}
 
     eventually(renamed)

@@ -39,9 +39,7 @@ from tests.support import (
 
 @pytest.fixture
 def cluster(make_environment, backend):
-    env = make_environment(
-        backend, BPC_HANDLER_MAX_ATTEMPTS="3", BPC_HANDLER_RETRY_DELAY_MS="100"
-    )
+    env = make_environment(backend, BPC_HANDLER_MAX_ATTEMPTS="3", BPC_HANDLER_RETRY_DELAY_MS="100")
     declare_topology(env)
     procs = {name: ServiceProcess(env, name).start() for name in ("org", "customer")}
     for proc in procs.values():
@@ -58,8 +56,12 @@ def _team(env):
     boss = make_user(env, admin, f"boss{suffix}", 4, admin.id, name="王主管")
     rep = make_user(env, admin, f"rep{suffix}", 2, boss["id"], name="李业务")
     customer = rpc(
-        env, "customer", "register", actor=actor_of(env, rep["id"]),
-        name=f"杭州示例{suffix}科技有限公司", contacts=[],
+        env,
+        "customer",
+        "register",
+        actor=actor_of(env, rep["id"]),
+        name=f"杭州示例{suffix}科技有限公司",
+        contacts=[],
     )
     return admin, boss, rep, customer
 
@@ -86,14 +88,23 @@ def test_event_committed_before_a_crash_is_published_after_restart(cluster):
     org.wait_ready()
 
     try:  # org dies right after committing, perhaps before it can even answer
-        rpc(env, "org", "update_user", actor=admin, user_id=rep["id"],
-            changes={"active": False}, timeout=5)
+        rpc(
+            env,
+            "org",
+            "update_user",
+            actor=admin,
+            user_id=rep["id"],
+            changes={"active": False},
+            timeout=5,
+        )
     except Exception:  # noqa: BLE001 - the reply may be lost with the process
         pass
     org.proc.wait(30)
     assert org.proc.returncode == -9, "org was to be SIGKILLed between commit and publish"
     time.sleep(1)
-    assert _owner(env, boss_actor, customer["id"]) == rep["id"], "nothing published before the crash"
+    assert _owner(env, boss_actor, customer["id"]) == rep["id"], (
+        "nothing published before the crash"
+    )
 
     org.start()  # no fault this time: the relay finds the committed event and publishes it
     org.wait_ready()
@@ -104,17 +115,24 @@ def test_event_delivered_twice_has_one_effect(cluster):
     env, _ = cluster
     admin = admin_actor(env)
     envelope = Envelope.new(
-        "customer", "contact_unmasked",
-        {"actor_id": admin.id, "action": "contact_unmasked", "target_type": "contact",
-         "target_id": "twice-" + str(time.monotonic_ns()), "details": {"customer_id": "1"},
-         "at": clock.now().isoformat()},
+        "customer",
+        "contact_unmasked",
+        {
+            "actor_id": admin.id,
+            "action": "contact_unmasked",
+            "target_type": "contact",
+            "target_id": "twice-" + str(time.monotonic_ns()),
+            "details": {"customer_id": "1"},
+            "at": clock.now().isoformat(),
+        },
     )
     publish_event(env, "customer", "contact_unmasked", {}, envelope=envelope)
     publish_event(env, "customer", "contact_unmasked", {}, envelope=envelope)
 
     def entries():
-        items = rpc(env, "org", "list_audit", actor=admin, action="contact_unmasked",
-                    limit=500)["items"]
+        items = rpc(env, "org", "list_audit", actor=admin, action="contact_unmasked", limit=500)[
+            "items"
+        ]
         return [e for e in items if e["target_id"] == envelope.data["target_id"]]
 
     eventually(lambda: len(entries()) >= 1)
@@ -132,16 +150,22 @@ def test_failing_handler_is_retried_then_dead_lettered_and_replayed(cluster):
     eventually(lambda: queue_depth(env, queue + ".dlq") == 1, timeout=15)
 
     text = requests.get(env.metrics_url("customer"), timeout=5).text
-    assert metric_value(text, "bpc_events_failed_total", service="customer",
-                        handler="on_probe") == 3  # bounded: BPC_HANDLER_MAX_ATTEMPTS=3
-    assert metric_value(text, "bpc_events_dead_lettered_total", service="customer",
-                        queue=queue) == 1
+    assert (
+        metric_value(text, "bpc_events_failed_total", service="customer", handler="on_probe") == 3
+    )  # bounded: BPC_HANDLER_MAX_ATTEMPTS=3
+    assert (
+        metric_value(text, "bpc_events_dead_lettered_total", service="customer", queue=queue) == 1
+    )
     assert rpc(env, "customer", "probe_seen", event_id=envelope.event_id) == 0
 
     time.sleep(max(0.0, (fail_until - clock.now()).total_seconds()) + 0.2)
     replay = subprocess.run(
         [sys.executable, "-m", "common.cli", "dlq", "replay", queue],
-        cwd=ROOT, env=env.vars(), capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env.vars(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert replay.returncode == 0, replay.stderr
     assert "replayed 1" in replay.stdout

@@ -45,7 +45,9 @@ def test_times_are_shown_in_the_organisation_time_zone():
 
 
 def test_domain_errors_survive_the_rpc_boundary_with_their_details():
-    error = DuplicateCustomer(details={"customer_id": "7", "owner": {"level": 2, "masked_name": "张*"}})
+    error = DuplicateCustomer(
+        details={"customer_id": "7", "owner": {"level": 2, "masked_name": "张*"}}
+    )
     back = deserialize(serialize(error))
     assert isinstance(back, DuplicateCustomer)
     assert back.status == 409 and back.code == "duplicate_customer"
@@ -55,9 +57,16 @@ def test_domain_errors_survive_the_rpc_boundary_with_their_details():
 
 
 def test_an_event_payload_must_match_its_contract():
-    validate_payload("org", "user_deactivated",
-                     {"user_id": "3", "supervisor_id": "2", "supervisor_path": ["1", "2"],
-                      "path": ["1", "2", "3"]})
+    validate_payload(
+        "org",
+        "user_deactivated",
+        {
+            "user_id": "3",
+            "supervisor_id": "2",
+            "supervisor_path": ["1", "2"],
+            "path": ["1", "2", "3"],
+        },
+    )
     with pytest.raises(ValidationError):
         validate_payload("org", "user_deactivated", {"user_id": "3"})
     with pytest.raises(ValidationError):

@@ -55,8 +55,17 @@ def test_full_width_brackets_and_legal_form_do_not_make_a_new_company():
 
 @pytest.mark.parametrize(
     "variant",
-    ["Acme Co., Ltd.", "ACME CO.,LTD", "acme limited", "Acme Inc.", "Ａｃｍｅ　Corporation",
-     "Acme, LLC", "acme GmbH", "Acme Company", "Acme Corp."],
+    [
+        "Acme Co., Ltd.",
+        "ACME CO.,LTD",
+        "acme limited",
+        "Acme Inc.",
+        "Ａｃｍｅ　Corporation",
+        "Acme, LLC",
+        "acme GmbH",
+        "Acme Company",
+        "Acme Corp.",
+    ],
 )
 def test_latin_legal_forms_are_ignored(variant):
     assert domain.normalise_name(variant) == "acme"
@@ -103,8 +112,15 @@ def test_different_names_are_not_near_duplicates():
 
 
 @pytest.mark.parametrize(
-    "raw", ["13800134096", "+86 138 0013 4096", "86-138-0013-4096", "0086 13800134096",
-            "(138) 0013-4096", "１３８００１３４０９６"],
+    "raw",
+    [
+        "13800134096",
+        "+86 138 0013 4096",
+        "86-138-0013-4096",
+        "0086 13800134096",
+        "(138) 0013-4096",
+        "１３８００１３４０９６",
+    ],
 )
 def test_mobile_numbers_normalise_to_eleven_digits(raw):
     assert domain.normalise_phone(raw) == "13800134096"
@@ -137,8 +153,14 @@ def test_email_is_masked_to_first_letter_and_domain():
 
 @pytest.mark.parametrize(
     "name, masked",
-    [("张三", "张*"), ("欧阳明月", "欧**月"), ("王小明", "王*明"), ("Alice Smith", "A***"),
-     ("", "***"), (None, "***")],
+    [
+        ("张三", "张*"),
+        ("欧阳明月", "欧**月"),
+        ("王小明", "王*明"),
+        ("Alice Smith", "A***"),
+        ("", "***"),
+        (None, "***"),
+    ],
 )
 def test_owner_name_is_masked(name, masked):
     assert domain.mask_person_name(name) == masked
@@ -197,12 +219,28 @@ def test_moved_subtree_keeps_its_tail():
 
 def _customer(**overrides):
     customer = {
-        "id": "1", "name": "华为技术有限公司", "uscc": VALID_USCC, "industry": "通信",
-        "region": "深圳", "founded_on": "1987-09-15", "referred_by": None, "owner_id": "9",
-        "status": "prospect", "created_at": "2026-01-01T09:00:00+08:00",
-        "contacts": [{"id": "3", "name": "李四", "title": "采购经理", "phone": "138****4096",
-                      "email": "l***@example.com", "birthday": None,
-                      "birthday_calendar": "solar", "decision_maker": True}],
+        "id": "1",
+        "name": "华为技术有限公司",
+        "uscc": VALID_USCC,
+        "industry": "通信",
+        "region": "深圳",
+        "founded_on": "1987-09-15",
+        "referred_by": None,
+        "owner_id": "9",
+        "status": "prospect",
+        "created_at": "2026-01-01T09:00:00+08:00",
+        "contacts": [
+            {
+                "id": "3",
+                "name": "李四",
+                "title": "采购经理",
+                "phone": "138****4096",
+                "email": "l***@example.com",
+                "birthday": None,
+                "birthday_calendar": "solar",
+                "decision_maker": True,
+            }
+        ],
     }
     customer.update(overrides)
     return customer
@@ -219,7 +257,7 @@ def test_export_is_utf8_csv_with_bom_one_row_per_contact():
 
 
 def test_export_defuses_spreadsheet_formulas():
-    text = domain.customers_csv([_customer(name="=HYPERLINK(\"x\")")])
+    text = domain.customers_csv([_customer(name='=HYPERLINK("x")')])
     assert "'=HYPERLINK" in text
 
 
@@ -246,18 +284,30 @@ def test_registration_with_same_phone_twice_is_refused():
 
 
 def test_contact_nulls_from_the_gateway_take_their_defaults():
-    args = load(RegisterIn, {"name": "Acme", "contacts": [
-        {"name": "甲", "birthday_calendar": None, "decision_maker": None}]})
+    args = load(
+        RegisterIn,
+        {
+            "name": "Acme",
+            "contacts": [{"name": "甲", "birthday_calendar": None, "decision_maker": None}],
+        },
+    )
     assert args["contacts"][0]["birthday_calendar"] == "solar"
     assert args["contacts"][0]["decision_maker"] is False
 
 
 @pytest.mark.parametrize(
     "fields",
-    [{}, {"name": ""}, {"name": 5}, {"name": "a\x00b"}, {"name": "Acme", "contacts": "x"},
-     {"name": "Acme", "contacts": [{"name": "甲", "email": "not-an-email"}]},
-     {"name": "Acme", "contacts": [{"name": "甲", "birthday_calendar": "martian"}]},
-     {"name": "Acme", "founded_on": "2999-01-01"}, {"name": "Acme", "referred_by": "abc"}],
+    [
+        {},
+        {"name": ""},
+        {"name": 5},
+        {"name": "a\x00b"},
+        {"name": "Acme", "contacts": "x"},
+        {"name": "Acme", "contacts": [{"name": "甲", "email": "not-an-email"}]},
+        {"name": "Acme", "contacts": [{"name": "甲", "birthday_calendar": "martian"}]},
+        {"name": "Acme", "founded_on": "2999-01-01"},
+        {"name": "Acme", "referred_by": "abc"},
+    ],
 )
 def test_bad_registration_arguments_are_validation_failures(fields):
     with pytest.raises(ValidationFailed) as caught:
