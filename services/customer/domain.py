@@ -155,8 +155,12 @@ def mask_email(email: str | None) -> str | None:
 
 
 def mask_person_name(name: str | None) -> str:
-    """``张三`` → ``张*``; ``欧阳明月`` → ``欧**月``; ``Alice Smith`` → ``A***``."""
-    name = (name or "").strip()
+    """``张三`` → ``张*``; ``欧阳明月`` → ``欧**月``; ``Alice Smith`` → ``A***``.
+
+    A name with a space (``管理员 Administrator``) is masked by its first word, and a long
+    name shows no more than two stars, so the mask does not give away the name's length.
+    """
+    name = (name or "").strip().split()[0] if (name or "").strip() else ""
     if not name:
         return "***"
     if name[0].isascii():
@@ -165,7 +169,7 @@ def mask_person_name(name: str | None) -> str:
         return "*"
     if len(name) == 2:
         return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
+    return name[0] + "*" * min(len(name) - 2, 2) + name[-1]
 
 
 # --- unmask quota --------------------------------------------------------------------------

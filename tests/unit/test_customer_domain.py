@@ -318,3 +318,10 @@ def test_bad_registration_arguments_are_validation_failures(fields):
 def test_normalised_key_of_a_compatibility_character_may_be_longer_than_the_name():
     # why registration checks the key's length, not only the name's
     assert len(domain.normalise_name("ﷺ")) > 1
+
+
+def test_owner_mask_hides_the_length_of_long_names_and_masks_the_first_word():
+    from services.customer.domain import mask_person_name
+
+    assert mask_person_name("爱新觉罗溥仪") == "爱**仪"
+    assert mask_person_name("管理员 Administrator") == "管*员"
