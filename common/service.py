@@ -21,6 +21,7 @@ class _ReplyPublisher(Publisher):
     nothing and costs about a fifth of a service's CPU per call. Events keep their confirms."""
 
     use_confirms = False
+    delivery_mode = 1  # transient: the caller waits seconds at most, never across a restart
 
 
 nameko.rpc.Responder.publisher_cls = _ReplyPublisher

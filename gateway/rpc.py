@@ -97,8 +97,15 @@ class RpcClient:
     def _start(self, service: str, method: str, kwargs: dict) -> PendingCall:
         tracking = _Tracking(self.listener)
         # no publisher confirm: a lost request already ends in the timeout (503)
+        # transient: a request outlives neither its 5 s bound nor a broker restart usefully
         proxy = MethodProxy(
-            self.worker_ctx, service, method, tracking, use_confirms=False, mandatory=False
+            self.worker_ctx,
+            service,
+            method,
+            tracking,
+            use_confirms=False,
+            mandatory=False,
+            delivery_mode=1,
         )
         try:
             reply = proxy.call_async(**kwargs)
