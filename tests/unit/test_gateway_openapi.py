@@ -11,7 +11,7 @@ from nameko.exceptions import RemoteError, serialize
 from common.errors import DuplicateCustomer, ServiceUnavailable
 from gateway.app import Gateway
 from gateway.routes import ROUTES
-from gateway.rpc import PendingCall, RpcClient, _Tracking, remote_exception
+from gateway.rpc import PendingCall, RpcClient, remote_exception
 
 
 @pytest.fixture(scope="module")
@@ -75,17 +75,17 @@ class _Listener:
         return self._reply_events[correlation_id]
 
 
-class _Reply:
-    def __init__(self, event):
-        self.reply_event = event
+class _Provider:
+    def __init__(self, listener, timeout):
+        self.reply_listener = listener
+        self.timeout = timeout
 
 
 def test_a_service_that_never_answers_is_unavailable_within_the_bound():
     listener = _Listener()
-    tracking = _Tracking(listener)
-    event = tracking.get_reply_event("c1")
-    client = RpcClient(worker_ctx=None, listener=listener, timeout=0.05)
+    event = listener.get_reply_event("c1")
+    client = RpcClient(worker_ctx=None, provider=_Provider(listener, 0.05))
     with pytest.raises(ServiceUnavailable) as raised:
-        client._finish(PendingCall("customer", "get", tracking, _Reply(event)), 0.05)
+        client._finish(PendingCall("customer", "get", "c1", event), 0.05)
     assert raised.value.details == {"service": "customer"}
     assert listener._reply_events == {}  # the abandoned reply is forgotten
