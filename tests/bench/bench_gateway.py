@@ -8,9 +8,8 @@ It starts its own BPC (``python -m common.cli run``) on a fresh RabbitMQ vhost a
 temporary data dir, creates a unit and a level-2 salesperson through the API, and drives
 with N concurrent keep-alive clients for D seconds each:
 
-    me         GET  /api/v1/me                  (bearer; the gateway's actor cache answers,
-                                               one resolve_actor RPC per user per 2 s;
-                                               --actor-cache-ttl 0 makes it one RPC each)
+    me         GET  /api/v1/me                  (bearer; exactly one resolve_actor RPC to org
+                                               per request: /me never uses the actor cache)
     customers  POST /api/v1/customers            (bearer; a new company name every time)
     ceiling    GET  /ceiling on a bare Nameko @http service in its own process
 
@@ -645,8 +644,8 @@ def main(argv: list[str] | None = None) -> int:
         "--actor-cache-ttl",
         type=float,
         default=None,
-        help="BPC_ACTOR_CACHE_TTL for the gateway (default: its own, 2 s); "
-        "0 makes every /me a resolve_actor RPC to org",
+        help="BPC_ACTOR_CACHE_TTL for the gateway (default: its own, 2 s); it affects "
+        "POST /customers (its caller lookup), never /me",
     )
     parser.add_argument("--keep-data", action="store_true", help="keep the data dir and log")
     args = parser.parse_args(argv)
