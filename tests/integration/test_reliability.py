@@ -186,3 +186,41 @@ def test_event_published_while_consumer_is_stopped_is_processed_when_it_starts(c
     procs["customer"].wait_ready()
     boss_actor = actor_of(env, boss["id"])
     eventually(lambda: _owner(env, boss_actor, customer["id"]) == boss["id"], timeout=30)
+
+
+def _restart_broker() -> None:
+    """Stop and start RabbitMQ's application: every connection drops, durable state stays."""
+    subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=120)
+    subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=120)
+    subprocess.run(["rabbitmqctl", "await_startup"], check=True, capture_output=True, timeout=120)
+
+
+def test_events_and_services_survive_a_broker_restart(make_environment):
+    env = make_environment("sqlite")
+    declare_topology(env)
+    procs = {name: ServiceProcess(env, name).start() for name in ("org", "customer")}
+    try:
+        for proc in procs.values():
+            proc.wait_ready()
+        admin, boss, rep, customer = _team(env)
+        eventually(lambda: _outbox_drained(env, "org"))
+        procs["customer"].stop()
+        rpc(env, "org", "update_user", actor=admin, user_id=rep["id"], changes={"active": False})
+        eventually(lambda: _outbox_drained(env, "org"))  # waiting in customer's durable queue
+
+        _restart_broker()
+
+        def org_answers() -> bool:
+            try:
+                return rpc(env, "org", "health", timeout=3)["status"] == "ok"
+            except Exception:  # noqa: BLE001 - the broker may still be coming up
+                return False
+
+        eventually(org_answers, timeout=60)  # org reconnects by itself and answers again
+        procs["customer"].start()
+        procs["customer"].wait_ready(timeout=60)
+        boss_actor = actor_of(env, boss["id"])
+        eventually(lambda: _owner(env, boss_actor, customer["id"]) == boss["id"], timeout=30)
+    finally:
+        for proc in procs.values():
+            proc.stop()
