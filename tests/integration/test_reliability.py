@@ -6,7 +6,8 @@
 (c) a handler that keeps failing is retried a bounded number of times, parked in a
     dead-letter queue that a metric counts, and replayed by the admin command;
 (d) an event published while its consumer is stopped is processed when it starts
-    (topology declared before services start).
+    (topology declared before services start);
+(e) events waiting in durable queues and the services themselves survive a broker restart.
 All against the real RabbitMQ, on SQLite and PostgreSQL.
 """
 
