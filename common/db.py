@@ -183,7 +183,8 @@ class Db:
         try:
             yield session
         finally:
-            session.rollback()
+            # close() ends the transaction and detaches the rows without expiring them, so
+            # what was read stays readable after the block (rollback() would expire it)
             session.close()
 
     @property

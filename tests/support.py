@@ -416,3 +416,33 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+class EventTap:
+    """Everything a producer publishes from now on, caught on a queue of the test's own."""
+
+    def __init__(self, uri: str, producer: str):
+        self.connection = kombu.Connection(uri)
+        exchange = kombu.Exchange(f"{producer}.events", type="topic", durable=True)
+        self.queue = kombu.Queue(
+            f"test.{producer}-events.{uuid.uuid4().hex[:8]}",
+            exchange=exchange,
+            routing_key="#",
+            exclusive=True,
+            auto_delete=True,
+        )(self.connection.default_channel)
+        self.queue.declare()
+        self.seen: list[dict] = []
+
+    def drain(self) -> list[dict]:
+        while True:
+            message = self.queue.get(no_ack=True)
+            if message is None:
+                return self.seen
+            self.seen.append(message.decode() if hasattr(message, "decode") else message.payload)
+
+    def of_type(self, event_type: str) -> list[dict]:
+        return [e for e in self.drain() if e["type"] == event_type]
+
+    def close(self) -> None:
+        self.connection.release()

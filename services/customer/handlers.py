@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 
-from sqlalchemy import String, func, literal, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from common.errors import (
     ValidationFailed,
 )
 from common.events import Envelope
+from common.projection import rewrite_prefix, upsert
 from services.customer import domain, queries
 from services.customer.models import Contact, Customer, OwnershipHistory, Person, UnmaskLog
 from services.customer.schemas import contact_out, customer_out
@@ -59,15 +60,7 @@ def database_errors_as_unavailable(fn):
 
 
 def _upsert_person(session: Session, values: dict, update_columns: tuple[str, ...]) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(Person).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Person.user_id], set_={c: stmt.excluded[c] for c in update_columns}
-    )
-    session.execute(stmt)
+    upsert(session, Person, "user_id", values, update_columns)
 
 
 @database_errors_as_unavailable
@@ -338,21 +331,6 @@ def _prefix(path: list[str], user_id: str) -> str:
     return path_prefix_of(path) if path else f"/{user_id}/"
 
 
-def _rewrite_prefix(session: Session, column, old: str, new: str) -> int:
-    table = column.class_
-    result = session.execute(
-        update(table)
-        .where(column.startswith(old, autoescape=True))
-        .values({column.key: literal(new).concat(_tail(column, len(old)))})
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount
-
-
-def _tail(column, length: int):
-    return func.substr(column, length + 1, type_=String)
-
-
 def person_moved(db: Db, event: Envelope) -> None:
     """A user (and their whole subtree) moved: owner paths follow, by prefix."""
     data = event.payload()
@@ -362,8 +340,8 @@ def person_moved(db: Db, event: Envelope) -> None:
         if not uow.first_time(event):
             return
         if old != new:
-            moved = _rewrite_prefix(uow.session, Customer.owner_path, old, new)
-            _rewrite_prefix(uow.session, Person.path, old, new)
+            moved = rewrite_prefix(uow.session, Customer.owner_path, old, new)
+            rewrite_prefix(uow.session, Person.path, old, new)
             log.info("user %s moved %s → %s: %s customer paths", data["user_id"], old, new, moved)
         _upsert_person(
             uow.session,

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 
 from marshmallow import (
-    RAISE,
-    Schema,
     ValidationError,
     fields,
     post_load,
@@ -16,50 +14,10 @@ from marshmallow import (
 )
 
 from common import clock
-from common.errors import ValidationFailed
+from common.schemas import Cursor, Id, Strict, Text, load  # noqa: F401  (load: re-exported)
 from services.customer import domain
 
 PHONE_CHARS = re.compile(r"^[0-9+\-\s().]{3,40}$")
-MAX_ID = 2**31 - 1
-
-
-class Text(fields.String):
-    """A string without NUL characters, trimmed; blank counts as missing when allowed."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in text:
-            raise ValidationError("包含非法字符 / Contains invalid characters")
-        text = text.strip()
-        if not text and self.allow_none:
-            return None
-        return text
-
-    def _validate(self, value):
-        if value is not None:  # a blank optional text became None: nothing to measure
-            super()._validate(value)
-
-
-class Id(fields.Field):
-    """A record id: a positive integer, sent as a string (or a number)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool):
-            raise ValidationError("无效的编号 / Invalid id")
-        if isinstance(value, int):
-            number = value
-        elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-            number = int(value.strip())
-        else:
-            raise ValidationError("无效的编号 / Invalid id")
-        if not 0 < number <= MAX_ID:
-            raise ValidationError("无效的编号 / Invalid id")
-        return number
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 def phone_validator(value: str | None) -> None:
@@ -135,14 +93,6 @@ class ContactRef(Strict):
     contact_id = Id(required=True)
 
 
-class Cursor(fields.String):
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
-            raise ValidationError("无效的游标 / Invalid cursor")
-        return int(text)
-
-
 class ListIn(Strict):
     q = Text(allow_none=True, load_default=None, validate=validate.Length(max=200))
     owner_id = Text(allow_none=True, load_default=None, validate=validate.Length(max=64))
@@ -155,23 +105,6 @@ class ListIn(Strict):
 
 class ExportIn(Strict):
     pass
-
-
-def load(schema: type[Schema], data: dict) -> dict:
-    """Validated arguments, or ValidationFailed with ``{field: [messages]}``."""
-    try:
-        loaded = schema().load(data)
-    except ValidationError as exc:
-        raise ValidationFailed(details=_as_lists(exc.normalized_messages())) from None
-    return loaded
-
-
-def _as_lists(messages) -> dict:
-    if isinstance(messages, dict):
-        return {str(k): _as_lists(v) for k, v in messages.items()}
-    if isinstance(messages, list):
-        return messages
-    return [str(messages)]
 
 
 # --- out ---------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from urllib.parse import unquote, urlparse  # noqa: E402
 
-import kombu  # noqa: E402
 import pytest  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
@@ -43,6 +42,7 @@ from common.errors import (  # noqa: E402
 from common.events import Envelope  # noqa: E402
 from tests.support import (  # noqa: E402
     Environment,
+    EventTap,
     ServiceProcess,
     create_pg_database,
     drop_pg_database,
@@ -112,36 +112,6 @@ class CustomerEnvironment(Environment):
         return self.broker_uri
 
 
-class EventTap:
-    """Everything the customer service publishes, caught on a queue of the test's own."""
-
-    def __init__(self, uri: str):
-        self.connection = kombu.Connection(uri)
-        exchange = kombu.Exchange("customer.events", type="topic", durable=True)
-        self.queue = kombu.Queue(
-            f"test.customer-events.{tag()}",
-            exchange=exchange,
-            routing_key="#",
-            exclusive=True,
-            auto_delete=True,
-        )(self.connection.default_channel)
-        self.queue.declare()
-        self.seen: list[dict] = []
-
-    def drain(self) -> list[dict]:
-        while True:
-            message = self.queue.get(no_ack=True)
-            if message is None:
-                return self.seen
-            self.seen.append(message.decode() if hasattr(message, "decode") else message.payload)
-
-    def of_type(self, event_type: str) -> list[dict]:
-        return [e for e in self.drain() if e["type"] == event_type]
-
-    def close(self) -> None:
-        self.connection.release()
-
-
 @pytest.fixture(scope="module")
 def env():
     uri = os.environ.get("BPC_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/bpc_h2")
@@ -179,7 +149,7 @@ def env():
 
 @pytest.fixture(scope="module")
 def events(env):
-    tap = EventTap(env.amqp_uri)
+    tap = EventTap(env.amqp_uri, "customer")
     yield tap
     tap.close()
 
