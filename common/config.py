@@ -58,6 +58,11 @@ def rpc_timeout() -> float:
     return float(os.environ.get("BPC_RPC_TIMEOUT", "5"))
 
 
+def sweep_interval() -> float:
+    """Seconds between two runs of the opportunity sweep's timer (each instance)."""
+    return max(0.05, float(os.environ.get("BPC_SWEEP_INTERVAL", "5")))
+
+
 def handler_max_attempts() -> int:
     return int(os.environ.get("BPC_HANDLER_MAX_ATTEMPTS", "5"))
 

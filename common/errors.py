@@ -93,6 +93,18 @@ class Immutable(BpcError):
 
 
 @_remote
+class Locked(BpcError):
+    """An opportunity is locked to its holder: never deleted, abandoned or handed to a peer."""
+
+    status = 405
+    code = "locked"
+    default_message = (
+        "商机已锁定，不能删除、放弃或转给同事 / "
+        "An opportunity is locked: it cannot be deleted, abandoned or handed to a peer"
+    )
+
+
+@_remote
 class ServiceUnavailable(BpcError):
     status = 503
     code = "service_unavailable"

@@ -64,6 +64,67 @@ class CustomerHandedOver(Payload):
     reason = fields.String(required=True)
 
 
+class OpportunityFact(Payload):
+    """What every opportunity event carries: enough for scoring, alerts, customer care and the
+    workbench to act without asking back (holder_path is the supervisor chain top → holder)."""
+
+    opportunity_id = fields.String(required=True)
+    customer_id = fields.String(required=True)
+    pipeline_id = fields.String(required=True)
+    title = fields.String(required=True)
+    amount = fields.String(required=True)  # decimal string, yuan
+    owner_id = fields.String(required=True)
+    holder_id = fields.String(required=True)
+    holder_path = fields.List(fields.String(), required=True)
+    status = fields.String(required=True)
+    stage = fields.String(required=True)
+    stage_index = fields.Integer(required=True)
+    probability = fields.Integer(required=True)  # configured probability of the stage
+    stage_deadline = fields.String(allow_none=True)
+    at = fields.String(required=True)
+    by = fields.String(required=True)  # a user id, or "system" for the sweep
+
+
+class OpportunityRegistered(OpportunityFact):
+    feasibility_score = fields.Float(required=True)
+
+
+class StageAdvanced(OpportunityFact):
+    from_stage = fields.String(required=True)
+    note = fields.String(allow_none=True)
+
+
+class DeadlineApproaching(OpportunityFact):
+    pass
+
+
+class OpportunityConfiscated(OpportunityFact):
+    """``action``: confiscated (stage deadline or follow-up passed), escalated (a supervisor
+    missed the decision deadline), handed_over (the holder left), flagged (top of the chain
+    keeps it)."""
+
+    action = fields.String(required=True)
+    reason = fields.String(required=True)
+    from_holder_id = fields.String(required=True)
+    from_holder_path = fields.List(fields.String(), required=True)
+    original_owner_id = fields.String(allow_none=True)
+    decision_deadline = fields.String(allow_none=True)
+
+
+class OpportunityDecided(OpportunityFact):
+    action = fields.String(required=True)  # keep | return | reassign
+    decided_by = fields.String(required=True)
+    original_owner_id = fields.String(allow_none=True)
+
+
+class OpportunityClosed(OpportunityFact):
+    """won, loss_requested and lost."""
+
+    reason = fields.String(allow_none=True)
+    analysis = fields.String(allow_none=True)
+    approved_by = fields.String(allow_none=True)
+
+
 class AuditableAccess(Payload):
     """A read of protected data that must land in org's append-only audit log."""
 
@@ -94,6 +155,14 @@ CONTRACTS: dict[tuple[str, str], type[Payload]] = {
     ("customer", "customer_handed_over"): CustomerHandedOver,
     ("customer", "contact_unmasked"): AuditableAccess,
     ("customer", "customers_exported"): AuditableAccess,
+    ("opportunity", "registered"): OpportunityRegistered,
+    ("opportunity", "stage_advanced"): StageAdvanced,
+    ("opportunity", "deadline_approaching"): DeadlineApproaching,
+    ("opportunity", "confiscated"): OpportunityConfiscated,
+    ("opportunity", "decided"): OpportunityDecided,
+    ("opportunity", "won"): OpportunityClosed,
+    ("opportunity", "loss_requested"): OpportunityClosed,
+    ("opportunity", "lost"): OpportunityClosed,
 }
 # every service can emit a probe event, consumed by org and customer for end-to-end checks
 for _svc in ("org", "customer", "opportunity", "worklog", "alerts", "experience", "scoring"):

@@ -160,3 +160,36 @@ class Target(Base):
     proposed_fen: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     set_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     set_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Person(Base):
+    """Projection of org's users (``org.user_*`` events and each caller): level, path, active.
+
+    Used to check a reassignment target, to hand over a leaver's opportunities, and to list the
+    people of a scope for targets.
+    """
+
+    __tablename__ = "people"
+    __table_args__ = (
+        Index("ix_people_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
+    )
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    level: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    path: Mapped[str] = mapped_column(String(512))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class CustomerOwner(Base):
+    """Projection of the customer service: who owns each customer (``customer.*`` events).
+
+    Registration refuses an opportunity on a customer owned by another salesperson without an
+    RPC on the write path; ``owner_id`` NULL means nobody owns it (the registrant takes it).
+    """
+
+    __tablename__ = "customer_owners"
+
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    owner_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    name: Mapped[str] = mapped_column(String(200), default="")

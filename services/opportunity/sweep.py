@@ -170,6 +170,7 @@ def confiscate(
     now: datetime,
     reason: str,
     by: str = SYSTEM,
+    action: str | None = None,
 ) -> dict[str, Any]:
     """Take ``opp`` from its holder to ``new_holder_id`` (the holder's supervisor).
 
@@ -182,8 +183,9 @@ def confiscate(
     """
     previous_status = opp.status
     previous_holder = opp.holder_id
-    action = "escalated" if previous_status == CONFISCATED else "confiscated"
-    if action == "confiscated" or not opp.original_owner_id:
+    escalation = previous_status == CONFISCATED
+    action = action or ("escalated" if escalation else "confiscated")
+    if not escalation or not opp.original_owner_id:
         opp.original_owner_id = previous_holder
     opp.status = CONFISCATED
     opp.holder_id = new_holder_id
@@ -194,6 +196,7 @@ def confiscate(
     _history(session, opp, now, action, by, previous_holder, new_holder_id, reason)
     return {
         "action": action,
+        "reason": reason,
         "opportunity_id": opp.id,
         "previous_status": previous_status,
         "status": opp.status,

@@ -1,0 +1,715 @@
+"""Use cases of the opportunity service: each takes the database, the actor and loaded arguments.
+
+Rules live in ``domain`` (pure), the sweep's exactly-once claims in ``sweep``, the read models
+in ``readmodels``; this module loads rows, applies a rule, writes the history row and the event
+in the same unit of work (the outbox), and answers in the API shape.
+
+Concurrency: every change to an opportunity first locks its row (``_lock``: SELECT … FOR UPDATE
+on PostgreSQL, the database write lock on SQLite), so a user's action and a sweeper never both
+act on the same state; the sweep skips rows a user holds locked and takes them next time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select, text, true
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from common import clock
+from common.actor import Actor
+from common.db import Db
+from common.errors import (
+    Conflict,
+    DuplicateCustomer,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+)
+from common.events import Envelope
+from common.projection import path_list, rewrite_prefix, upsert
+from services.opportunity import domain, sweep
+from services.opportunity.models import (
+    CONFISCATED,
+    LOSS_PENDING,
+    LOST,
+    OPEN,
+    WON,
+    CustomerOwner,
+    Opportunity,
+    OpportunityHistory,
+    Person,
+    Pipeline,
+)
+from services.opportunity.schemas import (
+    check_pipeline_fields,
+    history_out,
+    opportunity_out,
+    pipeline_out,
+)
+
+log = logging.getLogger(__name__)
+
+SWEEP_BATCH = 200
+NOT_FOUND = "商机不存在 / Opportunity not found"
+PIPELINE_NOT_FOUND = "销售流程不存在 / Pipeline not found"
+CUSTOMER_NOT_FOUND = "客户不存在 / Customer not found"
+CUSTOMER_HELD = "该客户已由其他业务员跟进 / This customer is held by another salesperson"
+NOT_HOLDER = "只有商机的持有人可以操作 / Only the holder of the opportunity may do this"
+NOT_OPEN = "商机当前状态不允许此操作 / The opportunity's status does not allow this"
+CHANGED = "商机刚被他人修改，请重试 / The opportunity changed meanwhile; try again"
+NOT_APPROVER = (
+    "只有上级主管（4 级及以上）可以批准丢单 / "
+    "Only a supervisor (level 4 or above) in the chain may approve a loss"
+)
+OWNER_INACTIVE = "原负责人已离职，请改派 / The original owner has left; reassign instead"
+
+
+# --- pipelines -----------------------------------------------------------------------------
+
+_parsed: dict[int, domain.Pipeline] = {}
+
+
+def pipeline_rules(row: Pipeline) -> domain.Pipeline:
+    """The parsed rules of a pipeline row (pipelines never change once created: cached)."""
+    rules = _parsed.get(row.id)
+    if rules is None:
+        rules = _parsed[row.id] = domain.parse_pipeline(row.definition)
+    return rules
+
+
+def rules_by_id(session: Session, pipeline_id: int) -> domain.Pipeline:
+    rules = _parsed.get(pipeline_id)
+    if rules is None:
+        rules = pipeline_rules(session.get(Pipeline, pipeline_id))
+    return rules
+
+
+def _pipeline_scope_filter(actor: Actor):
+    """Pipelines whose scope contains the caller: their scope path is a prefix of the caller's."""
+    prefixes = ["/"] + ["/" + "/".join(actor.path[: i + 1]) + "/" for i in range(len(actor.path))]
+    return Pipeline.scope_path.in_(prefixes)
+
+
+def list_pipelines(db: Db, actor: Actor) -> dict:
+    with db.read() as session:
+        rows = session.scalars(
+            select(Pipeline).where(_pipeline_scope_filter(actor)).order_by(Pipeline.id)
+        ).all()
+        return {"items": [pipeline_out(r) for r in rows], "next_cursor": None}
+
+
+def create_pipeline(db: Db, actor: Actor, fields: dict) -> dict:
+    actor.require_level(6)
+    check_pipeline_fields(fields)
+    rules = domain.parse_pipeline(fields)
+    definition = domain.pipeline_to_dict(rules)
+    with db.unit_of_work() as uow:
+        row = Pipeline(
+            name=rules.name,
+            definition=definition,
+            scope_path=actor.path_prefix,
+            is_default=False,
+            created_by=actor.id,
+            created_at=clock.now(),
+        )
+        uow.session.add(row)
+        uow.session.flush()
+        return pipeline_out(row)
+
+
+def _choose_pipeline(session: Session, actor: Actor, pipeline_id: int | None) -> Pipeline:
+    """The requested pipeline if it applies to the caller; else the most specific one that
+    does (the newest of the deepest scope), the group's default last."""
+    query = select(Pipeline).where(_pipeline_scope_filter(actor))
+    if pipeline_id is not None:
+        row = session.scalar(query.where(Pipeline.id == pipeline_id))
+        if row is None:
+            raise ValidationFailed(details={"pipeline_id": [PIPELINE_NOT_FOUND]})
+        return row
+    rows = session.scalars(query).all()
+    if not rows:
+        raise ValidationFailed(details={"pipeline_id": [PIPELINE_NOT_FOUND]})
+    return max(rows, key=lambda r: (len(r.scope_path), not r.is_default, r.id))
+
+
+# --- people and customer projections --------------------------------------------------------
+
+
+def sync_actor(db: Db, actor: Actor) -> None:
+    """Keep the caller's level and path in the people projection (written only on change)."""
+    with db.read() as session:
+        person = session.get(Person, actor.id)
+        current = (person.level, person.path, person.active) if person else None
+    if current == (actor.level, actor.path_prefix, True):
+        return
+    with db.unit_of_work() as uow:
+        upsert(
+            uow.session,
+            Person,
+            "user_id",
+            {
+                "user_id": actor.id,
+                "name": (actor.name or "")[:100],
+                "level": actor.level,
+                "path": actor.path_prefix,
+                "active": True,
+            },
+            ("level", "path", "active"),
+        )
+
+
+def _prefix(path: list[str], user_id: str) -> str:
+    return "/" + "/".join(path) + "/" if path else f"/{user_id}/"
+
+
+def person_created(db: Db, event: Envelope) -> None:
+    data = event.payload()
+    with db.unit_of_work() as uow:
+        if not uow.first_time(event):
+            return
+        upsert(
+            uow.session,
+            Person,
+            "user_id",
+            {
+                "user_id": data["user_id"],
+                "name": data["name"][:100],
+                "level": data["level"],
+                "path": _prefix(data["path"], data["user_id"]),
+                "active": True,
+            },
+            ("name", "level", "path"),
+        )
+
+
+def person_moved(db: Db, event: Envelope) -> None:
+    """A user (and their subtree) moved: holder and owner paths follow, by prefix."""
+    data = event.payload()
+    old = _prefix(data["old_path"], data["user_id"])
+    new = _prefix(data["new_path"], data["user_id"])
+    with db.unit_of_work() as uow:
+        if not uow.first_time(event):
+            return
+        if old != new:
+            session = uow.session
+            rewrite_prefix(session, Opportunity.holder_path, old, new)
+            rewrite_prefix(session, Opportunity.owner_path, old, new)
+            rewrite_prefix(session, Person.path, old, new)
+        upsert(
+            uow.session,
+            Person,
+            "user_id",
+            {
+                "user_id": data["user_id"],
+                "name": "",
+                "level": data["level"],
+                "path": new,
+                "active": True,
+            },
+            ("level", "path"),
+        )
+
+
+def person_deactivated(db: Db, event: Envelope) -> None:
+    """A user left: every opportunity they hold passes to their supervisor, who decides who
+    follows it up (status ``confiscated``, action ``handed_over``, a decision deadline)."""
+    data = event.payload()
+    user_id, supervisor_id = data["user_id"], data["supervisor_id"]
+    supervisor_path = _prefix(data["supervisor_path"], supervisor_id)
+    with db.unit_of_work() as uow:
+        if not uow.first_time(event):
+            return
+        session = uow.session
+        upsert(
+            session,
+            Person,
+            "user_id",
+            {
+                "user_id": user_id,
+                "name": "",
+                "level": None,
+                "path": _prefix(data["path"], user_id),
+                "active": False,
+            },
+            ("active",),
+        )
+        now = clock.now()
+        held = session.scalars(
+            select(Opportunity)
+            .where(
+                Opportunity.holder_id == user_id,
+                Opportunity.status.in_((OPEN, LOSS_PENDING, CONFISCATED)),
+            )
+            .order_by(Opportunity.id)
+            .with_for_update()
+        ).all()
+        for opp in held:
+            rules = rules_by_id(session, opp.pipeline_id)
+            from_path = opp.holder_path
+            change = sweep.confiscate(
+                session,
+                opp,
+                supervisor_id,
+                supervisor_path,
+                now + rules.decision_limit,
+                now,
+                "holder_deactivated",
+                action="handed_over",
+            )
+            uow.publish("confiscated", _moved_fact(opp, rules, now, change, from_path))
+    log.info("user %s deactivated: %s opportunities to %s", user_id, len(held), supervisor_id)
+
+
+def customer_registered(db: Db, event: Envelope) -> None:
+    data = event.payload()
+    with db.unit_of_work() as uow:
+        if not uow.first_time(event):
+            return
+        upsert(
+            uow.session,
+            CustomerOwner,
+            "customer_id",
+            {
+                "customer_id": int(data["customer_id"]),
+                "owner_id": data["owner_id"] or None,
+                "name": data["name"][:200],
+            },
+            ("owner_id", "name"),
+        )
+
+
+def customer_handed_over(db: Db, event: Envelope) -> None:
+    data = event.payload()
+    with db.unit_of_work() as uow:
+        if not uow.first_time(event):
+            return
+        upsert(
+            uow.session,
+            CustomerOwner,
+            "customer_id",
+            {"customer_id": int(data["customer_id"]), "owner_id": data["to_owner_id"], "name": ""},
+            ("owner_id",),
+        )
+
+
+# --- visibility and locking ------------------------------------------------------------------
+
+
+def visible_to(actor: Actor):
+    """Own (held, registered, or confiscated from me); subordinates' from level 4; all at 9."""
+    if actor.sees_everything():
+        return Opportunity.id.isnot(None)
+    mine = or_(
+        Opportunity.holder_id == actor.id,
+        Opportunity.owner_id == actor.id,
+        Opportunity.original_owner_id == actor.id,
+    )
+    if not actor.sees_subordinates():
+        return mine
+    prefix = actor.path_prefix
+    return or_(
+        mine,
+        Opportunity.holder_path.startswith(prefix, autoescape=True),
+        Opportunity.owner_path.startswith(prefix, autoescape=True),
+    )
+
+
+def _lock(session: Session, actor: Actor, opportunity_id: int) -> Opportunity:
+    """The opportunity, locked for this transaction, if the caller may see it (else 404)."""
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(text("UPDATE opportunities SET version = version WHERE 0"))
+    query = (
+        select(Opportunity)
+        .where(Opportunity.id == opportunity_id, visible_to(actor))
+        .execution_options(populate_existing=True)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=Opportunity)
+    opp = session.scalar(query)
+    if opp is None:
+        raise NotFound(NOT_FOUND)
+    return opp
+
+
+def _history(session, opp, now, action, by, from_value=None, to_value=None, reason=None):
+    session.add(
+        OpportunityHistory(
+            opportunity_id=opp.id,
+            at=now,
+            action=action,
+            by=by,
+            from_value=from_value,
+            to_value=to_value,
+            reason=reason,
+        )
+    )
+
+
+def fact(opp: Opportunity, rules: domain.Pipeline, now: datetime, by: str) -> dict:
+    """The common part of every opportunity event (common.events.OpportunityFact)."""
+    stage = rules.stages[opp.stage_index]
+    return {
+        "opportunity_id": str(opp.id),
+        "customer_id": str(opp.customer_id),
+        "pipeline_id": str(opp.pipeline_id),
+        "title": opp.title,
+        "amount": domain.format_money(opp.amount_fen),
+        "owner_id": opp.owner_id,
+        "holder_id": opp.holder_id,
+        "holder_path": path_list(opp.holder_path),
+        "status": opp.status,
+        "stage": opp.stage_key,
+        "stage_index": opp.stage_index,
+        "probability": stage.probability,
+        "stage_deadline": clock.isoformat(opp.stage_deadline) if opp.stage_deadline else None,
+        "at": clock.isoformat(now),
+        "by": by,
+    }
+
+
+def _moved_fact(opp, rules, now, change: dict, from_path: str, by: str = sweep.SYSTEM) -> dict:
+    return {
+        **fact(opp, rules, now, by),
+        "action": change["action"],
+        "reason": change.get("reason") or "",
+        "from_holder_id": change.get("from_holder_id") or opp.holder_id,
+        "from_holder_path": path_list(from_path),
+        "original_owner_id": opp.original_owner_id,
+        "decision_deadline": change.get("decision_deadline"),
+    }
+
+
+def _start_clock(opp: Opportunity, rules: domain.Pipeline, now: datetime) -> None:
+    """Enter (or re-enter) the current stage at ``now``: a fresh deadline, warning and follow-up."""
+    opp.stage_entered_at = now
+    opp.stage_deadline = domain.enter_stage(rules, opp.stage_index, now)
+    opp.warn_at = opp.stage_deadline - rules.remind_before if opp.stage_deadline else None
+    opp.warned_at = None
+    since = opp.last_followup_at if opp.last_followup_at and opp.last_followup_at > now else now
+    opp.followup_deadline = since + rules.followup_limit if rules.followup_limit else None
+    opp.decision_deadline = None
+    opp.flagged = False
+
+
+def _stop_clock(opp: Opportunity) -> None:
+    opp.stage_deadline = opp.warn_at = opp.followup_deadline = opp.decision_deadline = None
+
+
+def _change(db: Db, actor: Actor, opportunity_id: int, apply: Callable) -> dict:
+    """Lock, apply one change (which writes history and events), answer the new state."""
+    try:
+        with db.unit_of_work() as uow:
+            opp = _lock(uow.session, actor, opportunity_id)
+            rules = rules_by_id(uow.session, opp.pipeline_id)
+            apply(uow, opp, rules, clock.now())
+            uow.session.flush()
+            return opportunity_out(opp, rules)
+    except StaleDataError:
+        raise Conflict(CHANGED, code="conflict") from None
+
+
+# --- registration and the holder's moves ------------------------------------------------------
+
+
+def register(db: Db, actor: Actor, args: dict) -> dict:
+    customer_id = args["customer_id"]
+    with db.read() as session:
+        row = _choose_pipeline(session, actor, args["pipeline_id"])
+        rules = pipeline_rules(row)
+        owner = session.get(CustomerOwner, customer_id)
+        if owner is None:
+            raise NotFound(CUSTOMER_NOT_FOUND, {"customer_id": str(customer_id)})
+        owner_id = owner.owner_id
+        if owner_id and owner_id != actor.id:
+            raise DuplicateCustomer(
+                CUSTOMER_HELD, {"customer_id": str(customer_id), "yours": False}
+            )
+    score = domain.check_feasible(rules, args["qualification"])
+    with db.unit_of_work() as uow:
+        session = uow.session
+        now = clock.now()
+        if not owner_id:  # nobody owns it: the registrant does from now on
+            claimed = session.execute(
+                CustomerOwner.__table__.update()
+                .where(CustomerOwner.customer_id == customer_id, CustomerOwner.owner_id.is_(None))
+                .values(owner_id=actor.id)
+            )
+            if claimed.rowcount != 1:
+                raise DuplicateCustomer(CUSTOMER_HELD, {"customer_id": str(customer_id)})
+        opp = Opportunity(
+            customer_id=customer_id,
+            title=args["title"],
+            amount_fen=args["amount"],
+            pipeline_id=row.id,
+            owner_id=actor.id,
+            owner_path=actor.path_prefix,
+            holder_id=actor.id,
+            holder_path=actor.path_prefix,
+            status=OPEN,
+            stage_key=rules.stages[0].key,
+            stage_index=0,
+            feasibility_score=score,
+            created_at=now,
+        )
+        _start_clock(opp, rules, now)
+        session.add(opp)
+        session.flush()
+        _history(session, opp, now, "registered", actor.id, None, opp.stage_key)
+        uow.publish("registered", {**fact(opp, rules, now, actor.id), "feasibility_score": score})
+        return opportunity_out(opp, rules)
+
+
+def _require_holder(actor: Actor, opp: Opportunity, *statuses: str) -> None:
+    if opp.holder_id != actor.id:
+        raise Forbidden(NOT_HOLDER)
+    if statuses and opp.status not in statuses:
+        raise Conflict(NOT_OPEN, {"status": opp.status}, code=domain.INVALID_TRANSITION)
+
+
+def advance(db: Db, actor: Actor, opportunity_id: int, note: str | None) -> dict:
+    def apply(uow, opp, rules, now):
+        _require_holder(actor, opp, OPEN)
+        nxt = domain.next_stage_for_advance(rules, opp.stage_index)
+        before = opp.stage_key
+        opp.stage_index, opp.stage_key = nxt, rules.stages[nxt].key
+        _start_clock(opp, rules, now)
+        _history(uow.session, opp, now, "advanced", actor.id, before, opp.stage_key, note)
+        uow.publish(
+            "stage_advanced",
+            {**fact(opp, rules, now, actor.id), "from_stage": before, "note": note},
+        )
+
+    return _change(db, actor, opportunity_id, apply)
+
+
+def decide(db: Db, actor: Actor, opportunity_id: int, action: str, assignee_id: str | None):
+    with db.read() as session:
+        assignee = session.get(Person, assignee_id) if assignee_id else None
+        assignee_path = path_list(assignee.path) if assignee and assignee.active else None
+
+    def apply(uow, opp, rules, now):
+        outcome = domain.apply_decision(
+            action,
+            pipeline=rules,
+            stage_index=opp.stage_index,
+            status=opp.status,
+            holder_id=opp.holder_id,
+            decider_id=actor.id,
+            decider_path=actor.path,
+            original_owner_id=opp.original_owner_id,
+            now=now,
+            assignee_id=assignee_id,
+            assignee_path=assignee_path,
+        )
+        session = uow.session
+        if action == "return":
+            person = session.get(Person, outcome.holder_id)
+            if person is None or not person.active:
+                raise Conflict(OWNER_INACTIVE, code=domain.INVALID_TRANSITION)
+            new_path = person.path
+        elif action == "reassign":
+            new_path = _prefix(assignee_path, outcome.holder_id)
+        else:
+            new_path = actor.path_prefix
+        before = opp.holder_id
+        original = opp.original_owner_id
+        opp.status = outcome.status
+        opp.holder_id, opp.holder_path = outcome.holder_id, new_path
+        opp.original_owner_id = None
+        _start_clock(opp, rules, now)
+        _history(session, opp, now, "decided", actor.id, before, opp.holder_id, action)
+        uow.publish(
+            "decided",
+            {
+                **fact(opp, rules, now, actor.id),
+                "action": action,
+                "decided_by": actor.id,
+                "original_owner_id": original,
+            },
+        )
+
+    return _change(db, actor, opportunity_id, apply)
+
+
+def win(db: Db, actor: Actor, opportunity_id: int) -> dict:
+    def apply(uow, opp, rules, now):
+        _require_holder(actor, opp, OPEN)
+        won = domain.check_win(rules, opp.stage_index)
+        before = opp.stage_key
+        opp.status, opp.stage_index, opp.stage_key = WON, won, rules.stages[won].key
+        opp.stage_entered_at = opp.closed_at = now
+        _stop_clock(opp)
+        _history(uow.session, opp, now, "won", actor.id, before, opp.stage_key)
+        uow.publish("won", {**fact(opp, rules, now, actor.id), "reason": None, "analysis": None})
+
+    return _change(db, actor, opportunity_id, apply)
+
+
+def lose(db: Db, actor: Actor, opportunity_id: int, reason, analysis) -> dict:
+    reason, analysis = domain.validate_loss(reason, analysis)
+
+    def apply(uow, opp, rules, now):
+        _require_holder(actor, opp, OPEN)
+        opp.status, opp.loss_reason, opp.loss_analysis = LOSS_PENDING, reason, analysis
+        _history(uow.session, opp, now, "loss_requested", actor.id, OPEN, LOSS_PENDING, reason)
+        uow.publish(
+            "loss_requested",
+            {**fact(opp, rules, now, actor.id), "reason": reason, "analysis": analysis},
+        )
+
+    return _change(db, actor, opportunity_id, apply)
+
+
+def approve_loss(db: Db, actor: Actor, opportunity_id: int) -> dict:
+    def apply(uow, opp, rules, now):
+        if opp.status != LOSS_PENDING:
+            raise Conflict(NOT_OPEN, {"status": opp.status}, code=domain.INVALID_TRANSITION)
+        if not domain.may_approve_loss(actor.level, actor.id, path_list(opp.holder_path)):
+            raise Forbidden(NOT_APPROVER)
+        opp.status, opp.closed_at = LOST, now
+        _stop_clock(opp)
+        _history(uow.session, opp, now, "lost", actor.id, LOSS_PENDING, LOST, opp.loss_reason)
+        uow.publish(
+            "lost",
+            {
+                **fact(opp, rules, now, actor.id),
+                "reason": opp.loss_reason,
+                "analysis": opp.loss_analysis,
+                "approved_by": actor.id,
+            },
+        )
+
+    return _change(db, actor, opportunity_id, apply)
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+def get(db: Db, actor: Actor, opportunity_id: int) -> dict:
+    with db.read() as session:
+        opp = session.scalar(
+            select(Opportunity).where(Opportunity.id == opportunity_id, visible_to(actor))
+        )
+        if opp is None:
+            raise NotFound(NOT_FOUND)
+        rows = session.scalars(
+            select(OpportunityHistory)
+            .where(OpportunityHistory.opportunity_id == opp.id)
+            .order_by(OpportunityHistory.at, OpportunityHistory.id)
+        ).all()
+        return {
+            **opportunity_out(opp, rules_by_id(session, opp.pipeline_id)),
+            "history": history_out(rows),
+        }
+
+
+def list_visible(db: Db, actor: Actor, args: dict) -> dict:
+    query = select(Opportunity).where(visible_to(actor))
+    if args["holder_id"]:
+        query = query.where(Opportunity.holder_id == args["holder_id"])
+    if args["status"]:
+        query = query.where(Opportunity.status == args["status"])
+    if args["stage"]:
+        query = query.where(Opportunity.stage_key == args["stage"])
+    if args["cursor"] is not None:
+        query = query.where(Opportunity.id < args["cursor"])
+    limit = args["limit"] or 50
+    with db.read() as session:
+        rows = list(session.scalars(query.order_by(Opportunity.id.desc()).limit(limit + 1)))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [opportunity_out(r, rules_by_id(session, r.pipeline_id)) for r in rows]
+    return {"items": items, "next_cursor": str(rows[-1].id) if more and rows else None}
+
+
+# --- the sweep -----------------------------------------------------------------------------
+
+
+def _sweep_batches(db: Db, claim, act) -> int:
+    """Claim and act on due rows batch by batch, one unit of work each, until none is due."""
+    done = 0
+    while True:
+        with db.unit_of_work() as uow:
+            now = clock.now()
+            rows = claim(uow.session, now, SWEEP_BATCH)
+            for opp in rows:
+                act(uow, opp, rules_by_id(uow.session, opp.pipeline_id), now)
+        done += len(rows)
+        if len(rows) < SWEEP_BATCH:
+            return done
+
+
+def sweep_once(db: Db) -> dict:
+    """Warn, confiscate, escalate: each due opportunity is handled by exactly one sweeper."""
+    counts = {"warned": 0, "confiscated": 0, "escalated": 0, "flagged": 0}
+
+    def warn(uow, opp, rules, now):
+        sweep.mark_warned(uow.session, opp, now)
+        _history(uow.session, opp, now, "warned", sweep.SYSTEM, opp.stage_key, None, "deadline")
+        uow.publish("deadline_approaching", fact(opp, rules, now, sweep.SYSTEM))
+        counts["warned"] += 1
+
+    def take(uow, opp, rules, now):
+        overdue_stage = opp.stage_deadline is not None and opp.stage_deadline < now
+        if opp.status == CONFISCATED:
+            reason = "decision_deadline"
+        else:
+            reason = "stage_deadline" if overdue_stage else "followup_limit"
+        from_path = opp.holder_path
+        plan = domain.plan_confiscation(path_list(from_path), rules, now)
+        if plan.flagged:
+            change = sweep.flag_at_top(uow.session, opp, now, reason)
+            change["from_holder_id"] = opp.holder_id
+            counts["flagged"] += 1
+        else:
+            new_path = from_path[: from_path.rstrip("/").rfind("/") + 1]
+            change = sweep.confiscate(
+                uow.session, opp, plan.holder_id, new_path, plan.decision_deadline, now, reason
+            )
+            counts[change["action"]] += 1
+        change["reason"] = reason
+        uow.publish("confiscated", _moved_fact(opp, rules, now, change, from_path))
+
+    _sweep_batches(db, sweep.claim_due_warnings, warn)
+    _sweep_batches(db, sweep.claim_overdue, take)
+    _sweep_batches(db, sweep.claim_overdue_decisions, take)
+    if any(counts.values()):
+        log.info("sweep: %s", counts)
+    return counts
+
+
+# --- targets -------------------------------------------------------------------------------
+
+
+def may_set_target(actor: Actor, person: Person | None) -> bool:
+    if actor.sees_everything():
+        return person is not None
+    return (
+        person is not None
+        and actor.sees_subordinates()
+        and domain.is_in_subtree(path_list(person.path), actor.path)
+    )
+
+
+def scope_filter(actor: Actor, scope: str, column_id, column_path):
+    """Rows of a scope: me, team (me and direct reports), subtree (level ≥ 4), group (≥ 8)."""
+    if scope == "me":
+        return column_id == actor.id
+    if scope == "group":
+        actor.require_level(8)
+        return true()
+    actor.require_level(4)
+    prefix = actor.path_prefix
+    if scope == "subtree":
+        return column_path.startswith(prefix, autoescape=True)
+    return or_(
+        column_id == actor.id,
+        and_(
+            column_path.startswith(prefix, autoescape=True),
+            ~column_path.like(prefix.replace("%", r"\%").replace("_", r"\_") + "%/%/", escape="\\"),
+        ),
+    )

@@ -1,0 +1,492 @@
+"""The opportunity service, running for real (one process, the real RabbitMQ, SQLite and
+PostgreSQL), driven over RPC as the gateway drives it.
+
+Specifications (DOMAIN.md §3): the default pipeline exists from the first start; pipelines are
+created by level 6 for their subtree; registration checks customer ownership and feasibility;
+only the holder advances, one stage forward; the sweep warns once, confiscates to the
+supervisor, escalates a missed decision; decisions start a fresh clock; a loss needs an autopsy
+and a supervisor's approval; a leaver's opportunities pass to the supervisor; every change is a
+history row and an event.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import pytest
+from nameko.exceptions import RemoteError
+
+from common.actor import Actor
+from common.errors import (
+    BusinessRuleViolated,
+    Conflict,
+    DuplicateCustomer,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+)
+from tests.support import (
+    Environment,
+    EventTap,
+    ServiceProcess,
+    eventually,
+    publish_event,
+    rpc,
+)
+
+_ids = itertools.count(random.randint(10**6, 10**7) * 100)
+
+
+def new_id() -> str:
+    return str(next(_ids))
+
+
+@dataclass
+class Team:
+    """top (9) → director (5) → supervisor (4) → owner, peer (2); manager (6) under top."""
+
+    top: Actor
+    director: Actor
+    supervisor: Actor
+    owner: Actor
+    peer: Actor
+    outsider: Actor
+    manager: Actor
+
+
+def make_team() -> Team:
+    top, director, sup, owner, peer, outsider, manager = (new_id() for _ in range(7))
+    chain = [top, director, sup]
+    return Team(
+        top=Actor(id=top, level=9, path=[top], name="董事长"),
+        director=Actor(id=director, level=5, path=[top, director], name="赵经理"),
+        supervisor=Actor(id=sup, level=4, path=chain, name="王主管"),
+        owner=Actor(id=owner, level=2, path=[*chain, owner], name="张三"),
+        peer=Actor(id=peer, level=2, path=[*chain, peer], name="李四"),
+        outsider=Actor(id=outsider, level=2, path=[top, manager, outsider], name="孙七"),
+        manager=Actor(id=manager, level=6, path=[top, manager], name="钱总"),
+    )
+
+
+FAST = {
+    "name": "快速流程 Fast pipeline",
+    "stages": [
+        {"key": "contact", "name": "初步接触", "time_limit": "PT2S", "probability": 10},
+        {"key": "quote", "name": "报价", "time_limit": "PT2S", "probability": 50},
+        {"key": "won", "name": "成交", "time_limit": None, "probability": 100},
+    ],
+    "remind_before": "PT1S",
+    "decision_limit": "PT2S",
+    "qualification": [
+        {"key": "budget", "question": "有预算吗", "weight": 1},
+        {"key": "need", "question": "需求明确吗", "weight": 1},
+    ],
+    "qualification_threshold": 0.5,
+}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def env(request, tmp_path_factory):
+    environment = Environment.create(tmp_path_factory.mktemp("opp"), request.param)
+    from common import topology
+
+    topology.declare(services=("opportunity",), uri=environment.amqp_uri)
+    service = ServiceProcess(environment, "opportunity", BPC_SWEEP_INTERVAL="0.2").start()
+    try:
+        service.wait_ready()
+        yield environment
+    finally:
+        service.stop()
+        environment.destroy()
+
+
+@pytest.fixture
+def team(env) -> Team:
+    team = make_team()
+    for actor in (team.top, team.director, team.supervisor, team.owner, team.peer, team.manager):
+        publish_event(
+            env,
+            "org",
+            "user_created",
+            {
+                "user_id": actor.id,
+                "login": f"u{actor.id}",
+                "name": actor.name,
+                "level": actor.level,
+                "org_unit_id": None,
+                "supervisor_id": actor.path[-2] if len(actor.path) > 1 else None,
+                "path": actor.path,
+            },
+        )
+    return team
+
+
+def call(env, method, actor, **kwargs):
+    return rpc(env, "opportunity", method, actor=actor, **kwargs)
+
+
+def customer_of(env, owner: Actor | None) -> str:
+    """A customer known to the opportunity service's projection, owned by ``owner``."""
+    customer_id = new_id()
+    publish_event(
+        env,
+        "customer",
+        "customer_registered",
+        {
+            "customer_id": customer_id,
+            "name": f"客户{customer_id}",
+            "owner_id": owner.id if owner else "",
+            "referred_by": None,
+        },
+    )
+    return customer_id
+
+
+def register(env, actor, customer_id, pipeline_id=None, amount="120000.00", **kw):
+    """Register once the customer has reached the projection (its event is asynchronous)."""
+    args = {
+        "customer_id": customer_id,
+        "title": kw.pop("title", "年度采购 Annual purchase"),
+        "amount": amount,
+        "qualification": kw.pop("qualification", {"budget": True, "need": True}),
+        **kw,
+    }
+    if pipeline_id:
+        args["pipeline_id"] = pipeline_id
+    return eventually(
+        lambda: _try(lambda: call(env, "register", actor, **args), NotFound),
+        message="customer never reached the opportunity service",
+    )
+
+
+def _try(fn, *retry_on):
+    try:
+        return fn()
+    except retry_on:
+        return None
+
+
+def fast_pipeline(env, team) -> str:
+    return call(env, "create_pipeline", team.top, **FAST)["id"]
+
+
+def history_actions(env, actor, opportunity_id) -> list[str]:
+    return [h["action"] for h in call(env, "get", actor, opportunity_id=opportunity_id)["history"]]
+
+
+def test_default_pipeline_is_installed_and_pipelines_apply_to_a_subtree(env, team):
+    pipelines = call(env, "list_pipelines", team.owner)["items"]
+    default = [p for p in pipelines if p["is_default"]]
+    assert len(default) == 1
+    assert [s["key"] for s in default[0]["stages"]] == [
+        "contact", "needs", "demo", "quote", "negotiate", "payment", "won"
+    ]  # fmt: skip
+    assert default[0]["qualification_threshold"] == 0.5
+
+    with pytest.raises(Forbidden):
+        call(env, "create_pipeline", team.director, **FAST)  # level 5
+    with pytest.raises(ValidationFailed) as bad:
+        call(env, "create_pipeline", team.manager, **{**FAST, "remind_before": "two days"})
+    assert "remind_before" in bad.value.details
+    with pytest.raises(ValidationFailed) as unknown:
+        call(env, "create_pipeline", team.manager, **{**FAST, "colour": "red"})
+    assert "colour" in unknown.value.details
+
+    branch = call(env, "create_pipeline", team.manager, **{**FAST, "name": "分公司流程"})
+    assert branch["scope_path"] == f"/{team.top.id}/{team.manager.id}/"
+    visible_to_outsider = {p["id"] for p in call(env, "list_pipelines", team.outsider)["items"]}
+    visible_to_owner = {p["id"] for p in call(env, "list_pipelines", team.owner)["items"]}
+    assert branch["id"] in visible_to_outsider and branch["id"] not in visible_to_owner
+    with pytest.raises(ValidationFailed):  # not a pipeline of the owner's branch
+        call(
+            env, "register", team.owner,
+            customer_id=customer_of(env, team.owner), title="x", amount=1,
+            pipeline_id=branch["id"], qualification={"budget": True, "need": True},
+        )  # fmt: skip
+
+
+def test_registration_checks_the_customer_and_feasibility(env, team):
+    with pytest.raises(NotFound):
+        call(env, "register", team.owner, customer_id=new_id(), title="x", amount="1.00")
+
+    peers_customer = customer_of(env, team.peer)
+    register(env, team.peer, peers_customer)  # the customer has reached the projection
+    with pytest.raises(DuplicateCustomer):
+        call(env, "register", team.owner, customer_id=peers_customer, title="抢单", amount=1)
+
+    mine = customer_of(env, team.owner)
+    opp = register(env, team.owner, mine)
+    assert opp["status"] == "open" and opp["stage"] == "contact"
+    assert opp["owner_id"] == opp["holder_id"] == team.owner.id
+    assert opp["feasibility_score"] == 0.5 and opp["amount"] == "120000.00"
+    entered = datetime.fromisoformat(opp["stage_entered_at"])
+    deadline = datetime.fromisoformat(opp["stage_deadline"])
+    assert (deadline - entered).days == 7  # P7D of the default pipeline
+
+    with pytest.raises(BusinessRuleViolated) as refused:
+        call(
+            env, "register", team.owner, customer_id=mine, title="x", amount=1,
+            qualification={"budget": True},
+        )  # fmt: skip
+    assert refused.value.code == "not_feasible"
+    assert refused.value.details["score"] == 0.25
+    assert set(refused.value.details["missing"]) == {"authority", "need", "timeline"}
+    for bad in ({"amount": "12.345"}, {"amount": -1}, {"title": ""}, {"qualification": {"x": 1}}):
+        with pytest.raises(ValidationFailed):
+            call(
+                env,
+                "register",
+                team.owner,
+                **{"customer_id": mine, "title": "t", "amount": 1, **bad},
+            )
+
+    # a customer nobody owns becomes the registrant's; then it is refused to others
+    free = customer_of(env, None)
+    register(env, team.peer, free)
+    with pytest.raises(DuplicateCustomer):
+        call(env, "register", team.owner, customer_id=free, title="x", amount=1)
+
+
+def test_only_the_holder_advances_one_stage_forward(env, team):
+    opp = register(env, team.owner, customer_of(env, team.owner))
+    oid = opp["id"]
+    with pytest.raises(NotFound):
+        call(env, "get", team.peer, opportunity_id=oid)
+    with pytest.raises(NotFound):
+        call(env, "advance", team.peer, opportunity_id=oid)
+    with pytest.raises(Forbidden):
+        call(env, "advance", team.supervisor, opportunity_id=oid)  # sees it, does not hold it
+    assert call(env, "get", team.supervisor, opportunity_id=oid)["id"] == oid
+
+    moved = call(env, "advance", team.owner, opportunity_id=oid, note="需求已确认")
+    assert moved["stage"] == "needs"
+    assert datetime.fromisoformat(moved["stage_deadline"]) > datetime.fromisoformat(
+        opp["stage_deadline"]
+    )
+    for _ in range(4):
+        moved = call(env, "advance", team.owner, opportunity_id=oid)
+    assert moved["stage"] == "payment"
+    with pytest.raises(Conflict) as last:
+        call(env, "advance", team.owner, opportunity_id=oid)
+    assert last.value.code == "invalid_transition"
+    won = call(env, "win", team.owner, opportunity_id=oid)
+    assert won["status"] == "won" and won["stage"] == "won" and won["stage_deadline"] is None
+    with pytest.raises(Conflict):
+        call(env, "advance", team.owner, opportunity_id=oid)
+    assert history_actions(env, team.owner, oid) == ["registered"] + ["advanced"] * 5 + ["won"]
+
+
+def test_win_only_from_the_last_open_stage(env, team):
+    oid = register(env, team.owner, customer_of(env, team.owner))["id"]
+    with pytest.raises(Conflict) as early:
+        call(env, "win", team.owner, opportunity_id=oid)
+    assert early.value.code == "invalid_transition"
+
+
+def test_the_clock_warns_confiscates_returns_and_escalates(env, team):
+    tap = EventTap(env.amqp_uri, "opportunity")
+    pipeline = fast_pipeline(env, team)
+    oid = register(env, team.owner, customer_of(env, team.owner), pipeline_id=pipeline)["id"]
+
+    confiscated = eventually(
+        lambda: (
+            (o := call(env, "get", team.supervisor, opportunity_id=oid))["status"] == "confiscated"
+            and o
+        ),
+        timeout=15,
+        message="not confiscated",
+    )
+    assert confiscated["holder_id"] == team.supervisor.id
+    assert confiscated["original_owner_id"] == team.owner.id
+    assert confiscated["decision_deadline"] is not None
+    actions = [h["action"] for h in confiscated["history"]]
+    assert actions[:3] == ["registered", "warned", "confiscated"]
+
+    returned = call(env, "decide", team.supervisor, opportunity_id=oid, action="return")
+    assert returned["status"] == "open" and returned["holder_id"] == team.owner.id
+    taken_at = datetime.fromisoformat(confiscated["history"][2]["at"])
+    entered = datetime.fromisoformat(returned["stage_entered_at"])
+    assert entered >= taken_at  # a fresh clock, started by the decision
+    assert (datetime.fromisoformat(returned["stage_deadline"]) - entered).total_seconds() == 2
+
+    # confiscated again; this time the supervisor lets the decision deadline pass
+    escalated = eventually(
+        lambda: (
+            (o := call(env, "get", team.director, opportunity_id=oid))["holder_id"]
+            == team.director.id
+            and o
+        ),
+        timeout=20,
+        message="not escalated",
+    )
+    assert escalated["status"] == "confiscated"
+    assert escalated["original_owner_id"] == team.owner.id  # escalation keeps the owner
+    actions = [h["action"] for h in escalated["history"]]
+    assert actions.count("confiscated") == 2 and actions.count("escalated") == 1
+    assert actions.count("warned") == 2  # once per stage entry
+
+    events = eventually(
+        lambda: (
+            (e := [x for x in tap.drain() if x["data"]["opportunity_id"] == oid])
+            and len([x for x in e if x["type"] == "confiscated"]) >= 3
+            and e
+        ),
+        message="events missing",
+    )
+    kinds = [(e["type"], e["data"].get("action")) for e in events]
+    assert ("registered", None) in kinds and ("deadline_approaching", None) in kinds
+    assert kinds.count(("confiscated", "confiscated")) == 2
+    assert kinds.count(("confiscated", "escalated")) == 1
+    assert ("decided", "return") in kinds
+    taken = next(e for e in events if e["type"] == "confiscated")
+    assert taken["data"]["from_holder_id"] == team.owner.id
+    assert taken["data"]["holder_id"] == team.supervisor.id
+    assert taken["data"]["holder_path"] == team.supervisor.path
+    assert taken["data"]["customer_id"] and taken["data"]["amount"] == "120000.00"
+    tap.close()
+
+
+def test_decisions_keep_and_reassign_within_the_deciders_subtree(env, team):
+    pipeline = fast_pipeline(env, team)
+    ids = [
+        register(env, team.owner, customer_of(env, team.owner), pipeline_id=pipeline)["id"]
+        for _ in range(2)
+    ]
+    for oid in ids:
+        eventually(
+            lambda oid=oid: (
+                call(env, "get", team.supervisor, opportunity_id=oid)["status"] == "confiscated"
+            ),
+            timeout=15,
+        )
+    with pytest.raises(Forbidden):  # the owner does not hold it any more
+        call(env, "decide", team.owner, opportunity_id=ids[0], action="keep")
+    with pytest.raises(NotFound):
+        call(env, "decide", team.outsider, opportunity_id=ids[0], action="keep")
+    with pytest.raises(ValidationFailed):
+        call(env, "decide", team.supervisor, opportunity_id=ids[0], action="reassign")
+    with pytest.raises(Forbidden):  # not below the supervisor
+        call(
+            env, "decide", team.supervisor, opportunity_id=ids[0], action="reassign",
+            assignee_id=team.director.id,
+        )  # fmt: skip
+    with pytest.raises(ValidationFailed):
+        call(env, "decide", team.supervisor, opportunity_id=ids[0], action="abandon")
+
+    reassigned = call(
+        env, "decide", team.supervisor, opportunity_id=ids[0], action="reassign",
+        assignee_id=team.peer.id,
+    )  # fmt: skip
+    assert reassigned["holder_id"] == team.peer.id and reassigned["status"] == "open"
+    assert call(env, "get", team.peer, opportunity_id=ids[0])["holder_id"] == team.peer.id
+    with pytest.raises(NotFound):  # no longer the owner's to read once passed on
+        call(env, "advance", team.outsider, opportunity_id=ids[0])
+    kept = call(env, "decide", team.supervisor, opportunity_id=ids[1], action="keep")
+    assert kept["holder_id"] == team.supervisor.id and kept["status"] == "open"
+    with pytest.raises(Conflict):  # already decided
+        call(env, "decide", team.supervisor, opportunity_id=ids[1], action="keep")
+
+
+def test_a_loss_needs_an_autopsy_and_a_supervisors_approval(env, team):
+    oid = register(env, team.owner, customer_of(env, team.owner), amount="5000")["id"]
+    with pytest.raises(ValidationFailed) as bad:
+        call(env, "lose", team.owner, opportunity_id=oid, reason="price", analysis="  ")
+    assert "analysis" in bad.value.details
+    with pytest.raises(ValidationFailed):
+        call(env, "lose", team.owner, opportunity_id=oid, reason="bad_luck", analysis="太贵")
+    pending = call(
+        env, "lose", team.owner, opportunity_id=oid, reason="price",
+        analysis="竞品报价低 20%，我们没有及时调整方案",
+    )  # fmt: skip
+    assert pending["status"] == "loss_pending" and pending["stage_deadline"] is not None
+    with pytest.raises(Forbidden):
+        call(env, "approve_loss", team.owner, opportunity_id=oid)
+    with pytest.raises(NotFound):
+        call(env, "approve_loss", team.peer, opportunity_id=oid)
+    lost = call(env, "approve_loss", team.supervisor, opportunity_id=oid)
+    assert lost["status"] == "lost" and lost["loss_reason"] == "price"
+    reasons = call(env, "lost_reasons", team.supervisor, scope="subtree")["items"]
+    price = next(r for r in reasons if r["reason"] == "price")
+    assert price["count"] >= 1
+    with pytest.raises(Forbidden):
+        call(env, "lost_reasons", team.owner, scope="group")
+
+
+def test_a_leavers_opportunities_pass_to_the_supervisor(env, team):
+    leaver_id = new_id()
+    leaver = Actor(id=leaver_id, level=2, path=[*team.supervisor.path, leaver_id], name="离职者")
+    ids = [register(env, leaver, customer_of(env, leaver))["id"] for _ in range(3)]
+    event = {
+        "user_id": leaver.id,
+        "supervisor_id": team.supervisor.id,
+        "supervisor_path": team.supervisor.path,
+        "path": leaver.path,
+    }
+    envelope = publish_event(env, "org", "user_deactivated", event)
+    publish_event(env, "org", "user_deactivated", event, envelope=envelope)  # delivered twice
+
+    def handed():
+        rows = [call(env, "get", team.supervisor, opportunity_id=i) for i in ids]
+        return all(r["holder_id"] == team.supervisor.id for r in rows) and rows
+
+    rows = eventually(handed, message="not handed over")
+    for row in rows:
+        assert row["status"] == "confiscated"
+        assert [h["action"] for h in row["history"]].count("handed_over") == 1
+    with pytest.raises(Conflict):  # return to someone who left
+        call(env, "decide", team.supervisor, opportunity_id=ids[0], action="return")
+
+
+def test_sweep_rpc_needs_level_9_and_reports_counts(env, team):
+    with pytest.raises(Forbidden):
+        call(env, "sweep", team.supervisor)
+    counts = call(env, "sweep", team.top)
+    assert set(counts) == {"warned", "confiscated", "escalated", "flagged"}
+
+
+def test_read_models_answer_for_a_scope(env, team):
+    oid = register(env, team.owner, customer_of(env, team.owner), amount="1000")["id"]
+    call(env, "advance", team.owner, opportunity_id=oid)
+    funnel = call(env, "funnel", team.owner, scope="me")
+    needs = next(s for s in funnel["stages"] if s["key"] == "needs")
+    assert needs["count"] >= 1 and needs["reached"] >= 1
+    contact = next(s for s in funnel["stages"] if s["key"] == "contact")
+    assert contact["median_time_in_stage"] is not None
+    forecast = call(env, "forecast", team.owner, scope="me", months=3)
+    assert len(forecast["months"]) == 3 and forecast["learned"] is False
+    assert forecast["probabilities"]["needs"] == 0.2  # configured, below 30 closed samples
+    worklist = call(env, "worklist", team.owner)["items"]
+    probabilities = [w["probability"] for w in worklist]
+    assert probabilities == sorted(probabilities, reverse=True)
+    with pytest.raises(Forbidden):
+        call(env, "funnel", team.owner, scope="subtree")
+
+    month = time.strftime("%Y-%m")
+    with pytest.raises(Forbidden):
+        call(env, "set_target", team.peer, user_id=team.owner.id, month=month, target="1000")
+    item = call(env, "set_target", team.supervisor, user_id=team.owner.id, month=month,
+                target="50000")  # fmt: skip
+    assert item["target"] == "50000.00"
+    targets = call(env, "targets", team.supervisor, scope="team", month=month)
+    mine = next(i for i in targets["items"] if i["user_id"] == team.owner.id)
+    assert mine["target"] == "50000.00" and mine["set_by"] == team.supervisor.id
+    with pytest.raises(ValidationFailed):
+        call(env, "targets", team.owner, scope="me", month="2026-13")
+
+
+def test_bad_arguments_are_refused_not_crashed(env, team):
+    for method, kwargs in [
+        ("get", {"opportunity_id": "abc"}),
+        ("get", {}),
+        ("advance", {"opportunity_id": 1, "surprise": True}),
+        ("list", {"status": "zombie"}),
+        ("forecast", {"months": 99}),
+        ("funnel", {"scope": "universe"}),
+    ]:
+        with pytest.raises((ValidationFailed, RemoteError)) as refused:
+            call(env, method, team.owner, **kwargs)
+        assert isinstance(refused.value, ValidationFailed), (method, refused.value)
