@@ -198,7 +198,11 @@ class Gateway:
         if route.query is not None:
             call.query = self._load(route.query, request.args.to_dict(flat=True))
         if route.request is not None:
-            call.body = self._load(route.request, self._json_body(request))
+            if _all_optional(route.request) and not self._raw_body(request).strip():
+                body = {}  # e.g. POST …/advance with no note: nothing to say is not malformed
+            else:
+                body = self._json_body(request)
+            call.body = self._load(route.request, body)
         elif request.method in ("POST", "PUT", "PATCH"):
             self._no_body_expected(request)
         key = request.headers.get("Idempotency-Key")
@@ -377,3 +381,7 @@ def system_routes() -> list[Route]:
             "GET", "/api/v1/openapi.json", _openapi, "OpenAPI 3 document", auth=False, tag="system"
         ),
     ]
+
+
+def _all_optional(schema_cls) -> bool:
+    return not any(f.required for f in schema_cls().fields.values())

@@ -6,8 +6,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from gateway import schemas as s
-from gateway.routing import Route
-from gateway.schemas import ID_REGEX
+from gateway.routing import Route, path_pattern
 
 ERROR_TEXT = {
     400: "请求体不是 JSON 对象 / Body is not a JSON object (malformed_json)",
@@ -63,7 +62,7 @@ def _error_statuses(route: Route) -> list[int]:
 
 
 def _operation(route: Route) -> dict:
-    success: dict = {"description": "OK" if route.status == 200 else "Created"}
+    success: dict = {"description": {201: "Created", 202: "Accepted"}.get(route.status, "OK")}
     if route.content_type == "application/json":
         if route.response is not None:
             success["content"] = {"application/json": {"schema": route.response}}
@@ -82,7 +81,7 @@ def _operation(route: Route) -> dict:
             "in": "path",
             "name": name,
             "required": True,
-            "schema": {"type": "string", "pattern": ID_REGEX},
+            "schema": {"type": "string", "pattern": path_pattern(name)},
         }
         for name in route.path_params
     ]

@@ -11,7 +11,7 @@ from marshmallow import Schema
 from werkzeug.routing import BaseConverter, Map, Rule, ValidationError
 
 from common.actor import Actor
-from gateway.schemas import ID_REGEX, is_valid_id
+from gateway.schemas import ID_REGEX, MONTH_REGEX, is_valid_id
 
 _PARAM = re.compile(r"{(\w+)}")
 
@@ -70,15 +70,33 @@ class IdConverter(BaseConverter):
         return value
 
 
+class MonthConverter(BaseConverter):
+    """A path ``{month}`` is ``YYYY-MM`` (01–12); anything else does not match: a plain 404."""
+
+    regex = MONTH_REGEX.strip("^$")
+
+
+# path parameters are ids, except those named here
+PATH_CONVERTERS = {"month": "month"}
+PATH_PATTERNS = {"id": ID_REGEX, "month": MONTH_REGEX}
+
+
+def path_pattern(name: str) -> str:
+    """The regular expression a path parameter must match (for the OpenAPI document)."""
+    return PATH_PATTERNS[PATH_CONVERTERS.get(name, "id")]
+
+
 def werkzeug_rule(route: Route) -> Rule:
-    template = _PARAM.sub(lambda m: f"<id:{m.group(1)}>", route.path)
+    template = _PARAM.sub(
+        lambda m: f"<{PATH_CONVERTERS.get(m.group(1), 'id')}:{m.group(1)}>", route.path
+    )
     return Rule(template, methods=[route.method], endpoint=route)
 
 
 def url_map(routes: list[Route]) -> Map:
     return Map(
         [werkzeug_rule(r) for r in routes],
-        converters={"id": IdConverter},
+        converters={"id": IdConverter, "month": MonthConverter},
         strict_slashes=False,
         merge_slashes=False,
     )

@@ -7,7 +7,9 @@ the validation.
 
 from __future__ import annotations
 
+import math
 import re
+from decimal import Decimal
 from typing import ClassVar
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -17,6 +19,8 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 ID_REGEX = r"^[1-9][0-9]{0,9}$"
 MAX_ID = 2**31 - 1
 _ID = re.compile(ID_REGEX)
+# a calendar month, YYYY-MM (01–12)
+MONTH_REGEX = r"^[1-9][0-9]{3}-(?:0[1-9]|1[0-2])$"
 
 
 def is_valid_id(value: str) -> bool:
@@ -58,6 +62,62 @@ class StrictInteger(fields.Integer):
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.make_error("invalid", input=value)
         return value
+
+
+class StrictNumber(fields.Number):
+    """A finite JSON number: no strings or booleans."""
+
+    num_type = float
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid", input=value)
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an integer too large for a float
+            finite = False
+        if not finite:
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class Money(fields.Field):
+    """Money: a decimal string with at most two decimals (``"120000.00"``) or a JSON number;
+    passed on as that decimal string (the service counts in fen)."""
+
+    MAX = Decimal("999999999999.99")
+    _TEXT = re.compile(r"^[0-9]{1,12}(?:\.[0-9]{1,2})?$")
+    default_error_messages: ClassVar[dict] = {
+        "invalid": "金额须为不小于 0、最多两位小数的数 / "
+        "Amount must be a number ≥ 0 with at most two decimals",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {})
+        kwargs["metadata"].setdefault(
+            "oneOf",
+            [
+                {"type": "string", "pattern": self._TEXT.pattern},
+                {"type": "number", "minimum": 0, "maximum": float(self.MAX)},
+            ],
+        )
+        kwargs["metadata"].setdefault("description", "at most two decimals")
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            if not self._TEXT.match(value.strip()):
+                raise self.make_error("invalid")
+            amount = Decimal(value.strip())
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise self.make_error("invalid")
+            amount = Decimal(str(value))
+        else:
+            raise self.make_error("invalid")
+        if amount < 0 or amount > self.MAX or amount != amount.quantize(Decimal("0.01")):
+            raise self.make_error("invalid")
+        return str(abs(amount).quantize(Decimal("0.01")))  # abs: no "-0.00"
 
 
 def _text(max_length: int, **kwargs) -> fields.String:
@@ -284,3 +344,268 @@ class CustomersQuery(PageQuery):
     q = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     owner_id = Id(load_default=None)
     status = fields.String(load_default=None, validate=validate.OneOf(["prospect", "customer"]))
+
+
+# ---- pipelines and opportunities ----------------------------------------------------------
+# The gateway checks types and shape; the opportunity service checks the rest (durations,
+# probabilities rising to the won stage, unique keys, loss reason categories) in its own words.
+
+SCOPES = ["me", "team", "subtree", "group"]
+OPPORTUNITY_STATUSES = ["open", "confiscated", "loss_pending", "won", "lost"]
+DECISIONS = ["keep", "return", "reassign"]
+_DURATION_DOC = {"description": "ISO 8601 duration, e.g. P14D or PT2S"}
+
+
+def _duration(note: str = "") -> fields.String:
+    return fields.String(
+        allow_none=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": _DURATION_DOC["description"] + note},
+    )
+
+
+def _month(**kwargs) -> fields.String:
+    return fields.String(
+        validate=validate.Regexp(MONTH_REGEX, error="须为 YYYY-MM / Must be YYYY-MM"),
+        metadata={"pattern": MONTH_REGEX, "example": "2025-07"},
+        **kwargs,
+    )
+
+
+class StageRequest(Strict):
+    key = _text(200, required=True)
+    name = _text(200, required=True)
+    time_limit = _duration("; null for the won stage")
+    probability = StrictInteger(required=True, metadata={"description": "0..100"})
+
+
+class QuestionRequest(Strict):
+    key = _text(200, required=True)
+    question = _text(200, required=True)
+    weight = StrictNumber(required=True, metadata={"description": "> 0"})
+
+
+class CreatePipelineRequest(Strict):
+    name = _text(200, required=True)
+    stages = fields.List(
+        fields.Nested(StageRequest), required=True, validate=validate.Length(max=50)
+    )
+    remind_before = _duration()
+    followup_limit = _duration()
+    decision_limit = _duration()
+    qualification = fields.List(
+        fields.Nested(QuestionRequest), required=True, validate=validate.Length(max=50)
+    )
+    qualification_threshold = StrictNumber(required=True, metadata={"description": "0..1"})
+
+
+class Stage(Schema):
+    key = fields.String(required=True)
+    name = fields.String(required=True)
+    time_limit = fields.String(allow_none=True, metadata=_DURATION_DOC)
+    probability = fields.Integer(required=True)
+
+
+class Question(Schema):
+    key = fields.String(required=True)
+    question = fields.String(required=True)
+    weight = fields.Float(required=True)
+
+
+class Pipeline(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    stages = fields.List(fields.Nested(Stage), required=True)
+    remind_before = fields.String(allow_none=True, metadata=_DURATION_DOC)
+    followup_limit = fields.String(allow_none=True, metadata=_DURATION_DOC)
+    decision_limit = fields.String(allow_none=True, metadata=_DURATION_DOC)
+    qualification = fields.List(fields.Nested(Question), required=True)
+    qualification_threshold = fields.Float(required=True)
+
+
+class PipelinePage(Schema):
+    items = fields.List(fields.Nested(Pipeline), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+def _at_most_50_answers(answers: dict) -> None:
+    if len(answers) > 50:
+        raise ValidationError("最多 50 个答案 / At most 50 answers")
+
+
+class RegisterOpportunityRequest(Strict):
+    customer_id = Id(required=True)
+    title = _text(200, required=True)
+    amount = Money(required=True, metadata={"example": "120000.00"})
+    pipeline_id = Id(allow_none=True, load_default=None)
+    qualification = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=200)),
+        values=StrictBoolean(),
+        load_default=dict,
+        validate=_at_most_50_answers,
+        metadata={"description": "question key → answer", "maxProperties": 50},
+    )
+
+
+class Opportunity(Schema):
+    id = fields.String(required=True)
+    customer_id = fields.String(required=True)
+    title = fields.String(required=True)
+    amount = fields.String(required=True, metadata={"example": "120000.00"})
+    pipeline_id = fields.String(required=True)
+    owner_id = fields.String(required=True)
+    holder_id = fields.String(required=True)
+    original_owner_id = fields.String(allow_none=True)
+    status = fields.String(required=True, metadata={"enum": OPPORTUNITY_STATUSES})
+    stage = fields.String(required=True)
+    stage_name = fields.String()
+    stage_entered_at = fields.DateTime()
+    stage_deadline = fields.DateTime(allow_none=True)
+    decision_deadline = fields.DateTime(allow_none=True)
+    flagged = fields.Boolean()
+    feasibility_score = fields.Float()
+    loss_reason = fields.String(allow_none=True)
+    loss_analysis = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+
+
+class HistoryEntry(Schema):
+    at = fields.DateTime(required=True)
+    action = fields.String(required=True)
+    by = fields.String(required=True, metadata={"description": 'a user id, or "system"'})
+    from_ = fields.String(data_key="from", allow_none=True)
+    to = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class OpportunityDetail(Opportunity):
+    history = fields.List(fields.Nested(HistoryEntry), required=True)
+
+
+class OpportunityPage(Schema):
+    items = fields.List(fields.Nested(Opportunity), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class Worklist(Schema):
+    items = fields.List(fields.Nested(Opportunity), required=True)
+
+
+class OpportunitiesQuery(PageQuery):
+    holder_id = Id(load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(OPPORTUNITY_STATUSES))
+    stage = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+
+
+class AdvanceRequest(Strict):
+    note = _optional_text(2000)
+
+
+class DecisionRequest(Strict):
+    action = fields.String(required=True, validate=validate.OneOf(DECISIONS))
+    assignee_id = Id(allow_none=True, load_default=None)
+
+
+class LoseRequest(Strict):
+    reason = _text(64, required=True, metadata={"description": "a loss reason category"})
+    analysis = _text(10000, required=True)
+
+
+class SweepResult(Schema):
+    warned = fields.Integer(required=True)
+    confiscated = fields.Integer(required=True)
+    escalated = fields.Integer(required=True)
+    flagged = fields.Integer()
+
+
+class ScopeQuery(Query):
+    scope = fields.String(
+        load_default="me",
+        validate=validate.OneOf(SCOPES),
+        metadata={"description": "group needs level 8+"},
+    )
+
+
+class FunnelQuery(ScopeQuery):
+    pipeline_id = Id(load_default=None)
+
+
+class FunnelStage(Schema):
+    key = fields.String(required=True)
+    name = fields.String()
+    count = fields.Integer(required=True)
+    reached = fields.Integer()
+    amount = fields.String(required=True)
+    conversion = fields.Float(allow_none=True, required=True)
+    median_time_in_stage = fields.String(allow_none=True, required=True, metadata=_DURATION_DOC)
+
+
+class Funnel(Schema):
+    pipeline_id = fields.String()
+    stages = fields.List(fields.Nested(FunnelStage), required=True)
+
+
+class ForecastQuery(ScopeQuery):
+    months = fields.Integer(
+        load_default=3, validate=validate.Range(min=1, max=24), metadata={"description": "1..24"}
+    )
+
+
+class ForecastMonth(Schema):
+    month = fields.String(required=True, metadata={"example": "2025-07"})
+    weighted = fields.String(required=True)
+    count = fields.Integer(required=True)
+
+
+class Backtest(Schema):
+    mape = fields.Float(allow_none=True, required=True)
+    points = fields.List(fields.Dict())
+
+
+class Forecast(Schema):
+    months = fields.List(fields.Nested(ForecastMonth), required=True)
+    probabilities = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
+    configured = fields.Dict(keys=fields.String(), values=fields.Float())
+    samples = fields.Integer()
+    learned = fields.Boolean()
+    backtest = fields.Nested(Backtest, required=True)
+
+
+class WorklistQuery(Query):
+    limit = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1, max=500),
+        metadata={"description": "1..500, default all"},
+    )
+
+
+class TargetsQuery(ScopeQuery):
+    month = _month(load_default=None)
+
+
+class SetTargetRequest(Strict):
+    target = Money(required=True, metadata={"example": "500000.00"})
+
+
+class Target(Schema):
+    user_id = fields.String(required=True)
+    month = fields.String(required=True, metadata={"example": "2025-07"})
+    target = fields.String(allow_none=True, required=True)
+    proposed = fields.String(allow_none=True)
+    won = fields.String()
+    attainment = fields.Float(allow_none=True)
+
+
+class Targets(Schema):
+    items = fields.List(fields.Nested(Target), required=True)
+
+
+class LostReason(Schema):
+    reason = fields.String(required=True)
+    count = fields.Integer(required=True)
+    amount = fields.String(required=True)
+
+
+class LostReasons(Schema):
+    items = fields.List(fields.Nested(LostReason), required=True)
