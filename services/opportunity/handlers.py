@@ -713,3 +713,98 @@ def scope_filter(actor: Actor, scope: str, column_id, column_path):
             ~column_path.like(prefix.replace("%", r"\%").replace("_", r"\_") + "%/%/", escape="\\"),
         ),
     )
+
+
+# --- bulk import ---------------------------------------------------------------------------
+
+IMPORT_BAD_STAGE = "阶段不存在或顺序不对 / Unknown stage or stages out of order"
+IMPORT_BAD_CLOSE = "成交/丢单须有关闭时间，且不早于最后一次推进 / A closed item needs closed_at"
+
+
+def _import_row(session: Session, item: dict, rules: domain.Pipeline, pipeline_id: int, i: int):
+    created = item["created_at"]
+    index, entered, history = 0, created, [("registered", created, None, rules.stages[0].key)]
+    for step in item["advances"]:
+        key = step["stage"]
+        position = rules.stage_keys.index(key) if key in rules.stage_keys else -1
+        if position != index + 1 or position >= rules.won_index or step["at"] < entered:
+            raise ValidationFailed(details={f"items.{i}.advances": [IMPORT_BAD_STAGE]})
+        history.append(("advanced", step["at"], rules.stage_keys[index], key))
+        index, entered = position, step["at"]
+    status, closed = item["status"], item["closed_at"]
+    if status != OPEN and (closed is None or closed < entered):
+        raise ValidationFailed(details={f"items.{i}.closed_at": [IMPORT_BAD_CLOSE]})
+    if status == WON and not domain.can_win(rules, index):
+        raise ValidationFailed(details={f"items.{i}.status": [domain.NOT_LAST_OPEN_STAGE]})
+    if status == LOST and not item["loss_reason"]:
+        raise ValidationFailed(details={f"items.{i}.loss_reason": [domain.BAD_REASON]})
+    path = _prefix(item["owner_path"], item["owner_id"])
+    opp = Opportunity(
+        customer_id=item["customer_id"],
+        title=item["title"],
+        amount_fen=item["amount"],
+        pipeline_id=pipeline_id,
+        owner_id=item["owner_id"],
+        owner_path=path,
+        holder_id=item["owner_id"],
+        holder_path=path,
+        status=status,
+        stage_key=rules.stage_keys[index],
+        stage_index=index,
+        feasibility_score=item["feasibility_score"],
+        created_at=created,
+    )
+    _start_clock(opp, rules, entered)
+    opp.stage_entered_at = entered
+    if status == WON:
+        opp.stage_index, opp.stage_key = rules.won_index, rules.stage_keys[rules.won_index]
+        history.append(("won", closed, rules.stage_keys[index], opp.stage_key))
+    elif status == LOST:
+        opp.loss_reason, opp.loss_analysis = item["loss_reason"], item["loss_analysis"]
+        history.append(("lost", closed, LOSS_PENDING, LOST))
+    if status != OPEN:
+        opp.closed_at = closed
+        _stop_clock(opp)
+    return opp, history
+
+
+def import_opportunities(db: Db, actor: Actor, items: list[dict]) -> dict:
+    """Level 9: opportunities with their past (demo data, migrations), history included.
+
+    Publishes no events: services that derive from opportunities rebuild from this service.
+    Imported open opportunities are on the clock from their last stage entry.
+    """
+    actor.require_level(9)
+    with db.unit_of_work() as uow:
+        session = uow.session
+        default = _choose_pipeline(session, actor, None)
+        rows = []
+        for i, item in enumerate(items):
+            pid = item["pipeline_id"] or default.id
+            if session.get(Pipeline, pid) is None:
+                raise ValidationFailed(details={f"items.{i}.pipeline_id": [PIPELINE_NOT_FOUND]})
+            rows.append(_import_row(session, item, rules_by_id(session, pid), pid, i))
+        session.add_all([opp for opp, _ in rows])
+        session.flush()
+        session.add_all(
+            OpportunityHistory(
+                opportunity_id=opp.id,
+                at=at,
+                action=action,
+                by="import",
+                from_value=before,
+                to_value=after,
+                reason=None,
+            )
+            for opp, history in rows
+            for action, at, before, after in history
+        )
+        for opp, _ in rows:
+            upsert(
+                session,
+                CustomerOwner,
+                "customer_id",
+                {"customer_id": opp.customer_id, "owner_id": opp.owner_id, "name": ""},
+                (),
+            )
+        return {"imported": len(rows), "ids": [str(opp.id) for opp, _ in rows]}

@@ -175,3 +175,39 @@ def history_out(rows: Sequence[OpportunityHistory]) -> list[dict]:
         }
         for h in rows
     ]
+
+
+class Moment(fields.AwareDateTime):
+    """An RFC 3339 time with its offset (naive times are refused)."""
+
+
+class ImportStage(Strict):
+    stage = Text(required=True, validate=validate.Length(min=1, max=64))
+    at = Moment(required=True)
+
+
+class ImportItem(Strict):
+    """One opportunity with its past, as demo data and migrations from other systems bring it."""
+
+    customer_id = Id(required=True)
+    title = Text(required=True, validate=validate.Length(min=1, max=200))
+    amount = Money(required=True)
+    pipeline_id = Id(allow_none=True, load_default=None)
+    owner_id = Text(required=True, validate=validate.Length(min=1, max=64))
+    owner_path = fields.List(Text(validate=validate.Length(min=1, max=64)), required=True)
+    created_at = Moment(required=True)
+    # the stages entered after the first one, in order
+    advances = fields.List(fields.Nested(ImportStage), load_default=list)
+    status = fields.String(load_default="open", validate=validate.OneOf(["open", "won", "lost"]))
+    closed_at = Moment(allow_none=True, load_default=None)
+    loss_reason = fields.String(
+        allow_none=True, load_default=None, validate=validate.OneOf(domain.LOSS_REASONS)
+    )
+    loss_analysis = Text(allow_none=True, load_default=None, validate=validate.Length(max=10_000))
+    feasibility_score = fields.Float(load_default=1.0, validate=validate.Range(0, 1))
+
+
+class ImportIn(Strict):
+    items = fields.List(
+        fields.Nested(ImportItem), required=True, validate=validate.Length(min=1, max=1000)
+    )

@@ -110,6 +110,13 @@ class OpportunityService(ServiceBase):
         args = schemas.load(schemas.OpportunityRef, fields)
         return handlers.approve_loss(self.db, actor, args["opportunity_id"])
 
+    @rpc
+    def import_opportunities(self, **fields) -> dict:
+        """Level 9: opportunities with their past, in batches of up to 1,000 (no events)."""
+        actor = self._caller()
+        args = schemas.load(schemas.ImportIn, fields)
+        return handlers.import_opportunities(self.db, actor, args["items"])
+
     # --- the sweep -----------------------------------------------------------------------
 
     @rpc
@@ -159,9 +166,7 @@ class OpportunityService(ServiceBase):
         """A supervisor of the user (or level 9) sets the user's monthly target."""
         actor = self._caller()
         args = schemas.load(schemas.SetTargetIn, fields)
-        return readmodels.set_target(
-            self.db, actor, args["user_id"], args["month"], args["target"]
-        )
+        return readmodels.set_target(self.db, actor, args["user_id"], args["month"], args["target"])
 
     @rpc
     def lost_reasons(self, **fields) -> dict:

@@ -15,7 +15,7 @@ import itertools
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from nameko.exceptions import RemoteError
@@ -490,3 +490,109 @@ def test_bad_arguments_are_refused_not_crashed(env, team):
         with pytest.raises((ValidationFailed, RemoteError)) as refused:
             call(env, method, team.owner, **kwargs)
         assert isinstance(refused.value, ValidationFailed), (method, refused.value)
+
+
+def _history_items(team: Team, rng: random.Random, now: datetime) -> tuple[list[dict], dict]:
+    """400 closed opportunities over the last eight months, built so that few reach a win:
+    a share of those reaching the last open stage ``c`` is won (far below its configured 80%)."""
+    reps = [new_id() for _ in range(3)]
+    items, reached_won = [], []
+    for n in range(400):
+        rep = reps[n % 3]
+        created = now - timedelta(days=rng.uniform(20, 240))
+        reached = rng.choices([0, 1, 2], weights=[3, 3, 4])[0]
+        won = reached == 2 and rng.random() < 0.25
+        advances = [
+            {"stage": key, "at": (created + timedelta(days=3 * (i + 1))).isoformat()}
+            for i, key in enumerate(["b", "c"][:reached])
+        ]
+        closed = created + timedelta(days=3 * reached + rng.uniform(1, 6))
+        item = {
+            "customer_id": new_id(),
+            "title": f"历史商机 {n}",
+            "amount": str(rng.randrange(1000, 90000)),
+            "owner_id": rep,
+            "owner_path": [*team.manager.path, rep],
+            "created_at": created.isoformat(),
+            "advances": advances,
+            "status": "won" if won else "lost",
+            "closed_at": closed.isoformat(),
+        }
+        if not won:
+            item |= {"loss_reason": "price", "loss_analysis": "价格没谈拢"}
+        items.append(item)
+        reached_won.append((reached if not won else 3, won))
+    return items, {"reps": reps, "closed": reached_won}
+
+
+def test_forecast_learns_stage_probabilities_from_history_and_backtests(env, team):
+    pipeline = call(
+        env, "create_pipeline", team.manager,
+        name="项目型销售 Projects",
+        stages=[
+            {"key": "a", "name": "接触", "time_limit": "P10D", "probability": 10},
+            {"key": "b", "name": "方案", "time_limit": "P10D", "probability": 40},
+            {"key": "c", "name": "谈判", "time_limit": "P10D", "probability": 80},
+            {"key": "won", "name": "成交", "time_limit": None, "probability": 100},
+        ],
+        qualification=[], qualification_threshold=0,
+    )["id"]  # fmt: skip
+    now = datetime.now(UTC)
+    items, truth = _history_items(team, random.Random(2026), now)
+    for item in items:
+        item["pipeline_id"] = pipeline
+    for start in range(0, len(items), 150):
+        answer = call(env, "import_opportunities", team.top, items=items[start : start + 150])
+        assert answer["imported"] == len(items[start : start + 150])
+    with pytest.raises(Forbidden):
+        call(env, "import_opportunities", team.manager, items=items[:1])
+    with pytest.raises(ValidationFailed):  # a stage skipped
+        bad = {**items[0], "advances": [{"stage": "c", "at": now.isoformat()}]}
+        call(env, "import_opportunities", team.top, items=[bad])
+
+    # five open opportunities entered stage b a day ago: 10,000 yuan each
+    open_items = [
+        {
+            "customer_id": new_id(),
+            "title": "在谈",
+            "amount": "10000",
+            "pipeline_id": pipeline,
+            "owner_id": truth["reps"][0],
+            "owner_path": [*team.manager.path, truth["reps"][0]],
+            "created_at": (now - timedelta(days=2)).isoformat(),
+            "advances": [{"stage": "b", "at": (now - timedelta(days=1)).isoformat()}],
+        }  # fmt: skip
+        for _ in range(5)
+    ]
+    call(env, "import_opportunities", team.top, items=open_items)
+
+    forecast = call(env, "forecast", team.manager, scope="subtree", months=3)
+    assert forecast["pipeline_id"] == pipeline
+    assert forecast["learned"] is True and forecast["samples"] == 400
+
+    def laplace(stage_index):  # (won among those that reached it + 1) / (reached + 2)
+        reached = [won for top, won in truth["closed"] if top >= stage_index]
+        return round((sum(reached) + 1) / (len(reached) + 2), 4)
+
+    expected = {"a": laplace(0), "b": laplace(1), "c": laplace(2), "won": 1.0}
+    assert forecast["probabilities"] == expected
+    assert forecast["configured"]["c"] == 0.8
+    assert abs(forecast["probabilities"]["c"] - 0.8) > 0.3  # the data disagrees: it wins
+
+    weighted = sum(float(m["weighted"]) for m in forecast["months"])
+    assert weighted == pytest.approx(5 * 10000 * expected["b"], abs=0.02)
+    assert sum(m["count"] for m in forecast["months"]) == 5
+
+    backtest = forecast["backtest"]
+    print(f"\nlearned {forecast['probabilities']} configured {forecast['configured']}")
+    print(f"backtest MAPE {backtest['mape']}%: {backtest['points']}")
+    assert len(backtest["points"]) == 6
+    assert any(float(p["actual"]) > 0 for p in backtest["points"])
+    assert backtest["mape"] is not None and backtest["mape"] >= 0
+
+    funnel = call(env, "funnel", team.manager, scope="subtree")
+    by_key = {s["key"]: s for s in funnel["stages"]}
+    assert by_key["a"]["reached"] == 405
+    assert by_key["won"]["reached"] == sum(won for _, won in truth["closed"])
+    assert by_key["b"]["count"] == 5  # the open ones now in b
+    assert by_key["a"]["median_time_in_stage"] == "P3D"
