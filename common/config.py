@@ -63,6 +63,11 @@ def sweep_interval() -> float:
     return max(0.05, float(os.environ.get("BPC_SWEEP_INTERVAL", "5")))
 
 
+def sweep_batch() -> int:
+    """Opportunities one sweep transaction claims at most (several instances share the rest)."""
+    return max(1, int(os.environ.get("BPC_SWEEP_BATCH", "200")))
+
+
 def handler_max_attempts() -> int:
     return int(os.environ.get("BPC_HANDLER_MAX_ATTEMPTS", "5"))
 

@@ -14,6 +14,7 @@ mark publishes it again, and consumers drop the repeat by its ``event_id``.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -297,9 +298,26 @@ class OutboxRelay:
 
     def relay_once(self) -> bool:
         """Publish one batch; True if a full batch went out (there may be more)."""
-        table = self.provider.outbox
         engine = self.provider.engine
-        postgres = engine.dialect.name == "postgresql"
+        if engine.dialect.name == "postgresql":
+            return self._relay_batch(engine, postgres=True)
+        # SQLite cannot lock rows: of the instances sharing one database file, one relays at a
+        # time (a non-blocking file lock; the others try again on their next round)
+        database = engine.url.database
+        if not database or database == ":memory:":
+            return self._relay_batch(engine, postgres=False)
+        with open(f"{database}.relay-lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            try:
+                return self._relay_batch(engine, postgres=False)
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _relay_batch(self, engine, postgres: bool) -> bool:
+        table = self.provider.outbox
         with engine.connect() as conn:
             query = (
                 select(table.c.id, table.c.type, table.c.payload, table.c.created_at)

@@ -11,7 +11,9 @@ act on the same state; the sweep skips rows a user holds locked and takes them n
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Callable
 from datetime import datetime
 
@@ -19,7 +21,7 @@ from sqlalchemy import and_, or_, select, text, true
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from common import clock
+from common import clock, config
 from common.actor import Actor
 from common.db import Db
 from common.errors import (
@@ -53,7 +55,6 @@ from services.opportunity.schemas import (
 
 log = logging.getLogger(__name__)
 
-SWEEP_BATCH = 200
 NOT_FOUND = "商机不存在 / Opportunity not found"
 PIPELINE_NOT_FOUND = "销售流程不存在 / Pipeline not found"
 CUSTOMER_NOT_FOUND = "客户不存在 / Customer not found"
@@ -631,15 +632,15 @@ def list_visible(db: Db, actor: Actor, args: dict) -> dict:
 
 def _sweep_batches(db: Db, claim, act) -> int:
     """Claim and act on due rows batch by batch, one unit of work each, until none is due."""
-    done = 0
+    done, batch = 0, config.sweep_batch()
     while True:
         with db.unit_of_work() as uow:
             now = clock.now()
-            rows = claim(uow.session, now, SWEEP_BATCH)
+            rows = claim(uow.session, now, batch)
             for opp in rows:
                 act(uow, opp, rules_by_id(uow.session, opp.pipeline_id), now)
         done += len(rows)
-        if len(rows) < SWEEP_BATCH:
+        if len(rows) < batch:
             return done
 
 
@@ -678,7 +679,7 @@ def sweep_once(db: Db) -> dict:
     _sweep_batches(db, sweep.claim_overdue, take)
     _sweep_batches(db, sweep.claim_overdue_decisions, take)
     if any(counts.values()):
-        log.info("sweep: %s", counts)
+        log.info("sweep by process %s: %s", os.getpid(), json.dumps(counts))
     return counts
 
 
