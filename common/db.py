@@ -15,6 +15,7 @@ mark publishes it again, and consumers drop the repeat by its ``event_id``.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -40,11 +41,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from common import clock, config, metrics
+from common.errors import BpcError, ServiceUnavailable
 from common.events import Envelope, exchange_name, validate_payload
 
 log = logging.getLogger(__name__)
@@ -375,3 +377,19 @@ Database = DatabaseProvider
 def is_unique_violation(exc: IntegrityError) -> bool:
     text = str(exc.orig).lower()
     return "unique" in text or "duplicate key" in text
+
+
+def database_errors_as_unavailable(fn):
+    """A database that is locked or gone answers 503, never a stack trace."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except BpcError:
+            raise
+        except OperationalError as exc:
+            log.warning("database unavailable in %s: %s", fn.__name__, exc)
+            raise ServiceUnavailable("数据库暂时不可用 / Database temporarily unavailable") from exc
+
+    return wrapper

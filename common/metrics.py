@@ -61,3 +61,10 @@ def serve_metrics(port: int | None) -> None:
             start_http_server(port, addr=os.environ.get("BPC_METRICS_HOST", "127.0.0.1"))
         except OSError as exc:  # a second instance on one host: metrics of the first win
             log.warning("metrics port %s unavailable: %s", port, exc)
+
+
+SWEEP_ACTIONS = Counter("bpc_sweep_actions_total", "What the opportunity sweep did", ["action"])
+SWEEP_LAG = Gauge(
+    "bpc_sweep_lag_seconds",
+    "After a sweep: how long the most overdue opportunity still on the clock has been overdue",
+)

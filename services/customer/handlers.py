@@ -5,22 +5,20 @@ The Nameko entrypoints in ``service.py`` parse, call one of these, and return it
 
 from __future__ import annotations
 
-import functools
 import logging
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from common import clock
 from common.actor import Actor, path_prefix_of
-from common.db import Db, is_unique_violation
+from common.db import Db, database_errors_as_unavailable, is_unique_violation
 from common.errors import (
     BpcError,
     Conflict,
     Forbidden,
     NotFound,
-    ServiceUnavailable,
     ValidationFailed,
 )
 from common.events import Envelope
@@ -38,22 +36,6 @@ UNMASK_FORBIDDEN = (
     "只有负责人及其上级可查看完整联系方式 / "
     "Only the owner and the owner's supervisors may see full contact details"
 )
-
-
-def database_errors_as_unavailable(fn):
-    """A database that is locked or gone answers 503, never a stack trace."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except BpcError:
-            raise
-        except OperationalError as exc:
-            log.warning("database unavailable in %s: %s", fn.__name__, exc)
-            raise ServiceUnavailable("数据库暂时不可用 / Database temporarily unavailable") from exc
-
-    return wrapper
 
 
 # --- the people projection ------------------------------------------------------------------

@@ -17,11 +17,11 @@ import os
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, text, true
+from sqlalchemy import and_, func, or_, select, text, true
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from common import clock, config
+from common import clock, config, metrics
 from common.actor import Actor
 from common.db import Db
 from common.errors import (
@@ -678,6 +678,18 @@ def sweep_once(db: Db) -> dict:
     _sweep_batches(db, sweep.claim_due_warnings, warn)
     _sweep_batches(db, sweep.claim_overdue, take)
     _sweep_batches(db, sweep.claim_overdue_decisions, take)
+    for action, n in counts.items():
+        if n:
+            metrics.SWEEP_ACTIONS.labels(action).inc(n)
+    with db.read() as session:
+        oldest = session.scalar(
+            select(func.min(Opportunity.stage_deadline)).where(
+                Opportunity.status.in_((OPEN, LOSS_PENDING)),
+                Opportunity.stage_deadline < clock.now(),
+            )
+        )
+    lag = (clock.now() - clock.as_utc(oldest)).total_seconds() if oldest else 0.0
+    metrics.SWEEP_LAG.set(lag)
     if any(counts.values()):
         log.info("sweep by process %s: %s", os.getpid(), json.dumps(counts))
     return counts

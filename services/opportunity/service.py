@@ -15,7 +15,7 @@ from nameko.timer import timer
 from common import config
 from common.actor import Actor, CurrentActor, require_actor
 from common.consumer import event_consumer
-from common.db import Database
+from common.db import Database, database_errors_as_unavailable
 from common.errors import BpcError
 from common.service import ServiceBase
 from services.opportunity import handlers, readmodels, schemas
@@ -39,6 +39,7 @@ class OpportunityService(ServiceBase):
     # --- pipelines ---------------------------------------------------------------------
 
     @rpc
+    @database_errors_as_unavailable
     def list_pipelines(self, **fields) -> dict:
         """Any user: the pipelines that apply to the caller (the group's default included)."""
         actor = self._caller()
@@ -46,6 +47,7 @@ class OpportunityService(ServiceBase):
         return handlers.list_pipelines(self.db, actor)
 
     @rpc
+    @database_errors_as_unavailable
     def create_pipeline(self, **fields) -> dict:
         """Level ≥ 6: a pipeline for the caller's subtree (validated by domain.parse_pipeline)."""
         actor = self._caller()
@@ -54,6 +56,7 @@ class OpportunityService(ServiceBase):
     # --- the opportunity's life ----------------------------------------------------------
 
     @rpc
+    @database_errors_as_unavailable
     def register(self, **fields) -> dict:
         """Any user: register an opportunity, locked to the caller. Emits ``registered``."""
         actor = self._caller()
@@ -61,18 +64,21 @@ class OpportunityService(ServiceBase):
         return handlers.register(self.db, actor, args)
 
     @rpc
+    @database_errors_as_unavailable
     def get(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.OpportunityRef, fields)
         return handlers.get(self.db, actor, args["opportunity_id"])
 
     @rpc
+    @database_errors_as_unavailable
     def list(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.ListIn, fields)
         return handlers.list_visible(self.db, actor, args)
 
     @rpc
+    @database_errors_as_unavailable
     def advance(self, **fields) -> dict:
         """The holder: one stage forward, a fresh deadline. Emits ``stage_advanced``."""
         actor = self._caller()
@@ -80,6 +86,7 @@ class OpportunityService(ServiceBase):
         return handlers.advance(self.db, actor, args["opportunity_id"], args["note"])
 
     @rpc
+    @database_errors_as_unavailable
     def decide(self, **fields) -> dict:
         """The supervisor holding a confiscated opportunity: keep, return or reassign."""
         actor = self._caller()
@@ -89,12 +96,14 @@ class OpportunityService(ServiceBase):
         )
 
     @rpc
+    @database_errors_as_unavailable
     def win(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.OpportunityRef, fields)
         return handlers.win(self.db, actor, args["opportunity_id"])
 
     @rpc
+    @database_errors_as_unavailable
     def lose(self, **fields) -> dict:
         """The holder asks to close it as lost, with an autopsy; pending until approved."""
         actor = self._caller()
@@ -104,6 +113,7 @@ class OpportunityService(ServiceBase):
         )
 
     @rpc
+    @database_errors_as_unavailable
     def approve_loss(self, **fields) -> dict:
         """A supervisor (level ≥ 4) in the holder's chain approves the loss."""
         actor = self._caller()
@@ -111,6 +121,7 @@ class OpportunityService(ServiceBase):
         return handlers.approve_loss(self.db, actor, args["opportunity_id"])
 
     @rpc
+    @database_errors_as_unavailable
     def import_opportunities(self, **fields) -> dict:
         """Level 9: opportunities with their past, in batches of up to 1,000 (no events)."""
         actor = self._caller()
@@ -120,6 +131,7 @@ class OpportunityService(ServiceBase):
     # --- the sweep -----------------------------------------------------------------------
 
     @rpc
+    @database_errors_as_unavailable
     def sweep(self, **fields) -> dict:
         """Level 9: run the sweep now; answers what this run did."""
         actor = self._caller()
@@ -138,30 +150,35 @@ class OpportunityService(ServiceBase):
     # --- read models ---------------------------------------------------------------------
 
     @rpc
+    @database_errors_as_unavailable
     def funnel(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.FunnelIn, fields)
         return readmodels.funnel(self.db, actor, args["scope"] or "me", args["pipeline_id"])
 
     @rpc
+    @database_errors_as_unavailable
     def forecast(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.ForecastIn, fields)
         return readmodels.forecast(self.db, actor, args["scope"] or "me", args["months"] or 3)
 
     @rpc
+    @database_errors_as_unavailable
     def worklist(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.WorklistIn, fields)
         return readmodels.worklist(self.db, actor, args["limit"] or 100)
 
     @rpc
+    @database_errors_as_unavailable
     def targets(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.TargetsIn, fields)
         return readmodels.targets(self.db, actor, args["scope"] or "me", args["month"])
 
     @rpc
+    @database_errors_as_unavailable
     def set_target(self, **fields) -> dict:
         """A supervisor of the user (or level 9) sets the user's monthly target."""
         actor = self._caller()
@@ -169,6 +186,7 @@ class OpportunityService(ServiceBase):
         return readmodels.set_target(self.db, actor, args["user_id"], args["month"], args["target"])
 
     @rpc
+    @database_errors_as_unavailable
     def lost_reasons(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.ScopeIn, fields)
