@@ -297,11 +297,12 @@ def _people_in_scope(session: Session, actor: Actor, scope: str) -> list[Person]
     return sorted(people, key=lambda p: (len(path_list(p.path)), p.path))
 
 
-def _proposals(session: Session, actor: Actor, scope: str, month: str, now) -> dict[str, int]:
-    """Each holder's weighted pipeline expected to close in ``month`` (learned probabilities)."""
+def _proposals(session: Session, actor: Actor, scope: str, month: str, now) -> dict | None:
+    """Each holder's weighted pipeline expected to close in ``month`` (learned probabilities);
+    None for a past month (its proposal was stored when its target was set)."""
     ahead = _months_ahead(month, now)
     if ahead is None:
-        return {}
+        return None
     rows = _forecast_items(session, actor, scope)
     learned = _learned(session, {r.pipeline_id for r in rows})
     result: dict[str, int] = {}
@@ -369,7 +370,7 @@ def targets(db: Db, actor: Actor, scope: str, month: str | None) -> dict:
 
 
 def _target_item(user_id, month, stored: Target | None, proposals, won) -> dict:
-    proposed = proposals.get(user_id)
+    proposed = None if proposals is None else proposals.get(user_id, 0)
     if proposed is None and stored is not None:
         proposed = stored.proposed_fen
     target = stored.target_fen if stored and stored.target_fen is not None else proposed
@@ -402,8 +403,8 @@ def set_target(db: Db, actor: Actor, user_id: str, month: str, target_fen: int) 
             row = Target(user_id=user_id, month=month)
             session.add(row)
         row.target_fen, row.set_by, row.set_at = target_fen, actor.id, now
-        if user_id in proposals:
-            row.proposed_fen = proposals[user_id]
+        if proposals is not None:
+            row.proposed_fen = proposals.get(user_id, 0)
         won = session.scalar(
             select(func.sum(Opportunity.amount_fen)).where(
                 Opportunity.status == WON,

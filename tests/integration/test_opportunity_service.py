@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import itertools
 import random
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from nameko.exceptions import RemoteError
@@ -465,15 +465,23 @@ def test_read_models_answer_for_a_scope(env, team):
     with pytest.raises(Forbidden):
         call(env, "funnel", team.owner, scope="subtree")
 
-    month = time.strftime("%Y-%m")
+    month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")  # the org's month
     with pytest.raises(Forbidden):
         call(env, "set_target", team.peer, user_id=team.owner.id, month=month, target="1000")
     item = call(env, "set_target", team.supervisor, user_id=team.owner.id, month=month,
                 target="50000")  # fmt: skip
     assert item["target"] == "50000.00"
+    for _ in range(4):
+        call(env, "advance", team.owner, opportunity_id=oid)
+    call(env, "win", team.owner, opportunity_id=oid)  # 1,000 yuan won this month
     targets = call(env, "targets", team.supervisor, scope="team", month=month)
     mine = next(i for i in targets["items"] if i["user_id"] == team.owner.id)
     assert mine["target"] == "50000.00" and mine["set_by"] == team.supervisor.id
+    assert mine["won"] == "1000.00" and mine["attainment"] == 0.02
+    peer = next(i for i in targets["items"] if i["user_id"] == team.peer.id)
+    assert peer["proposed"] == "0.00" and peer["won"] == "0.00"  # nothing in the pipeline
+    assert {i["user_id"] for i in targets["items"]} >= {team.supervisor.id, team.peer.id}
+    assert team.director.id not in {i["user_id"] for i in targets["items"]}
     with pytest.raises(ValidationFailed):
         call(env, "targets", team.owner, scope="me", month="2026-13")
 
