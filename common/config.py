@@ -65,7 +65,7 @@ def sweep_interval() -> float:
 
 def sweep_batch() -> int:
     """Opportunities one sweep transaction claims at most (several instances share the rest)."""
-    return max(1, int(os.environ.get("BPC_SWEEP_BATCH", "200")))
+    return max(1, int(os.environ.get("BPC_SWEEP_BATCH", "500")))
 
 
 def handler_max_attempts() -> int:

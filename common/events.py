@@ -173,11 +173,24 @@ class UnknownEventType(ValueError):
     pass
 
 
+_strict: dict[type[Payload], Payload] = {}
+_lenient: dict[type[Payload], Payload] = {}
+
+
+def _schema(schema_cls: type[Payload], cache: dict, **options) -> Payload:
+    """One schema instance per contract (marshmallow schemas are reusable; building one per
+    event costs more than validating it)."""
+    schema = cache.get(schema_cls)
+    if schema is None:
+        schema = cache[schema_cls] = schema_cls(**options)
+    return schema
+
+
 def validate_payload(producer: str, event_type: str, data: dict) -> dict:
     schema_cls = CONTRACTS.get((producer, event_type))
     if schema_cls is None:
         raise UnknownEventType(f"no contract for {producer}.{event_type}")
-    errors = schema_cls().validate(data)
+    errors = _schema(schema_cls, _strict).validate(data)
     if errors:
         raise ValidationError(errors)
     return data
@@ -224,7 +237,7 @@ class Envelope:
         schema_cls = CONTRACTS.get((self.producer, self.type))
         if schema_cls is None:
             return self.data
-        return schema_cls(unknown=EXCLUDE).load(self.data)
+        return _schema(schema_cls, _lenient, unknown=EXCLUDE).load(self.data)
 
 
 def exchange_name(service: str) -> str:
