@@ -40,3 +40,59 @@ def rewrite_prefix(session: Session, column, old: str, new: str) -> int:
 def path_list(prefix: str) -> list[str]:
     """``"/1/7/42/"`` → ``["1", "7", "42"]``."""
     return [part for part in prefix.split("/") if part]
+
+
+# --- the people projection: org's users as a service needs them ------------------------------
+#
+# A service that keeps one declares a model with the columns user_id (primary key), name,
+# level, path (materialised supervisor path "/1/7/42/") and active, and feeds it from the
+# org.user_* events and from each caller (``sync_actor``).
+
+
+def user_path(path: list[str], user_id: str) -> str:
+    """The materialised path of a user from an event's path list (top → user)."""
+    return "/" + "/".join(path) + "/" if path else f"/{user_id}/"
+
+
+def _person(session: Session, model, user_id, name, level, path, active, update) -> None:
+    values = {"user_id": user_id, "name": name, "level": level, "path": path, "active": active}
+    upsert(session, model, "user_id", values, update)
+
+
+def sync_actor(db, model, actor) -> None:
+    """Keep the caller's name, level and path in the projection (written only on change)."""
+    with db.read() as session:
+        person = session.get(model, actor.id)
+        name = (actor.name or (person.name if person else ""))[:100]
+        current = (person.name, person.level, person.path, person.active) if person else None
+    wanted = (name, actor.level, actor.path_prefix, True)
+    if current == wanted:
+        return
+    with db.unit_of_work() as uow:
+        _person(uow.session, model, actor.id, *wanted, ("name", "level", "path", "active"))
+
+
+def user_created(session: Session, model, data: dict) -> None:
+    path = user_path(data["path"], data["user_id"])
+    _person(
+        session, model, data["user_id"], data["name"][:100], data["level"], path, True,
+        ("name", "level", "path"),
+    )  # fmt: skip
+
+
+def user_moved(session: Session, model, data: dict, *path_columns) -> tuple[str, str]:
+    """The user and their subtree moved: the projection's paths and ``path_columns`` follow."""
+    old = user_path(data["old_path"], data["user_id"])
+    new = user_path(data["new_path"], data["user_id"])
+    if old != new:
+        for column in (*path_columns, model.path):
+            rewrite_prefix(session, column, old, new)
+    _person(session, model, data["user_id"], "", data["level"], new, True, ("level", "path"))
+    return old, new
+
+
+def user_deactivated(session: Session, model, data: dict) -> str:
+    """Mark the user inactive; returns the supervisor's materialised path (the heir's)."""
+    path = user_path(data["path"], data["user_id"])
+    _person(session, model, data["user_id"], "", None, path, False, ("active",))
+    return user_path(data["supervisor_path"], data["supervisor_id"])

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from common import clock
-from common.actor import Actor, path_prefix_of
+from common import clock, projection
+from common.actor import Actor
 from common.db import Db, database_errors_as_unavailable, is_unique_violation
 from common.errors import (
     BpcError,
@@ -22,7 +22,6 @@ from common.errors import (
     ValidationFailed,
 )
 from common.events import Envelope
-from common.projection import rewrite_prefix, upsert
 from services.customer import domain, queries
 from services.customer.models import Contact, Customer, OwnershipHistory, Person, UnmaskLog
 from services.customer.schemas import contact_out, customer_out
@@ -41,32 +40,9 @@ UNMASK_FORBIDDEN = (
 # --- the people projection ------------------------------------------------------------------
 
 
-def _upsert_person(session: Session, values: dict, update_columns: tuple[str, ...]) -> None:
-    upsert(session, Person, "user_id", values, update_columns)
-
-
 @database_errors_as_unavailable
 def sync_actor(db: Db, actor: Actor) -> None:
-    """Keep the caller's name, level and path in the projection (written only on change)."""
-    with db.read() as session:
-        person = session.get(Person, actor.id)
-        name = (actor.name or (person.name if person else ""))[:100]
-        current = (person.name, person.level, person.path, person.active) if person else None
-    wanted = (name, actor.level, actor.path_prefix, True)
-    if current == wanted:
-        return
-    with db.unit_of_work() as uow:
-        _upsert_person(
-            uow.session,
-            {
-                "user_id": actor.id,
-                "name": name,
-                "level": actor.level,
-                "path": actor.path_prefix,
-                "active": True,
-            },
-            ("name", "level", "path", "active"),
-        )
+    projection.sync_actor(db, Person, actor)
 
 
 # --- registration and duplicates -----------------------------------------------------------
@@ -292,72 +268,30 @@ def export(db: Db, actor: Actor) -> dict:
 
 
 def person_created(db: Db, event: Envelope) -> None:
-    data = event.payload()
     with db.unit_of_work() as uow:
-        if not uow.first_time(event):
-            return
-        _upsert_person(
-            uow.session,
-            {
-                "user_id": data["user_id"],
-                "name": data["name"],
-                "level": data["level"],
-                "path": _prefix(data["path"], data["user_id"]),
-                "active": True,
-            },
-            ("name", "level", "path"),
-        )
-
-
-def _prefix(path: list[str], user_id: str) -> str:
-    return path_prefix_of(path) if path else f"/{user_id}/"
+        if uow.first_time(event):
+            projection.user_created(uow.session, Person, event.payload())
 
 
 def person_moved(db: Db, event: Envelope) -> None:
     """A user (and their whole subtree) moved: owner paths follow, by prefix."""
     data = event.payload()
-    old = _prefix(data["old_path"], data["user_id"])
-    new = _prefix(data["new_path"], data["user_id"])
     with db.unit_of_work() as uow:
         if not uow.first_time(event):
             return
-        if old != new:
-            moved = rewrite_prefix(uow.session, Customer.owner_path, old, new)
-            rewrite_prefix(uow.session, Person.path, old, new)
-            log.info("user %s moved %s → %s: %s customer paths", data["user_id"], old, new, moved)
-        _upsert_person(
-            uow.session,
-            {
-                "user_id": data["user_id"],
-                "name": "",
-                "level": data["level"],
-                "path": new,
-                "active": True,
-            },
-            ("level", "path"),
-        )
+        old, new = projection.user_moved(uow.session, Person, data, Customer.owner_path)
+    log.info("user %s moved %s → %s", data["user_id"], old, new)
 
 
 def owner_deactivated(db: Db, event: Envelope) -> None:
     """Everything the user owned passes to their supervisor, one history row per customer."""
     data = event.payload()
     user_id, supervisor_id = data["user_id"], data["supervisor_id"]
-    supervisor_path = _prefix(data["supervisor_path"], supervisor_id)
     with db.unit_of_work() as uow:
         if not uow.first_time(event):
             return
         session = uow.session
-        _upsert_person(
-            session,
-            {
-                "user_id": user_id,
-                "name": "",
-                "level": None,
-                "path": _prefix(data["path"], user_id),
-                "active": False,
-            },
-            ("active",),
-        )
+        supervisor_path = projection.user_deactivated(session, Person, data)
         now = clock.now()
         owned = session.scalars(
             select(Customer).where(Customer.owner_id == user_id).order_by(Customer.id)

@@ -21,7 +21,7 @@ from sqlalchemy import and_, func, or_, select, text, true
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from common import clock, config, metrics
+from common import clock, config, metrics, projection
 from common.actor import Actor
 from common.db import Db
 from common.errors import (
@@ -32,7 +32,7 @@ from common.errors import (
     ValidationFailed,
 )
 from common.events import Envelope
-from common.projection import path_list, rewrite_prefix, upsert
+from common.projection import path_list, upsert, user_path
 from services.opportunity import domain, sweep
 from services.opportunity.models import (
     CONFISCATED,
@@ -141,78 +141,26 @@ def _choose_pipeline(session: Session, actor: Actor, pipeline_id: int | None) ->
 
 
 def sync_actor(db: Db, actor: Actor) -> None:
-    """Keep the caller's level and path in the people projection (written only on change)."""
-    with db.read() as session:
-        person = session.get(Person, actor.id)
-        current = (person.level, person.path, person.active) if person else None
-    if current == (actor.level, actor.path_prefix, True):
-        return
-    with db.unit_of_work() as uow:
-        upsert(
-            uow.session,
-            Person,
-            "user_id",
-            {
-                "user_id": actor.id,
-                "name": (actor.name or "")[:100],
-                "level": actor.level,
-                "path": actor.path_prefix,
-                "active": True,
-            },
-            ("level", "path", "active"),
-        )
-
-
-def _prefix(path: list[str], user_id: str) -> str:
-    return "/" + "/".join(path) + "/" if path else f"/{user_id}/"
+    projection.sync_actor(db, Person, actor)
 
 
 def person_created(db: Db, event: Envelope) -> None:
-    data = event.payload()
     with db.unit_of_work() as uow:
-        if not uow.first_time(event):
-            return
-        upsert(
-            uow.session,
-            Person,
-            "user_id",
-            {
-                "user_id": data["user_id"],
-                "name": data["name"][:100],
-                "level": data["level"],
-                "path": _prefix(data["path"], data["user_id"]),
-                "active": True,
-            },
-            ("name", "level", "path"),
-        )
+        if uow.first_time(event):
+            projection.user_created(uow.session, Person, event.payload())
 
 
 def person_moved(db: Db, event: Envelope) -> None:
     """A user (and their subtree) moved: holder and owner paths follow, by prefix."""
-    data = event.payload()
-    old = _prefix(data["old_path"], data["user_id"])
-    new = _prefix(data["new_path"], data["user_id"])
     with db.unit_of_work() as uow:
-        if not uow.first_time(event):
-            return
-        if old != new:
-            session = uow.session
-            rewrite_prefix(session, Opportunity.holder_path, old, new)
-            rewrite_prefix(session, Opportunity.owner_path, old, new)
-            rewrite_prefix(session, Person.path, old, new)
-        upsert(
-            uow.session,
-            Person,
-            "user_id",
-            {
-                "user_id": data["user_id"],
-                "name": "",
-                "level": data["level"],
-                "path": new,
-                "active": True,
-            },
-            ("level", "path"),
-        )
+        if uow.first_time(event):
+            projection.user_moved(
+                uow.session,
+                Person,
+                event.payload(),
+                Opportunity.holder_path,
+                Opportunity.owner_path,
+            )
 
 
 def person_deactivated(db: Db, event: Envelope) -> None:
@@ -220,24 +168,11 @@ def person_deactivated(db: Db, event: Envelope) -> None:
     follows it up (status ``confiscated``, action ``handed_over``, a decision deadline)."""
     data = event.payload()
     user_id, supervisor_id = data["user_id"], data["supervisor_id"]
-    supervisor_path = _prefix(data["supervisor_path"], supervisor_id)
     with db.unit_of_work() as uow:
         if not uow.first_time(event):
             return
         session = uow.session
-        upsert(
-            session,
-            Person,
-            "user_id",
-            {
-                "user_id": user_id,
-                "name": "",
-                "level": None,
-                "path": _prefix(data["path"], user_id),
-                "active": False,
-            },
-            ("active",),
-        )
+        supervisor_path = projection.user_deactivated(session, Person, data)
         now = clock.now()
         held = session.scalars(
             select(Opportunity)
@@ -297,6 +232,8 @@ def customer_handed_over(db: Db, event: Envelope) -> None:
         )
 
 
+_history = sweep.add_history
+
 # --- visibility and locking ------------------------------------------------------------------
 
 
@@ -334,20 +271,6 @@ def _lock(session: Session, actor: Actor, opportunity_id: int) -> Opportunity:
     if opp is None:
         raise NotFound(NOT_FOUND)
     return opp
-
-
-def _history(session, opp, now, action, by, from_value=None, to_value=None, reason=None):
-    session.add(
-        OpportunityHistory(
-            opportunity_id=opp.id,
-            at=now,
-            action=action,
-            by=by,
-            from_value=from_value,
-            to_value=to_value,
-            reason=reason,
-        )
-    )
 
 
 def fact(opp: Opportunity, rules: domain.Pipeline, now: datetime, by: str) -> dict:
@@ -513,7 +436,7 @@ def decide(db: Db, actor: Actor, opportunity_id: int, action: str, assignee_id: 
                 raise Conflict(OWNER_INACTIVE, code=domain.INVALID_TRANSITION)
             new_path = person.path
         elif action == "reassign":
-            new_path = _prefix(assignee_path, outcome.holder_id)
+            new_path = user_path(assignee_path, outcome.holder_id)
         else:
             new_path = actor.path_prefix
         before = opp.holder_id
@@ -751,7 +674,7 @@ def _import_row(session: Session, item: dict, rules: domain.Pipeline, pipeline_i
         raise ValidationFailed(details={f"items.{i}.status": [domain.NOT_LAST_OPEN_STAGE]})
     if status == LOST and not item["loss_reason"]:
         raise ValidationFailed(details={f"items.{i}.loss_reason": [domain.BAD_REASON]})
-    path = _prefix(item["owner_path"], item["owner_id"])
+    path = user_path(item["owner_path"], item["owner_id"])
     opp = Opportunity(
         customer_id=item["customer_id"],
         title=item["title"],

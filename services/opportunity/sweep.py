@@ -138,7 +138,7 @@ def claim_overdue_decisions(session: Session, now: datetime, limit: int) -> list
     return _claim(session, (CONFISCATED,), (Opportunity.decision_deadline,), now, limit)
 
 
-def _history(
+def add_history(
     session: Session,
     opp: Opportunity,
     now: datetime,
@@ -146,8 +146,9 @@ def _history(
     by: str,
     from_value: str | None,
     to_value: str | None,
-    reason: str | None,
+    reason: str | None = None,
 ) -> None:
+    """One immutable history row (the table refuses UPDATE and DELETE)."""
     session.add(
         OpportunityHistory(
             opportunity_id=opp.id,
@@ -193,7 +194,7 @@ def confiscate(
     opp.decision_deadline = decision_deadline
     opp.warn_at = None
     opp.followup_deadline = None
-    _history(session, opp, now, action, by, previous_holder, new_holder_id, reason)
+    add_history(session, opp, now, action, by, previous_holder, new_holder_id, reason)
     return {
         "action": action,
         "reason": reason,
@@ -220,7 +221,7 @@ def flag_at_top(
     opp.followup_deadline = None
     opp.warn_at = None
     opp.decision_deadline = None
-    _history(session, opp, now, "flagged", by, opp.holder_id, opp.holder_id, reason)
+    add_history(session, opp, now, "flagged", by, opp.holder_id, opp.holder_id, reason)
     return {
         "action": "flagged",
         "opportunity_id": opp.id,
