@@ -6,7 +6,10 @@ from tests.support import Api, Environment, RunningBpc
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def bpc(request, tmp_path_factory):
     """The whole of BPC started by the README's run command, on each database backend."""
-    env = Environment.create(tmp_path_factory.mktemp("bpc-e2e"), request.param)
+    # the opportunity sweep's timer every 0.3 s, so PT2S stage clocks run out within a test
+    env = Environment.create(
+        tmp_path_factory.mktemp("bpc-e2e"), request.param, BPC_SWEEP_INTERVAL="0.3"
+    )
     running = RunningBpc(env)
     try:
         running.start()
