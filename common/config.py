@@ -63,6 +63,16 @@ def sweep_interval() -> float:
     return max(0.05, float(os.environ.get("BPC_SWEEP_INTERVAL", "5")))
 
 
+def expense_cap() -> str:
+    """The largest expense one work-log entry may claim (yuan)."""
+    return os.environ.get("BPC_EXPENSE_CAP", "5000.00")
+
+
+def grace_hour() -> int:
+    """Until this hour (organisation's time) yesterday's log is still accepted, marked late."""
+    return int(os.environ.get("BPC_GRACE_HOUR", "10"))
+
+
 def sweep_batch() -> int:
     """Opportunities one sweep transaction claims at most (several instances share the rest)."""
     return max(1, int(os.environ.get("BPC_SWEEP_BATCH", "500")))

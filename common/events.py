@@ -125,6 +125,27 @@ class OpportunityClosed(OpportunityFact):
     approved_by = fields.String(allow_none=True)
 
 
+class EntryRecorded(Payload):
+    """A work-log entry (immutable): what scoring, alerts, customer care and the opportunity
+    clock (follow-up limit) need. ``author_path`` is the supervisor chain top → author."""
+
+    entry_id = fields.String(required=True)
+    author_id = fields.String(required=True)
+    author_path = fields.List(fields.String(), required=True)
+    work_date = fields.String(required=True)  # YYYY-MM-DD in the organisation's time zone
+    recorded_at = fields.String(required=True)
+    late = fields.Boolean(required=True)
+    customer_id = fields.String(allow_none=True)
+    opportunity_id = fields.String(allow_none=True)
+    stage = fields.String(allow_none=True)
+    activities = fields.List(fields.String(), required=True)
+    points = fields.Float(required=True)
+    minutes = fields.Integer(required=True)
+    expense = fields.String(required=True)  # decimal string, yuan
+    next_appointment_at = fields.String(allow_none=True)
+    difficulty = fields.Dict(allow_none=True)
+
+
 class AuditableAccess(Payload):
     """A read of protected data that must land in org's append-only audit log."""
 
@@ -163,6 +184,7 @@ CONTRACTS: dict[tuple[str, str], type[Payload]] = {
     ("opportunity", "won"): OpportunityClosed,
     ("opportunity", "loss_requested"): OpportunityClosed,
     ("opportunity", "lost"): OpportunityClosed,
+    ("worklog", "entry_recorded"): EntryRecorded,
 }
 # every service can emit a probe event, consumed by org and customer for end-to-end checks
 for _svc in ("org", "customer", "opportunity", "worklog", "alerts", "experience", "scoring"):

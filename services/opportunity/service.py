@@ -216,3 +216,8 @@ class OpportunityService(ServiceBase):
     @event_consumer("customer", "customer_handed_over")
     def on_customer_handed_over(self, event) -> None:
         handlers.customer_handed_over(self.db, event)
+
+    @event_consumer("worklog", "entry_recorded")
+    def on_entry_recorded(self, event) -> None:
+        """A log entry on an opportunity restarts its follow-up clock (follow-up limit)."""
+        handlers.followup_logged(self.db, event)

@@ -1,8 +1,18 @@
-"""The worklog Nameko service: entrypoints only."""
+"""The worklog service: the immutable daily log (点一下、打个勾、填个数字) with hash chains.
 
-from common.actor import CurrentActor
-from common.db import Database
+Entrypoints only: each validates its arguments, calls one use case in ``handlers`` and
+returns a JSON-ready dict shaped as the HTTP API answers (docs/INTERFACES.md "worklog").
+"""
+
+from __future__ import annotations
+
+from nameko.rpc import rpc
+
+from common.actor import Actor, CurrentActor, require_actor
+from common.consumer import event_consumer
+from common.db import Database, database_errors_as_unavailable
 from common.service import ServiceBase
+from services.worklog import handlers, schemas
 from services.worklog.models import Base
 
 
@@ -12,3 +22,107 @@ class WorklogService(ServiceBase):
     name = "worklog"
     db = Database(Base)
     actor = CurrentActor()
+
+    def _caller(self) -> Actor:
+        actor = require_actor(self.actor)
+        handlers.sync_actor(self.db, actor)
+        return actor
+
+    @rpc
+    @database_errors_as_unavailable
+    def activities(self, **fields) -> dict:
+        self._caller()
+        schemas.load(schemas.NoArgs, fields)
+        return handlers.activities(self.db)
+
+    @rpc
+    @database_errors_as_unavailable
+    def put_activity(self, **fields) -> dict:
+        """Level ≥ 6: add or replace an activity of the catalog."""
+        actor = self._caller()
+        return handlers.put_activity(self.db, actor, fields)
+
+    @rpc
+    @database_errors_as_unavailable
+    def record(self, **fields) -> dict:
+        """Any user: one entry by the caller, appended to their hash chain.
+        Emits ``entry_recorded``."""
+        actor = self._caller()
+        args = schemas.load(schemas.RecordIn, fields)
+        return handlers.record(self.db, actor, args)
+
+    @rpc
+    @database_errors_as_unavailable
+    def get(self, **fields) -> dict:
+        actor = self._caller()
+        args = schemas.load(schemas.EntryRef, fields)
+        return handlers.get(self.db, actor, args["entry_id"])
+
+    @rpc
+    @database_errors_as_unavailable
+    def list(self, **fields) -> dict:
+        actor = self._caller()
+        args = schemas.load(schemas.ListIn, fields)
+        return handlers.list_visible(self.db, actor, args)
+
+    @rpc
+    @database_errors_as_unavailable
+    def add_note(self, **fields) -> dict:
+        """The author appends a note; the entry itself never changes."""
+        actor = self._caller()
+        args = schemas.load(schemas.NoteIn, fields)
+        return handlers.add_note(self.db, actor, args["entry_id"], args["text"])
+
+    @rpc
+    @database_errors_as_unavailable
+    def verify(self, **fields) -> dict:
+        actor = self._caller()
+        args = schemas.load(schemas.VerifyIn, fields)
+        return handlers.verify(self.db, actor, args["author_id"])
+
+    @rpc
+    @database_errors_as_unavailable
+    def export_entries(self, **fields) -> dict:
+        actor = self._caller()
+        args = schemas.load(schemas.ExportIn, fields)
+        return handlers.export_entries(self.db, actor, args["after_id"], args["limit"])
+
+    @event_consumer("org", "user_created")
+    def on_user_created(self, event) -> None:
+        handlers.person_created(self.db, event)
+
+    @event_consumer("org", "user_moved")
+    def on_user_moved(self, event) -> None:
+        handlers.person_moved(self.db, event)
+
+    @event_consumer("org", "user_deactivated")
+    def on_user_deactivated(self, event) -> None:
+        handlers.person_deactivated(self.db, event)
+
+    @event_consumer("opportunity", "registered")
+    def on_opportunity_registered(self, event) -> None:
+        handlers.opportunity_changed(self.db, event)
+
+    @event_consumer("opportunity", "stage_advanced")
+    def on_stage_advanced(self, event) -> None:
+        handlers.opportunity_changed(self.db, event)
+
+    @event_consumer("opportunity", "confiscated")
+    def on_confiscated(self, event) -> None:
+        handlers.opportunity_changed(self.db, event)
+
+    @event_consumer("opportunity", "decided")
+    def on_decided(self, event) -> None:
+        handlers.opportunity_changed(self.db, event)
+
+    @event_consumer("opportunity", "won")
+    def on_won(self, event) -> None:
+        handlers.opportunity_changed(self.db, event)
+
+    @event_consumer("opportunity", "loss_requested")
+    def on_loss_requested(self, event) -> None:
+        handlers.opportunity_changed(self.db, event)
+
+    @event_consumer("opportunity", "lost")
+    def on_lost(self, event) -> None:
+        handlers.opportunity_changed(self.db, event)

@@ -1,0 +1,383 @@
+"""Use cases of the worklog service: the immutable daily log and its hash chains.
+
+Recording an entry reads only this service's tables (the catalog, the author's day, the
+opportunity projection), appends the entry to the author's hash chain and writes
+``entry_recorded`` to the outbox in the same transaction. Two entries of one author recorded at
+the same moment cannot both follow the same chain link (UNIQUE(author_id, prev_hash)): the
+loser retries on the new head, re-checking the day's total.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from common import clock, config, projection
+from common.actor import Actor
+from common.db import Db, is_unique_violation
+from common.errors import Conflict, Forbidden, NotFound
+from common.events import Envelope
+from common.projection import path_list, upsert
+from services.worklog import domain
+from services.worklog.models import Activity, Entry, EntryNote, OpportunityState, Person
+
+log = logging.getLogger(__name__)
+
+ENTRY_NOT_FOUND = "日报不存在 / Log entry not found"
+NOT_AUTHOR = "只有作者可以追加备注 / Only the author may add a note"
+BUSY = "日报正在被同时提交，请重试 / Entries are being recorded at the same moment; try again"
+CHAIN_RETRIES = 5
+
+
+# --- the catalog ---------------------------------------------------------------------------
+
+
+def _activity_out(row: Activity) -> dict:
+    return {
+        "key": row.key,
+        "name": row.name,
+        "points": row.points,
+        "stages": list(row.stages or []),
+        "needs_customer": bool(row.needs_customer),
+    }
+
+
+def catalog(session: Session) -> dict[str, domain.Activity]:
+    rows = session.scalars(select(Activity).order_by(Activity.position, Activity.key)).all()
+    return {
+        r.key: domain.Activity(r.key, r.name, r.points, tuple(r.stages or ()), r.needs_customer)
+        for r in rows
+    }
+
+
+def activities(db: Db) -> dict:
+    with db.read() as session:
+        rows = session.scalars(select(Activity).order_by(Activity.position, Activity.key)).all()
+        return {"items": [_activity_out(r) for r in rows]}
+
+
+def put_activity(db: Db, actor: Actor, fields: dict) -> dict:
+    actor.require_level(6)
+    activity = domain.parse_activity(fields)
+    with db.unit_of_work() as uow:
+        session = uow.session
+        row = session.get(Activity, activity.key)
+        if row is None:
+            position = session.scalar(select(func.coalesce(func.max(Activity.position), 0)))
+            row = Activity(key=activity.key, position=position + 1)
+            session.add(row)
+        row.name, row.points = activity.name, activity.points
+        row.stages, row.needs_customer = list(activity.stages), activity.needs_customer
+        row.updated_by, row.updated_at = actor.id, clock.now()
+        session.flush()
+        return _activity_out(row)
+
+
+# --- recording -----------------------------------------------------------------------------
+
+
+def _hashed_fields(entry: Entry) -> dict:
+    """What the chain hash covers: everything recorded, as recorded (ids excluded: the hash is
+    computed before the database numbers the row)."""
+    return {
+        "author_id": entry.author_id,
+        "work_date": entry.work_date.isoformat(),
+        "recorded_at": clock.as_utc(entry.recorded_at).astimezone(UTC).isoformat(),
+        "late": bool(entry.late),
+        "customer_id": entry.customer_id,
+        "opportunity_id": entry.opportunity_id,
+        "stage": entry.stage,
+        "activities": list(entry.activities),
+        "minutes": entry.minutes,
+        "expense_fen": entry.expense_fen,
+        "note": entry.note,
+        "next_appointment_at": (
+            clock.as_utc(entry.next_appointment_at).astimezone(UTC).isoformat()
+            if entry.next_appointment_at
+            else None
+        ),
+        "difficulty": entry.difficulty,
+    }
+
+
+def entry_out(entry: Entry, notes=()) -> dict:
+    return {
+        "id": str(entry.id),
+        "author_id": entry.author_id,
+        "work_date": entry.work_date.isoformat(),
+        "recorded_at": clock.isoformat(entry.recorded_at),
+        "late": bool(entry.late),
+        "customer_id": str(entry.customer_id) if entry.customer_id else None,
+        "opportunity_id": str(entry.opportunity_id) if entry.opportunity_id else None,
+        "stage": entry.stage,
+        "activities": list(entry.activities),
+        "points": entry.points,
+        "minutes": entry.minutes,
+        "expense": domain.format_money(entry.expense_fen),
+        "note": entry.note,
+        "next_appointment_at": (
+            clock.isoformat(entry.next_appointment_at) if entry.next_appointment_at else None
+        ),
+        "difficulty": entry.difficulty,
+        "hash": entry.hash,
+        "prev_hash": entry.prev_hash or None,
+        "alarm_id": None,
+        "notes": [{"id": str(n.id), "text": n.text, "at": clock.isoformat(n.at)} for n in notes],
+    }
+
+
+def _event(entry: Entry, actor: Actor) -> dict:
+    answer = entry_out(entry)
+    return {
+        "entry_id": answer["id"],
+        "author_id": entry.author_id,
+        "author_path": list(actor.path) or [actor.id],
+        "work_date": answer["work_date"],
+        "recorded_at": clock.isoformat(entry.recorded_at),
+        "late": answer["late"],
+        "customer_id": answer["customer_id"],
+        "opportunity_id": answer["opportunity_id"],
+        "stage": entry.stage,
+        "activities": answer["activities"],
+        "points": entry.points,
+        "minutes": entry.minutes,
+        "expense": answer["expense"],
+        "next_appointment_at": answer["next_appointment_at"],
+        "difficulty": entry.difficulty,
+    }
+
+
+def record(db: Db, actor: Actor, args: dict) -> dict:
+    now = clock.now()
+    work_date, late = domain.resolve_work_date(
+        args["work_date"], now, clock.org_tz(), config.grace_hour()
+    )
+    minutes = domain.check_minutes(args["minutes"])
+    expense = args["expense"] or 0
+    domain.check_expense(expense, domain.parse_money(config.expense_cap(), "expense_cap"))
+    difficulty = domain.difficulty_in(args["difficulty"])
+    for attempt in range(CHAIN_RETRIES):
+        try:
+            with db.unit_of_work() as uow:
+                entry = _append(uow.session, actor, args, now, work_date, late, minutes)
+                entry.expense_fen, entry.difficulty = expense, difficulty
+                _seal(uow.session, entry)
+                uow.publish("entry_recorded", _event(entry, actor))
+                return entry_out(entry)
+        except IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+            log.info("chain of %s moved on (attempt %s); retrying", actor.id, attempt + 1)
+    raise Conflict(BUSY, code="conflict")
+
+
+def _append(session, actor, args, now, work_date, late, minutes) -> Entry:
+    stage = None
+    if args["opportunity_id"] is not None:
+        state = session.get(OpportunityState, args["opportunity_id"])
+        domain.check_holder(state.holder_id if state else None, actor.id)
+        stage = state.stage
+    chosen = domain.check_activities(
+        args["activities"], catalog(session), stage, args["customer_id"] is not None
+    )
+    already = session.scalar(
+        select(func.coalesce(func.sum(Entry.minutes), 0)).where(
+            Entry.author_id == actor.id, Entry.work_date == work_date
+        )
+    )
+    domain.check_day_total(int(already), minutes)
+    return Entry(
+        author_id=actor.id,
+        work_date=work_date,
+        recorded_at=now,
+        late=late,
+        customer_id=args["customer_id"],
+        opportunity_id=args["opportunity_id"],
+        stage=stage,
+        activities=[a.key for a in chosen],
+        points=float(sum(a.points for a in chosen)),
+        minutes=minutes,
+        note=args["note"],
+        next_appointment_at=args["next_appointment_at"],
+    )
+
+
+def _seal(session: Session, entry: Entry) -> None:
+    """Link the entry to the head of its author's chain, hash it, and insert it."""
+    head = session.scalar(
+        select(Entry.hash).where(Entry.author_id == entry.author_id).order_by(Entry.id.desc())
+    )
+    entry.prev_hash = head or ""
+    entry.hash = domain.chain_hash(entry.prev_hash or None, _hashed_fields(entry))
+    session.add(entry)
+    session.flush()
+
+
+# --- reading, notes, verification --------------------------------------------------------
+
+
+def _visible_authors(actor: Actor):
+    """Own entries; subordinates' from level 4; everyone's at level 9."""
+    if actor.sees_everything():
+        return None
+    if not actor.sees_subordinates():
+        return Entry.author_id == actor.id
+    below = select(Person.user_id).where(Person.path.startswith(actor.path_prefix, autoescape=True))
+    return (Entry.author_id == actor.id) | Entry.author_id.in_(below)
+
+
+def _visible(query, actor: Actor):
+    condition = _visible_authors(actor)
+    return query if condition is None else query.where(condition)
+
+
+def _notes(session: Session, entry_ids) -> dict[int, list[EntryNote]]:
+    notes: dict[int, list[EntryNote]] = {}
+    rows = session.scalars(
+        select(EntryNote).where(EntryNote.entry_id.in_(entry_ids)).order_by(EntryNote.id)
+    )
+    for note in rows:
+        notes.setdefault(note.entry_id, []).append(note)
+    return notes
+
+
+def get(db: Db, actor: Actor, entry_id: int) -> dict:
+    with db.read() as session:
+        entry = session.scalar(_visible(select(Entry).where(Entry.id == entry_id), actor))
+        if entry is None:
+            raise NotFound(ENTRY_NOT_FOUND)
+        return entry_out(entry, _notes(session, [entry.id]).get(entry.id, []))
+
+
+def list_visible(db: Db, actor: Actor, args: dict) -> dict:
+    query = _visible(select(Entry), actor)
+    if args["author_id"]:
+        query = query.where(Entry.author_id == args["author_id"])
+    if args["from_date"]:
+        query = query.where(Entry.work_date >= args["from_date"])
+    if args["to_date"]:
+        query = query.where(Entry.work_date <= args["to_date"])
+    if args["cursor"] is not None:
+        query = query.where(Entry.id < args["cursor"])
+    limit = args["limit"] or 50
+    with db.read() as session:
+        rows = list(session.scalars(query.order_by(Entry.id.desc()).limit(limit + 1)))
+        more, rows = len(rows) > limit, rows[:limit]
+        notes = _notes(session, [r.id for r in rows])
+        items = [entry_out(r, notes.get(r.id, [])) for r in rows]
+    return {"items": items, "next_cursor": str(rows[-1].id) if more and rows else None}
+
+
+def add_note(db: Db, actor: Actor, entry_id: int, text: str) -> dict:
+    with db.unit_of_work() as uow:
+        session = uow.session
+        entry = session.scalar(_visible(select(Entry).where(Entry.id == entry_id), actor))
+        if entry is None:
+            raise NotFound(ENTRY_NOT_FOUND)
+        if entry.author_id != actor.id:
+            raise Forbidden(NOT_AUTHOR)
+        note = EntryNote(entry_id=entry.id, author_id=actor.id, text=text, at=clock.now())
+        session.add(note)
+        session.flush()
+        return {
+            "id": str(note.id),
+            "entry_id": str(entry.id),
+            "text": text,
+            "at": clock.isoformat(note.at),
+        }
+
+
+def verify(db: Db, actor: Actor, author_id: str | None) -> dict:
+    author_id = author_id or actor.id
+    with db.read() as session:
+        if author_id != actor.id:
+            person = session.get(Person, author_id)
+            if person is None or not actor.may_see_owner(author_id, person.path):
+                raise NotFound(ENTRY_NOT_FOUND)
+        rows = session.scalars(
+            select(Entry).where(Entry.author_id == author_id).order_by(Entry.id)
+        ).all()
+        chain = [({**_hashed_fields(r), "id": r.id}, r.hash, r.prev_hash or None) for r in rows]
+    broken = domain.first_broken(chain)
+    return {
+        "author_id": author_id,
+        "valid": broken is None,
+        "entries": len(chain),
+        "broken_at": str(broken) if broken is not None else None,
+    }
+
+
+def export_entries(db: Db, actor: Actor, after_id: int, limit: int) -> dict:
+    """Level 9: the log in id order, as ``entry_recorded`` data, for rebuilding scoring."""
+    actor.require_level(9)
+    with db.read() as session:
+        rows = session.scalars(
+            select(Entry).where(Entry.id > after_id).order_by(Entry.id).limit(limit)
+        ).all()
+        paths = {
+            p.user_id: path_list(p.path)
+            for p in session.scalars(
+                select(Person).where(Person.user_id.in_({r.author_id for r in rows}))
+            )
+        }
+    items = []
+    for row in rows:
+        author = Actor(id=row.author_id, level=1, path=paths.get(row.author_id, []))
+        items.append(_event(row, author))
+    return {"items": items, "next_after_id": str(rows[-1].id) if rows else None}
+
+
+# --- projections ---------------------------------------------------------------------------
+
+
+def sync_actor(db: Db, actor: Actor) -> None:
+    projection.sync_actor(db, Person, actor)
+
+
+def person_created(db: Db, event: Envelope) -> None:
+    with db.unit_of_work() as uow:
+        if uow.first_time(event):
+            projection.user_created(uow.session, Person, event.payload())
+
+
+def person_moved(db: Db, event: Envelope) -> None:
+    with db.unit_of_work() as uow:
+        if uow.first_time(event):
+            projection.user_moved(uow.session, Person, event.payload())
+
+
+def person_deactivated(db: Db, event: Envelope) -> None:
+    with db.unit_of_work() as uow:
+        if uow.first_time(event):
+            projection.user_deactivated(uow.session, Person, event.payload())
+
+
+def opportunity_changed(db: Db, event: Envelope) -> None:
+    """Any opportunity event: its holder, stage and status as of the event's time."""
+    data = event.payload()
+    at = datetime.fromisoformat(data["at"])
+    with db.unit_of_work() as uow:
+        if not uow.first_time(event):
+            return
+        session = uow.session
+        current = session.get(OpportunityState, int(data["opportunity_id"]))
+        if current is not None and clock.as_utc(current.as_of) > clock.as_utc(at):
+            return  # a late delivery of an older event: the newer state stays
+        upsert(
+            session,
+            OpportunityState,
+            "opportunity_id",
+            {
+                "opportunity_id": int(data["opportunity_id"]),
+                "customer_id": int(data["customer_id"]),
+                "holder_id": data["holder_id"],
+                "stage": data["stage"],
+                "status": data["status"],
+                "as_of": at,
+            },
+            ("customer_id", "holder_id", "stage", "status", "as_of"),
+        )
