@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from werkzeug.wrappers import Response
 
-from common.errors import Locked
+from common.errors import Immutable, Locked
 from gateway import schemas as s
 from gateway.routing import Call, Route
 
@@ -203,6 +203,108 @@ def set_target(call: Call):
 
 def lost_reasons(call: Call):
     return call.rpc.call(OPPORTUNITY, "lost_reasons", scope=call.query["scope"])
+
+
+# ---- work log -------------------------------------------------------------------------------
+
+WORKLOG = "worklog"
+
+
+def list_activities(call: Call):
+    return call.rpc.call(WORKLOG, "activities")
+
+
+def put_activity(call: Call):
+    return call.rpc.call(WORKLOG, "put_activity", **call.body)
+
+
+def record_entry(call: Call):
+    return call.rpc.call(WORKLOG, "record", **call.body)
+
+
+def immutable_entry(call: Call):
+    # entries are append-only (DOMAIN.md): nothing to ask the service, the answer never changes
+    raise Immutable(
+        "日报一经提交不可修改或删除 / A log entry can never be changed or deleted",
+        details={"entry_id": call.path["id"]},
+    )
+
+
+def list_entries(call: Call):
+    return call.rpc.call(
+        WORKLOG,
+        "list",
+        author_id=call.query["author_id"],
+        from_date=call.query["from_"],
+        to_date=call.query["to"],
+        limit=call.query["limit"],
+        cursor=call.query["cursor"],
+    )
+
+
+def get_entry(call: Call):
+    return call.rpc.call(WORKLOG, "get", entry_id=call.path["id"])
+
+
+def add_entry_note(call: Call):
+    return call.rpc.call(WORKLOG, "add_note", entry_id=call.path["id"], text=call.body["text"])
+
+
+def verify_entries(call: Call):
+    return call.rpc.call(WORKLOG, "verify", author_id=call.query["author_id"])
+
+
+# ---- scoring --------------------------------------------------------------------------------
+
+SCORING = "scoring"
+
+
+def curves(call: Call):
+    return call.rpc.call(
+        SCORING,
+        "curves",
+        user_id=call.query["user_id"],
+        from_date=call.query["from_"],
+        to_date=call.query["to"],
+        granularity=call.query["granularity"],
+    )
+
+
+def leaderboard(call: Call):
+    return call.rpc.call(
+        SCORING,
+        "leaderboard",
+        metric=call.query["metric"],
+        period=call.query["period"],
+        date=call.query["date"],
+        scope=call.query["scope"],
+    )
+
+
+def fake_reports(call: Call):
+    return call.rpc.call(
+        SCORING,
+        "fake_reports",
+        scope=call.query["scope"],
+        from_date=call.query["from_"],
+        to_date=call.query["to"],
+    )
+
+
+def early_warnings(call: Call):
+    return call.rpc.call(SCORING, "early_warnings", scope=call.query["scope"])
+
+
+def trainees(call: Call):
+    return call.rpc.call(SCORING, "trainees", scope=call.query["scope"])
+
+
+def managers(call: Call):
+    return call.rpc.call(SCORING, "managers", scope=call.query["scope"])
+
+
+def rebuild_scores(call: Call):
+    return call.rpc.call(SCORING, "rebuild")
 
 
 # ---- the table ------------------------------------------------------------------------------
@@ -525,5 +627,181 @@ ROUTES: list[Route] = [
         response=s.LostReasons,
         errors=(403, 422),
         tag=OPPORTUNITIES,
+    ),
+    # ---- work log ----
+    Route(
+        "GET",
+        f"{API}/activities",
+        list_activities,
+        "日报活动目录 / The activity catalog",
+        response=s.ActivityList,
+        tag=WORKLOG,
+    ),
+    Route(
+        "POST",
+        f"{API}/activities",
+        put_activity,
+        "新增或替换日报活动（全集团目录）/ Add or replace an activity of the group-wide catalog",
+        request=s.PutActivityRequest,
+        response=s.Activity,
+        min_level=6,
+        status=201,
+        errors=(403, 422),
+        tag=WORKLOG,
+    ),
+    Route(
+        "POST",
+        f"{API}/worklog/entries",
+        record_entry,
+        "提交日报（提交后不可修改）/ Record a log entry (never changed afterwards)",
+        request=s.RecordEntryRequest,
+        response=s.Entry,
+        status=201,
+        errors=(403, 404, 422),
+        tag=WORKLOG,
+        description="违反规则为 422（如 day_limit_exceeded、too_late、expense_over_cap）/ "
+        "Rule violations are 422 (day_limit_exceeded, too_late, expense_over_cap, …)",
+    ),
+    Route(
+        "GET",
+        f"{API}/worklog/entries",
+        list_entries,
+        "可见的日报 / Visible log entries",
+        query=s.EntriesQuery,
+        response=s.EntryPage,
+        errors=(403, 422),
+        tag=WORKLOG,
+    ),
+    Route(
+        "GET",
+        f"{API}/worklog/entries/{{id}}",
+        get_entry,
+        "日报及其附注 / A log entry and its notes",
+        response=s.Entry,
+        errors=(404,),
+        tag=WORKLOG,
+    ),
+    Route(
+        "PUT",
+        f"{API}/worklog/entries/{{id}}",
+        immutable_entry,
+        "日报不可修改 / Always 405 immutable: a log entry cannot be changed",
+        request=s.AnyBody,
+        errors=(404, 405),
+        tag=WORKLOG,
+        description="请求体被忽略；可追加附注 / The body is ignored; append a note instead",
+    ),
+    Route(
+        "PATCH",
+        f"{API}/worklog/entries/{{id}}",
+        immutable_entry,
+        "日报不可修改 / Always 405 immutable: a log entry cannot be changed",
+        request=s.AnyBody,
+        errors=(404, 405),
+        tag=WORKLOG,
+        description="请求体被忽略；可追加附注 / The body is ignored; append a note instead",
+    ),
+    Route(
+        "DELETE",
+        f"{API}/worklog/entries/{{id}}",
+        immutable_entry,
+        "日报不可删除 / Always 405 immutable: a log entry cannot be deleted",
+        errors=(404, 405),
+        tag=WORKLOG,
+    ),
+    Route(
+        "POST",
+        f"{API}/worklog/entries/{{id}}/notes",
+        add_entry_note,
+        "追加附注（仅作者，原日报不变）/ Append a note (the author only; the entry is kept)",
+        request=s.AddNoteRequest,
+        response=s.Note,
+        status=201,
+        errors=(403, 404, 422),
+        tag=WORKLOG,
+    ),
+    Route(
+        "GET",
+        f"{API}/worklog/verify",
+        verify_entries,
+        "校验日报哈希链 / Verify an author's hash chain",
+        query=s.VerifyQuery,
+        response=s.Verify,
+        errors=(403, 404, 422),
+        tag=WORKLOG,
+    ),
+    # ---- scoring ----
+    Route(
+        "GET",
+        f"{API}/scoring/curves",
+        curves,
+        "勤奋度与能力曲线 / Diligence and ability curves",
+        query=s.CurvesQuery,
+        response=s.Curves,
+        errors=(403, 404, 422),
+        tag=SCORING,
+    ),
+    Route(
+        "GET",
+        f"{API}/scoring/leaderboard",
+        leaderboard,
+        "排行榜 / Leaderboard by diligence or ability",
+        query=s.LeaderboardQuery,
+        response=s.Leaderboard,
+        errors=(403, 422),
+        tag=SCORING,
+    ),
+    Route(
+        "GET",
+        f"{API}/scoring/fake-reports",
+        fake_reports,
+        "虚假日报分析（按阶段、按人）/ Fake-report analysis by stage and by person",
+        query=s.FakeReportsQuery,
+        response=s.FakeReports,
+        min_level=5,
+        errors=(403, 422),
+        tag=SCORING,
+    ),
+    Route(
+        "GET",
+        f"{API}/scoring/early-warnings",
+        early_warnings,
+        "离职预警 / Resignation early warnings",
+        query=s.AnalysisScopeQuery,
+        response=s.EarlyWarnings,
+        min_level=5,
+        errors=(403, 422),
+        tag=SCORING,
+    ),
+    Route(
+        "GET",
+        f"{API}/scoring/trainees",
+        trainees,
+        "试用业务员筛选 / Trainee screening",
+        query=s.AnalysisScopeQuery,
+        response=s.Trainees,
+        min_level=4,
+        errors=(403, 422),
+        tag=SCORING,
+    ),
+    Route(
+        "GET",
+        f"{API}/scoring/managers",
+        managers,
+        "管理责任 / Management responsibility per supervisor",
+        query=s.AnalysisScopeQuery,
+        response=s.Managers,
+        min_level=6,
+        errors=(403, 422),
+        tag=SCORING,
+    ),
+    Route(
+        "POST",
+        f"{API}/admin/scoring/rebuild",
+        rebuild_scores,
+        "从各服务历史重建评分 / Rebuild the scores from the other services' history",
+        min_level=9,
+        errors=(403,),
+        tag=SCORING,
     ),
 ]

@@ -609,3 +609,256 @@ class LostReason(Schema):
 
 class LostReasons(Schema):
     items = fields.List(fields.Nested(LostReason), required=True)
+
+
+# ---- work log -------------------------------------------------------------------------------
+# Types and shape only: the worklog service applies its rules (the catalog, minutes 1..960 and
+# the day's 1,440, the expense cap, the grace hour, the opportunity's holder) in its own words.
+
+ACTIVITY_KEY_LENGTH = 40
+_DATE_DOC = {"description": "YYYY-MM-DD", "example": "2025-07-01"}
+
+
+def _date(**kwargs) -> fields.Date:
+    return fields.Date(metadata=dict(_DATE_DOC), **kwargs)
+
+
+class PutActivityRequest(Strict):
+    key = _text(ACTIVITY_KEY_LENGTH, required=True, metadata={"example": "visit"})
+    name = _text(100, required=True)
+    points = StrictNumber(required=True, metadata={"description": "0..1000"})
+    stages = fields.List(
+        _text(ACTIVITY_KEY_LENGTH),
+        validate=validate.Length(max=50),
+        metadata={"description": "stage keys where it is plausible; empty = every stage"},
+    )
+    needs_customer = StrictBoolean(metadata={"description": "default true"})
+
+
+class Activity(Schema):
+    key = fields.String(required=True)
+    name = fields.String(required=True)
+    points = fields.Float(required=True)
+    stages = fields.List(fields.String(), required=True)
+    needs_customer = fields.Boolean()
+
+
+class ActivityList(Schema):
+    items = fields.List(fields.Nested(Activity), required=True)
+
+
+class DifficultyRequest(Strict):
+    category = _text(64, required=True)
+    description = _text(2000, required=True)
+    analysis = _optional_text(5000)
+    amount = Money(allow_none=True, load_default=None, metadata={"example": "50000.00"})
+
+
+class RecordEntryRequest(Strict):
+    customer_id = Id(allow_none=True, load_default=None)
+    opportunity_id = Id(allow_none=True, load_default=None)
+    activities = fields.List(
+        _text(ACTIVITY_KEY_LENGTH),
+        required=True,
+        validate=validate.Length(min=1, max=20),
+        metadata={"description": "activity keys of the catalog, 1..20"},
+    )
+    minutes = StrictInteger(required=True, metadata={"description": "whole minutes, 1..960"})
+    expense = Money(allow_none=True, load_default=None, metadata={"example": "120.50"})
+    note = _optional_text(2000)
+    next_appointment_at = fields.AwareDateTime(
+        allow_none=True, load_default=None, metadata={"description": "RFC 3339 with offset"}
+    )
+    difficulty = fields.Nested(
+        DifficultyRequest,
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "raises a difficulty alarm"},
+    )
+    work_date = _date(allow_none=True, load_default=None)
+
+
+class Difficulty(Schema):
+    category = fields.String(required=True)
+    description = fields.String(required=True)
+    analysis = fields.String(allow_none=True)
+    amount = fields.String(allow_none=True)
+
+
+class Note(Schema):
+    id = fields.String(required=True)
+    entry_id = fields.String(required=True)
+    text = fields.String(required=True)
+    at = fields.DateTime(required=True)
+
+
+class Entry(Schema):
+    id = fields.String(required=True)
+    author_id = fields.String(required=True)
+    work_date = fields.Date(required=True)
+    recorded_at = fields.DateTime(required=True)
+    late = fields.Boolean(required=True)
+    customer_id = fields.String(allow_none=True)
+    opportunity_id = fields.String(allow_none=True)
+    stage = fields.String(allow_none=True)
+    activities = fields.List(fields.String())
+    minutes = fields.Integer()
+    expense = fields.String(allow_none=True, metadata={"example": "120.50"})
+    note = fields.String(allow_none=True)
+    next_appointment_at = fields.DateTime(allow_none=True)
+    difficulty = fields.Nested(Difficulty, allow_none=True)
+    hash = fields.String(required=True)
+    prev_hash = fields.String(allow_none=True, required=True)
+    alarm_id = fields.String(allow_none=True)
+    notes = fields.List(fields.Nested(Note))
+
+
+class EntryPage(Schema):
+    items = fields.List(fields.Nested(Entry), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class EntriesQuery(PageQuery):
+    author_id = Id(load_default=None)
+    from_ = _date(data_key="from", load_default=None)
+    to = _date(load_default=None)
+
+
+class AddNoteRequest(Strict):
+    text = _text(2000, required=True)
+
+
+class VerifyQuery(Query):
+    author_id = Id(load_default=None, metadata={"description": "default: the caller"})
+
+
+class Verify(Schema):
+    valid = fields.Boolean(required=True)
+    entries = fields.Integer(required=True)
+    broken_at = fields.String(allow_none=True, required=True)
+
+
+class AnyBody(Schema):
+    """Whatever is sent is ignored: the answer is 405 ``immutable`` in any case."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+# ---- scoring --------------------------------------------------------------------------------
+
+GRANULARITIES = ["day", "month"]
+METRICS = ["diligence", "ability"]
+PERIODS = ["day", "week", "month"]
+LEADERBOARD_SCOPES = ["group", "branch", "team"]
+
+
+class CurvesQuery(Query):
+    user_id = Id(load_default=None, metadata={"description": "default: the caller"})
+    from_ = _date(data_key="from", load_default=None)
+    to = _date(load_default=None)
+    granularity = fields.String(load_default="day", validate=validate.OneOf(GRANULARITIES))
+
+
+class CurvePoint(Schema):
+    date = fields.String(required=True, metadata={"description": "YYYY-MM-DD or YYYY-MM"})
+    minutes = fields.Integer(required=True)
+    score = fields.Float(required=True)
+    entries = fields.Integer(required=True)
+    suspicious = fields.Integer(required=True)
+    proven_false = fields.Integer()
+
+
+class Curves(Schema):
+    user_id = fields.String()
+    granularity = fields.String(metadata={"enum": GRANULARITIES})
+    points = fields.List(fields.Nested(CurvePoint), required=True)
+
+
+class LeaderboardQuery(Query):
+    metric = fields.String(load_default="diligence", validate=validate.OneOf(METRICS))
+    period = fields.String(load_default="day", validate=validate.OneOf(PERIODS))
+    date = _date(load_default=None)
+    scope = fields.String(load_default="group", validate=validate.OneOf(LEADERBOARD_SCOPES))
+
+
+class LeaderboardItem(Schema):
+    rank = fields.Integer(required=True, metadata={"description": "ties share a rank"})
+    user_id = fields.String(required=True)
+    name = fields.String(required=True)
+    value = fields.Float(required=True)
+
+
+class Leaderboard(Schema):
+    items = fields.List(fields.Nested(LeaderboardItem), required=True)
+
+
+class AnalysisScopeQuery(Query):
+    scope = fields.String(
+        load_default="subtree",
+        validate=validate.OneOf(SCOPES),
+        metadata={"description": "group needs level 8+"},
+    )
+
+
+class FakeReportsQuery(AnalysisScopeQuery):
+    from_ = _date(data_key="from", load_default=None)
+    to = _date(load_default=None)
+
+
+class FakeReportStage(Schema):
+    stage = fields.String(allow_none=True, required=True)
+    entries = fields.Integer(required=True)
+    suspicious = fields.Integer(required=True)
+    proven_false = fields.Integer(required=True)
+    share = fields.Float(allow_none=True, required=True)
+
+
+class FakeReportUser(Schema):
+    user_id = fields.String(required=True)
+    name = fields.String()
+    entries = fields.Integer(required=True)
+    suspicious = fields.Integer(required=True)
+    proven_false = fields.Integer(required=True)
+    share = fields.Float(allow_none=True, required=True)
+
+
+class FakeReports(Schema):
+    by_stage = fields.List(fields.Nested(FakeReportStage), required=True)
+    by_user = fields.List(fields.Nested(FakeReportUser), required=True)
+
+
+class EarlyWarning(Schema):
+    user_id = fields.String(required=True)
+    name = fields.String()
+    risk = fields.Integer(required=True, metadata={"description": "0..100"})
+    reasons = fields.List(fields.String(), required=True)
+
+
+class EarlyWarnings(Schema):
+    items = fields.List(fields.Nested(EarlyWarning), required=True)
+
+
+class Trainee(Schema):
+    user_id = fields.String(required=True)
+    name = fields.String()
+    days = fields.Integer(required=True)
+    diligence_percentile = fields.Float(allow_none=True, required=True)
+    ability_percentile = fields.Float(allow_none=True, required=True)
+    recommendation = fields.String(required=True, metadata={"description": "keep, watch or let go"})
+    reasons = fields.List(fields.String(), required=True)
+
+
+class Trainees(Schema):
+    items = fields.List(fields.Nested(Trainee), required=True)
+
+
+class Managers(Schema):
+    items = fields.List(
+        fields.Dict(),
+        required=True,
+        metadata={
+            "description": "per supervisor (user_id): mean time to decide on confiscated "
+            "opportunities, support given to subordinates' alarms, team curves"
+        },
+    )

@@ -772,3 +772,32 @@ def followup_logged(db: Db, event: Envelope) -> None:
         if rules.followup_limit is not None:
             since = max(clock.as_utc(opp.last_followup_at), clock.as_utc(opp.stage_entered_at))
             opp.followup_deadline = since + rules.followup_limit
+
+
+def export_history(db: Db, actor: Actor, after_id: int, limit: int) -> dict:
+    """Level 9: the history in id order, for services rebuilding from it (scoring)."""
+    actor.require_level(9)
+    with db.read() as session:
+        rows = session.execute(
+            select(OpportunityHistory, Opportunity.customer_id, Opportunity.pipeline_id)
+            .join(Opportunity, Opportunity.id == OpportunityHistory.opportunity_id)
+            .where(OpportunityHistory.id > after_id)
+            .order_by(OpportunityHistory.id)
+            .limit(limit)
+        ).all()
+    items = [
+        {
+            "id": str(h.id),
+            "opportunity_id": str(h.opportunity_id),
+            "customer_id": str(customer_id),
+            "pipeline_id": str(pipeline_id),
+            "at": clock.isoformat(h.at),
+            "action": h.action,
+            "by": h.by,
+            "from": h.from_value,
+            "to": h.to_value,
+            "reason": h.reason,
+        }
+        for h, customer_id, pipeline_id in rows
+    ]
+    return {"items": items, "next_after_id": items[-1]["id"] if items else None}

@@ -211,3 +211,8 @@ class ImportIn(Strict):
     items = fields.List(
         fields.Nested(ImportItem), required=True, validate=validate.Length(min=1, max=1000)
     )
+
+
+class ExportIn(Strict):
+    after_id = fields.Integer(load_default=0, validate=validate.Range(0, 2**31 - 1))
+    limit = fields.Integer(load_default=1000, validate=validate.Range(1, 5000))

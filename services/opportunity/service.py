@@ -128,6 +128,14 @@ class OpportunityService(ServiceBase):
         args = schemas.load(schemas.ImportIn, fields)
         return handlers.import_opportunities(self.db, actor, args["items"])
 
+    @rpc
+    @database_errors_as_unavailable
+    def export_history(self, **fields) -> dict:
+        """Level 9: history rows in id order, paged (``after_id``, ``limit``), for rebuilds."""
+        actor = self._caller()
+        args = schemas.load(schemas.ExportIn, fields)
+        return handlers.export_history(self.db, actor, args["after_id"], args["limit"])
+
     # --- the sweep -----------------------------------------------------------------------
 
     @rpc

@@ -1,0 +1,177 @@
+"""Scoring's facts, recorded once whichever way they arrive.
+
+Incremental processing (events) and a rebuild (the other services' export RPCs) feed the same
+two functions. Each fact has a natural key — the entry id, or the opportunity, action and time
+of a history row — and is inserted only if absent; the daily aggregate is incremented in the
+same transaction only when the insert happened. So an event delivered twice, an event that
+arrives while a rebuild replays the same fact, or a rebuild run twice, count once.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+
+from common import clock
+from common.money import parse_money
+from services.scoring.models import Daily, Progress, ScoredEntry
+
+# DOMAIN.md §5: progress points and the confiscation penalty
+POINTS = {"registered": 0.0, "advanced": 5.0, "won": 20.0, "confiscated": -10.0, "escalated": -10.0}
+
+
+def _dialect_insert(session: Session):
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert
+
+
+def _insert_new(session: Session, model, rows: list[dict], key: str) -> list[dict]:
+    """Insert the rows whose key is not there yet; returns those inserted."""
+    if not rows:
+        return []
+    stmt = (
+        _dialect_insert(session)(model)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[key])
+        .returning(getattr(model, key))
+    )
+    inserted = set(session.scalars(stmt).all())
+    return [row for row in rows if row[key] in inserted]
+
+
+def _add_to_days(session: Session, increments: dict[tuple[str, date], list]) -> None:
+    """daily += (minutes, score, entries, proven_false) per (user, day)."""
+    if not increments:
+        return
+    stmt = _dialect_insert(session)(Daily)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Daily.user_id, Daily.day],
+        set_={
+            "minutes": Daily.minutes + stmt.excluded.minutes,
+            "score": Daily.score + stmt.excluded.score,
+            "entries": Daily.entries + stmt.excluded.entries,
+            "proven_false": Daily.proven_false + stmt.excluded.proven_false,
+        },
+    )
+    for (user_id, day), (minutes, score, entries, proven) in sorted(increments.items()):
+        session.execute(
+            stmt.values(
+                user_id=user_id,
+                day=day,
+                minutes=minutes,
+                score=score,
+                entries=entries,
+                proven_false=proven,
+            )
+        )
+
+
+def record_entries(session: Session, entries: list[dict]) -> int:
+    """``worklog.entry_recorded`` data (or the same from ``export_entries``); returns how many
+    were new."""
+    rows = [
+        {
+            "entry_id": int(e["entry_id"]),
+            "author_id": e["author_id"],
+            "work_date": date.fromisoformat(e["work_date"]),
+            "recorded_at": datetime.fromisoformat(e["recorded_at"]),
+            "late": bool(e["late"]),
+            "customer_id": int(e["customer_id"]) if e.get("customer_id") else None,
+            "opportunity_id": int(e["opportunity_id"]) if e.get("opportunity_id") else None,
+            "stage": e.get("stage"),
+            "activities": list(e["activities"]),
+            "points": float(e["points"]),
+            "minutes": int(e["minutes"]),
+            "expense_fen": parse_money(e.get("expense") or "0"),
+            "proven_false": False,
+        }
+        for e in entries
+    ]
+    new = _insert_new(session, ScoredEntry, rows, "entry_id")
+    increments: dict[tuple[str, date], list] = {}
+    for row in new:
+        day = increments.setdefault((row["author_id"], row["work_date"]), [0, 0.0, 0, 0])
+        day[0] += row["minutes"]
+        day[1] += row["points"]
+        day[2] += 1
+    _add_to_days(session, increments)
+    return len(new)
+
+
+def progress_facts(history_row: dict) -> list[dict]:
+    """The point-bearing facts of one opportunity history row (export_history shape, or the
+    same built from an event): who gets what, on which day."""
+    action, opp = history_row["action"], history_row["opportunity_id"]
+    at = datetime.fromisoformat(history_row["at"])
+    day = clock.as_utc(at).astimezone(clock.org_tz()).date()
+    base = {"day": day, "at": at, "opportunity_id": int(opp), "counterpart_id": None}
+    if action == "registered":
+        user, stage = history_row["by"], history_row.get("to")
+    elif action == "advanced":
+        user, stage = history_row["by"], history_row.get("to")
+    elif action == "won":
+        user, stage = history_row["by"], None
+    elif action in ("confiscated", "escalated"):
+        # history rows name the holders, not the stage: the fact keeps what both sources have
+        user, stage = history_row["from"], None
+        base["counterpart_id"] = history_row.get("to")
+    elif action == "decided":
+        return [
+            {
+                **base,
+                "key": f"decided:{opp}:{history_row['at']}",
+                "user_id": history_row["by"],
+                "kind": "decided",
+                "points": 0.0,
+                "stage": None,
+            }
+        ]
+    else:
+        return []
+    return [
+        {
+            **base,
+            "key": f"{action}:{opp}:{history_row['at']}",
+            "user_id": user,
+            "kind": action,
+            "points": POINTS[action],
+            "stage": stage,
+        }
+    ]
+
+
+def record_progress(session: Session, facts: list[dict]) -> int:
+    new = _insert_new(session, Progress, facts, "key")
+    increments: dict[tuple[str, date], list] = {}
+    for fact in new:
+        if fact["points"]:
+            day = increments.setdefault((fact["user_id"], fact["day"]), [0, 0.0, 0, 0])
+            day[1] += fact["points"]
+    _add_to_days(session, increments)
+    return len(new)
+
+
+def history_row_of_event(event_type: str, data: dict) -> dict | None:
+    """The history row an opportunity event stands for (the same facts a rebuild reads)."""
+    row = {"opportunity_id": data["opportunity_id"], "at": data["at"], "by": data["by"]}
+    if event_type == "registered":
+        return {**row, "action": "registered", "to": data["stage"]}
+    if event_type == "stage_advanced":
+        return {**row, "action": "advanced", "from": data["from_stage"], "to": data["stage"]}
+    if event_type == "won":
+        return {**row, "action": "won", "to": data["stage"]}
+    if event_type == "confiscated" and data["action"] in ("confiscated", "escalated"):
+        return {
+            **row,
+            "action": data["action"],
+            "from": data["from_holder_id"],
+            "to": data["holder_id"],
+        }
+    if event_type == "decided":
+        return {**row, "action": "decided", "by": data["decided_by"]}
+    return None
+
