@@ -174,6 +174,33 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_rebuild_scoring(args) -> int:
+    """Drop scoring's data and replay the work log and opportunity history, with progress."""
+    import eventlet
+
+    eventlet.monkey_patch()
+    from common.db import make_engine
+    from common.migrations import upgrade
+    from services.scoring.handlers import Rebuild
+    from services.scoring.rebuild import SessionDb, fetch_over_rpc
+
+    engine = make_engine(config.db_url("scoring"))
+    upgrade("scoring", engine)
+
+    def report(status: dict) -> None:
+        rate = (status["entries"] + status["progress"]) / max(status["seconds"], 0.001)
+        print(
+            f"\r重建评分 rebuilding scoring: {status['entries']:,} entries, "
+            f"{status['progress']:,} history rows, {status['seconds']:.1f} s "
+            f"({rate:,.0f}/s) {status['state']}",
+            end="" if status["state"] == "running" else "\n",
+            flush=True,
+        )
+
+    Rebuild(SessionDb(engine), fetch_over_rpc, page=args.page, report=report).run()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     parser = argparse.ArgumentParser(
@@ -189,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     mk.add_argument("service")
     mk.add_argument("-m", "--message", required=True)
     mk.set_defaults(func=cmd_makemigration)
+    rebuild = sub.add_parser("rebuild-scoring")
+    rebuild.add_argument("--page", type=int, default=2000)
+    rebuild.set_defaults(func=cmd_rebuild_scoring)
     dlq = sub.add_parser("dlq")
     dlq.add_argument("action", choices=["list", "replay"])
     dlq.add_argument("queue", nargs="?")

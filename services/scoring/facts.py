@@ -174,4 +174,3 @@ def history_row_of_event(event_type: str, data: dict) -> dict | None:
     if event_type == "decided":
         return {**row, "action": "decided", "by": data["decided_by"]}
     return None
-

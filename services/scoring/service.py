@@ -1,9 +1,24 @@
-"""The scoring Nameko service: entrypoints only."""
+"""The scoring service: diligence, ability, honesty — computed from the other services' events.
 
-from common.actor import CurrentActor
-from common.db import Database
+Entrypoints only; facts are recorded once whichever way they arrive (``facts``), so events
+delivered twice, or during a rebuild, count once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import eventlet
+from nameko.rpc import rpc
+
+from common.actor import Actor, CurrentActor, require_actor
+from common.consumer import event_consumer
+from common.db import Database, database_errors_as_unavailable
 from common.service import ServiceBase
+from services.scoring import handlers, rebuild, schemas
 from services.scoring.models import Base
+
+log = logging.getLogger(__name__)
 
 
 class ScoringService(ServiceBase):
@@ -12,3 +27,99 @@ class ScoringService(ServiceBase):
     name = "scoring"
     db = Database(Base)
     actor = CurrentActor()
+
+    def _caller(self) -> Actor:
+        actor = require_actor(self.actor)
+        handlers.sync_actor(self.db, actor)
+        return actor
+
+    @rpc
+    @database_errors_as_unavailable
+    def curves(self, **fields) -> dict:
+        actor = self._caller()
+        args = schemas.load(schemas.CurvesIn, fields)
+        return handlers.curves(
+            self.db, actor, args["user_id"], args["from_date"], args["to_date"],
+            args["granularity"] or "day",
+        )  # fmt: skip
+
+    @rpc
+    @database_errors_as_unavailable
+    def leaderboard(self, **fields) -> dict:
+        """Any user: the group's boards are public (公开透明)."""
+        actor = self._caller()
+        args = schemas.load(schemas.LeaderboardIn, fields)
+        return handlers.leaderboard(
+            self.db, actor, args["metric"] or "diligence", args["period"] or "day",
+            args["date"], args["scope"] or "group",
+        )  # fmt: skip
+
+    @rpc
+    @database_errors_as_unavailable
+    def totals(self, **fields) -> dict:
+        """Level 9: every aggregate, to compare incremental processing with a rebuild."""
+        self._caller().require_level(9)
+        schemas.load(schemas.NoArgs, fields)
+        return handlers.totals(self.db)
+
+    @rpc
+    def rebuild(self, **fields) -> dict:
+        """Level 9: drop scoring's data and replay the history in the background; answers the
+        rebuild's status at once (``rebuild_status`` follows it)."""
+        self._caller().require_level(9)
+        schemas.load(schemas.NoArgs, fields)
+        job = rebuild.current()
+        if job is None or job.status["state"] in ("done", "failed"):
+            job = rebuild.start(handlers.Rebuild(self.db, rebuild.fetch_over_rpc))
+            eventlet.spawn_n(rebuild.run, job)
+        return dict(job.status)
+
+    @rpc
+    def rebuild_status(self, **fields) -> dict:
+        self._caller().require_level(9)
+        job = rebuild.current()
+        return dict(job.status) if job else {"state": "idle"}
+
+    @event_consumer("worklog", "entry_recorded")
+    def on_entry_recorded(self, event) -> None:
+        handlers.entry_recorded(self.db, event)
+
+    @event_consumer("opportunity", "registered")
+    def on_registered(self, event) -> None:
+        handlers.opportunity_event(self.db, event)
+
+    @event_consumer("opportunity", "stage_advanced")
+    def on_stage_advanced(self, event) -> None:
+        handlers.opportunity_event(self.db, event)
+
+    @event_consumer("opportunity", "won")
+    def on_won(self, event) -> None:
+        handlers.opportunity_event(self.db, event)
+
+    @event_consumer("opportunity", "confiscated")
+    def on_confiscated(self, event) -> None:
+        handlers.opportunity_event(self.db, event)
+
+    @event_consumer("opportunity", "decided")
+    def on_decided(self, event) -> None:
+        handlers.opportunity_event(self.db, event)
+
+    @event_consumer("customer", "contact_unmasked")
+    def on_contact_unmasked(self, event) -> None:
+        handlers.access_event(self.db, event)
+
+    @event_consumer("customer", "customers_exported")
+    def on_customers_exported(self, event) -> None:
+        handlers.access_event(self.db, event)
+
+    @event_consumer("org", "user_created")
+    def on_user_created(self, event) -> None:
+        handlers.person_created(self.db, event)
+
+    @event_consumer("org", "user_moved")
+    def on_user_moved(self, event) -> None:
+        handlers.person_moved(self.db, event)
+
+    @event_consumer("org", "user_deactivated")
+    def on_user_deactivated(self, event) -> None:
+        handlers.person_deactivated(self.db, event)

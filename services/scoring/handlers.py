@@ -1,0 +1,310 @@
+"""Use cases of the scoring service: facts in (events, rebuild), curves and boards out."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from common import clock, projection
+from common.actor import Actor
+from common.db import Db
+from common.errors import NotFound
+from common.events import Envelope
+from common.projection import path_list
+from services.scoring import facts
+from services.scoring.models import Access, Daily, Person, Progress, ScoredEntry
+
+log = logging.getLogger(__name__)
+
+USER_NOT_FOUND = "用户不存在或不可见 / User not found or not visible"
+MAX_RANGE_DAYS = 731
+
+
+# --- facts in --------------------------------------------------------------------------------
+
+
+def entry_recorded(db: Db, event: Envelope) -> None:
+    with db.unit_of_work() as uow:
+        facts.record_entries(uow.session, [event.payload()])
+
+
+def opportunity_event(db: Db, event: Envelope) -> None:
+    row = facts.history_row_of_event(event.type, event.payload())
+    if row is None:
+        return
+    with db.unit_of_work() as uow:
+        facts.record_progress(uow.session, facts.progress_facts(row))
+
+
+def access_event(db: Db, event: Envelope) -> None:
+    """customer.contact_unmasked / customers_exported: counted per person and day."""
+    data = event.payload()
+    day = clock.as_utc(datetime.fromisoformat(data["at"])).astimezone(clock.org_tz()).date()
+    column = "exports" if event.type == "customers_exported" else "unmasks"
+    with db.unit_of_work() as uow:
+        if not uow.first_time(event):
+            return
+        session = uow.session
+        row = session.get(Access, (data["actor_id"], day))
+        if row is None:
+            row = Access(user_id=data["actor_id"], day=day, unmasks=0, exports=0)
+            session.add(row)
+        setattr(row, column, getattr(row, column) + 1)
+
+
+def sync_actor(db: Db, actor: Actor) -> None:
+    projection.sync_actor(db, Person, actor)
+
+
+def person_created(db: Db, event: Envelope) -> None:
+    with db.unit_of_work() as uow:
+        if uow.first_time(event):
+            projection.user_created(uow.session, Person, event.payload())
+
+
+def person_moved(db: Db, event: Envelope) -> None:
+    with db.unit_of_work() as uow:
+        if uow.first_time(event):
+            projection.user_moved(uow.session, Person, event.payload())
+
+
+def person_deactivated(db: Db, event: Envelope) -> None:
+    with db.unit_of_work() as uow:
+        if uow.first_time(event):
+            projection.user_deactivated(uow.session, Person, event.payload())
+
+
+# --- rebuild ---------------------------------------------------------------------------------
+
+
+class Rebuild:
+    """Drop the derived data and replay the facts from the other services, page by page.
+
+    ``fetch(service, method, after_id)`` returns a page ``{"items", "next_after_id"}``; the
+    facts are recorded with the same once-only functions as the events, so events arriving
+    during the rebuild are neither lost nor counted twice.
+    """
+
+    def __init__(self, db: Db, fetch, page: int = 2000, report=None):
+        self.db, self.fetch, self.page = db, fetch, page
+        self.report = report or (lambda status: None)
+        self.status = {"state": "idle", "entries": 0, "progress": 0, "seconds": 0.0}
+
+    def run(self) -> dict:
+        started = time.perf_counter()
+        self.status = {"state": "running", "entries": 0, "progress": 0, "seconds": 0.0}
+        with self.db.unit_of_work() as uow:
+            for model in (ScoredEntry, Daily, Progress):
+                uow.session.execute(delete(model))
+        self._replay("worklog", "export_entries", "entries", facts.record_entries, started)
+        self._replay(
+            "opportunity",
+            "export_history",
+            "progress",
+            lambda session, rows: facts.record_progress(
+                session, [f for row in rows for f in facts.progress_facts(row)]
+            ),
+            started,
+        )
+        self.status.update(state="done", seconds=round(time.perf_counter() - started, 2))
+        self.report(self.status)
+        return dict(self.status)
+
+    def _replay(self, service, method, counter, record, started) -> None:
+        after = 0
+        while True:
+            page = self.fetch(service, method, after, self.page)
+            items = page["items"]
+            if items:
+                with self.db.unit_of_work() as uow:
+                    record(uow.session, items)
+                self.status[counter] += len(items)
+                self.status["seconds"] = round(time.perf_counter() - started, 2)
+                self.report(self.status)
+            if not page.get("next_after_id") or len(items) < self.page:
+                return
+            after = int(page["next_after_id"])
+
+
+# --- scopes ----------------------------------------------------------------------------------
+
+
+def _person(session: Session, user_id: str) -> Person | None:
+    return session.get(Person, user_id)
+
+
+def _visible_user(session: Session, actor: Actor, user_id: str | None) -> str:
+    if not user_id or user_id == actor.id:
+        return actor.id
+    person = _person(session, user_id)
+    if person is None or not actor.may_see_owner(user_id, person.path):
+        raise NotFound(USER_NOT_FOUND)
+    return user_id
+
+
+def people_of_scope(session: Session, actor: Actor, scope: str) -> list[Person]:
+    """group: everyone; branch: the subtree of the caller's nearest level-6 (or higher)
+    ancestor; team: the caller's supervisor's direct reports (for level ≥ 4, their own);
+    me: the caller; subtree: the caller's subtree."""
+    people = session.scalars(select(Person).where(Person.active.is_(True))).all()
+    by_id = {p.user_id: p for p in people}
+    me = by_id.get(actor.id)
+    mine = path_list(me.path) if me else actor.path
+    if scope == "group":
+        return list(people)
+    if scope == "me":
+        return [p for p in people if p.user_id == actor.id]
+    if scope == "subtree":
+        root = "/" + "/".join(mine) + "/"
+    elif scope == "branch":
+        head = next(
+            (uid for uid in mine if (by_id.get(uid) and (by_id[uid].level or 0) >= 6)), None
+        )
+        root = "/" + "/".join(mine[: mine.index(head) + 1]) + "/" if head else "/"
+    else:  # team
+        lead = mine if actor.level >= 4 or len(mine) < 2 else mine[:-1]
+        root = "/" + "/".join(lead) + "/"
+        depth = len(lead) + 1
+        return [p for p in people if p.path.startswith(root) and len(path_list(p.path)) <= depth]
+    return [p for p in people if p.path.startswith(root)]
+
+
+# --- curves and boards -----------------------------------------------------------------------
+
+
+def _range(from_date: date | None, to_date: date | None) -> tuple[date, date]:
+    today = clock.today()
+    end = to_date or today
+    start = from_date or end - timedelta(days=29)
+    if start > end:
+        start, end = end, start
+    if (end - start).days > MAX_RANGE_DAYS:
+        start = end - timedelta(days=MAX_RANGE_DAYS)
+    return start, end
+
+
+def suspicious_by_day(session: Session, user_id: str, start: date, end: date) -> dict:
+    """Per day, the entries flagged by the per-entry indicators (late; a day over 16 h)."""
+    rows = session.execute(
+        select(ScoredEntry.work_date, ScoredEntry.minutes, ScoredEntry.late).where(
+            ScoredEntry.author_id == user_id,
+            ScoredEntry.work_date >= start,
+            ScoredEntry.work_date <= end,
+        )
+    ).all()
+    totals: dict[date, int] = defaultdict(int)
+    counts: dict[date, int] = defaultdict(int)
+    late: dict[date, int] = defaultdict(int)
+    for day, minutes, is_late in rows:
+        totals[day] += minutes
+        counts[day] += 1
+        late[day] += 1 if is_late else 0
+    return {day: (counts[day] if totals[day] > 960 else late[day]) for day in counts}
+
+
+def curves(db: Db, actor: Actor, user_id, from_date, to_date, granularity: str) -> dict:
+    start, end = _range(from_date, to_date)
+    with db.read() as session:
+        user_id = _visible_user(session, actor, user_id)
+        days = {
+            d.day: d
+            for d in session.scalars(
+                select(Daily).where(Daily.user_id == user_id, Daily.day >= start, Daily.day <= end)
+            )
+        }
+        flagged = suspicious_by_day(session, user_id, start, end)
+    points, day = [], start
+    while day <= end:
+        row = days.get(day)
+        points.append(
+            {
+                "date": day.isoformat(),
+                "minutes": row.minutes if row else 0,
+                "score": round(row.score, 2) if row else 0.0,
+                "entries": row.entries if row else 0,
+                "suspicious": flagged.get(day, 0),
+                "proven_false": row.proven_false if row else 0,
+            }
+        )
+        day += timedelta(days=1)
+    if granularity == "month":
+        months: dict[str, dict] = {}
+        for p in points:
+            m = months.setdefault(
+                p["date"][:7],
+                {"date": p["date"][:7], "minutes": 0, "score": 0.0, "entries": 0,
+                 "suspicious": 0, "proven_false": 0},
+            )  # fmt: skip
+            for key in ("minutes", "score", "entries", "suspicious", "proven_false"):
+                m[key] += p[key]
+        points = [{**m, "score": round(m["score"], 2)} for m in months.values()]
+    return {"user_id": user_id, "granularity": granularity, "points": points}
+
+
+def period_range(period: str, day: date) -> tuple[date, date]:
+    if period == "day":
+        return day, day
+    if period == "week":
+        start = day - timedelta(days=day.weekday())
+        return start, start + timedelta(days=6)
+    start = day.replace(day=1)
+    following = (start + timedelta(days=32)).replace(day=1)
+    return start, following - timedelta(days=1)
+
+
+def leaderboard(db: Db, actor: Actor, metric: str, period: str, day, scope: str) -> dict:
+    from pypinyin import lazy_pinyin
+
+    start, end = period_range(period, day or clock.today())
+    column = Daily.minutes if metric == "diligence" else Daily.score
+    with db.read() as session:
+        people = people_of_scope(session, actor, scope)
+        ids = [p.user_id for p in people]
+        totals = dict(
+            session.execute(
+                select(Daily.user_id, func.sum(column))
+                .where(Daily.day >= start, Daily.day <= end, Daily.user_id.in_(ids))
+                .group_by(Daily.user_id)
+            ).all()
+        )
+    names = {p.user_id: p.name for p in people}
+    values = {uid: round(float(totals.get(uid) or 0), 2) for uid in ids}
+    order = sorted(values, key=lambda u: (-values[u], lazy_pinyin(names[u] or ""), u))
+    items, rank, previous = [], 0, None
+    for position, uid in enumerate(order, start=1):
+        if values[uid] != previous:
+            rank, previous = position, values[uid]
+        items.append({"rank": rank, "user_id": uid, "name": names[uid], "value": values[uid]})
+    return {
+        "metric": metric,
+        "period": period,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "scope": scope,
+        "items": items,
+    }
+
+
+def totals(db: Db) -> dict:
+    """Everything the aggregates say, for comparing incremental processing with a rebuild."""
+    with db.read() as session:
+        daily = session.execute(
+            select(Daily.user_id, Daily.day, Daily.minutes, Daily.score, Daily.entries).order_by(
+                Daily.user_id, Daily.day
+            )
+        ).all()
+        entries = session.scalar(select(func.count()).select_from(ScoredEntry))
+        progress = session.scalar(select(func.count()).select_from(Progress))
+    return {
+        "entries": entries,
+        "progress": progress,
+        "daily": [
+            [uid, day.isoformat(), minutes, round(score, 4), n]
+            for uid, day, minutes, score, n in daily
+        ],
+    }

@@ -1,0 +1,227 @@
+"""Scoring, running for real beside the worklog and opportunity services (RabbitMQ, SQLite and
+PostgreSQL), fed only by their events.
+
+Specifications (DOMAIN.md §5): a day of entries gives the hand-computed curve points and
+leaderboard order; entries posted while scoring is killed (SIGKILL) twice and restarted are
+each counted once, and the aggregates equal those of a full rebuild from the other services.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from common.actor import Actor
+from tests.support import ROOT, Environment, ServiceProcess, eventually, publish_event, rpc
+
+_ids = itertools.count(random.randint(10**6, 10**7) * 100)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+TOP = Actor(id="1", level=9, path=["1"], name="董事长")
+
+
+def new_id() -> str:
+    return str(next(_ids))
+
+
+class Running:
+    def __init__(self, env):
+        self.env = env
+        self.processes = {
+            name: ServiceProcess(env, name, BPC_SWEEP_INTERVAL="0.3")
+            for name in ("worklog", "opportunity", "scoring")
+        }
+
+    def start(self, *names):
+        for name in names or self.processes:
+            self.processes[name].start()
+        for name in names or self.processes:
+            self.processes[name].wait_ready()
+
+    def stop(self):
+        for process in self.processes.values():
+            process.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def system(request, tmp_path_factory):
+    env = Environment.create(tmp_path_factory.mktemp("scoring"), request.param)
+    from common import topology
+
+    topology.declare(services=("customer", "worklog", "opportunity", "scoring"), uri=env.amqp_uri)
+    running = Running(env)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+        env.destroy()
+
+
+FAST = {
+    "name": "快速流程",
+    "stages": [
+        {"key": "contact", "name": "接触", "time_limit": "PT60S", "probability": 10},
+        {"key": "needs", "name": "需求", "time_limit": "PT2S", "probability": 30},
+        {"key": "won", "name": "成交", "time_limit": None, "probability": 100},
+    ],
+    "remind_before": "PT1S",
+    "qualification": [],
+    "qualification_threshold": 0,
+}
+
+
+def _register(env, actor, customer, pipeline):
+    from common.errors import NotFound
+
+    try:
+        return rpc(
+            env, "opportunity", "register", actor=actor, customer_id=customer,
+            title="项目", amount="1000", pipeline_id=pipeline,
+        )  # fmt: skip
+    except NotFound:
+        return None
+
+
+def record(env, actor, **kwargs):
+    return rpc(env, "worklog", "record", actor=actor, **kwargs)
+
+
+def scoring(env, method, actor, **kwargs):
+    return rpc(env, "scoring", method, actor=actor, timeout=30, **kwargs)
+
+
+def _now_iso() -> str:
+    return datetime.now(SHANGHAI).isoformat(timespec="seconds")
+
+
+def test_a_day_of_entries_gives_the_expected_curve_points_and_leaderboard(system):
+    env = system.env
+    sup = new_id()
+    lead = Actor(id=sup, level=4, path=["1", sup], name="王主管")
+    a, b, c, d = (new_id() for _ in range(4))
+    zhang = Actor(id=a, level=2, path=["1", sup, a], name="张伟")
+    li = Actor(id=b, level=2, path=["1", sup, b], name="李娜")
+    wang = Actor(id=c, level=2, path=["1", sup, c], name="王芳")
+    an = Actor(id=d, level=2, path=["1", sup, d], name="安然")
+    for actor in (lead, zhang, li, wang, an):  # org tells every service of new users
+        publish_event(
+            env, "org", "user_created",
+            {"user_id": actor.id, "login": f"u{actor.id}", "name": actor.name,
+             "level": actor.level, "org_unit_id": None, "supervisor_id": actor.path[-2],
+             "path": actor.path},
+        )  # fmt: skip
+
+    record(env, zhang, customer_id=new_id(), activities=["visit"], minutes=120)  # 3 points
+    record(env, zhang, customer_id=new_id(), activities=["call"], minutes=30)  # 1 point
+    record(env, li, customer_id=new_id(), activities=["call", "visit"], minutes=200)  # 4
+    record(env, wang, activities=["meeting"], minutes=60)  # 0.5
+    record(env, an, customer_id=new_id(), activities=["call"], minutes=150)  # 1, ties 张伟
+    # wang advances an opportunity (+5); the sweep confiscates it two seconds later (−10)
+    customer = new_id()
+    publish_event(
+        env, "customer", "customer_registered",
+        {"customer_id": customer, "name": f"客户{customer}", "owner_id": c, "referred_by": None},
+    )  # fmt: skip
+    pipeline = rpc(env, "opportunity", "create_pipeline", actor=TOP, **FAST)["id"]
+    registered = eventually(
+        lambda: _register(env, wang, customer, pipeline), message="customer never known"
+    )
+    rpc(env, "opportunity", "advance", actor=wang, opportunity_id=registered["id"])
+
+    today = datetime.now(SHANGHAI).date().isoformat()
+
+    def point(actor):
+        points = scoring(env, "curves", actor, from_date=today, to_date=today)["points"]
+        return points[0]
+
+    eventually(lambda: point(wang)["score"] == -4.5, timeout=20, message="events not scored")
+    eventually(
+        lambda: len(scoring(env, "leaderboard", lead, scope="team")["items"]) == 5,
+        message="the people never reached scoring",
+    )
+    assert point(zhang) | {"date": today} == {
+        "date": today, "minutes": 150, "score": 4.0, "entries": 2, "suspicious": 0,
+        "proven_false": 0,
+    }  # fmt: skip
+    assert point(li)["minutes"] == 200 and point(li)["score"] == 4.0
+    assert point(wang)["minutes"] == 60 and point(wang)["score"] == 0.5 + 5 - 10
+
+    diligence = scoring(env, "leaderboard", lead, metric="diligence", period="day", scope="team")
+    assert [(i["rank"], i["user_id"], i["value"]) for i in diligence["items"]] == [
+        (1, b, 200.0),
+        (2, d, 150.0),
+        (2, a, 150.0),
+        (4, c, 60.0),
+        (5, sup, 0.0),
+    ]  # fmt: skip — 安然 (an) before 张伟 (zhang) in pinyin order within the tie
+    ability = scoring(env, "leaderboard", lead, metric="ability", period="week", scope="team")
+    assert [i["user_id"] for i in ability["items"]] == [b, a, d, sup, c]  # 李 before 张
+    assert [i["value"] for i in ability["items"]] == [4.0, 4.0, 1.0, 0.0, -4.5]
+    assert [i["rank"] for i in ability["items"]] == [1, 1, 3, 4, 5]
+
+
+def _post_entries(env, authors, count):
+    """``count`` one-minute entries, one client per author, each on its own connection (as the
+    gateway keeps its own)."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    def share(worker):
+        author = authors[worker]
+        context = {"bpc_actor": author.to_header()}
+        with ClusterRpcProxy(env.nameko_config(), context_data=context, timeout=30) as proxy:
+            return [
+                proxy.worklog.record(customer_id=str(n + 1), activities=["call"], minutes=1)
+                for n in range(worker, count, len(authors))
+            ]
+
+    with ThreadPoolExecutor(len(authors)) as pool:
+        return [entry for part in pool.map(share, range(len(authors))) for entry in part]
+
+
+def test_entries_posted_while_scoring_is_killed_twice_are_counted_once(system):
+    env = system.env
+    count = 10_000 if env.backend == "postgresql" else 3_000
+    ids = [new_id() for _ in range(8)]  # eight clients; 1,250 one-minute entries each at most
+    authors = [Actor(id=i, level=2, path=["1", "2", i], name=f"员工{i}") for i in ids]
+    before = scoring(env, "totals", TOP)["entries"]
+    scorer = system.processes["scoring"]
+    posted = []
+    with ThreadPoolExecutor(1) as background:
+        future = background.submit(_post_entries, env, authors, count)
+        for _ in range(2):
+            time.sleep(4)
+            scorer.kill()  # SIGKILL mid-stream: unacked events are redelivered
+            time.sleep(1)
+            scorer.start()
+            scorer.wait_ready()
+        posted = future.result(timeout=900)
+    assert len({e["id"] for e in posted}) == count
+
+    def caught_up():
+        return scoring(env, "totals", TOP)["entries"] == before + count
+
+    eventually(caught_up, timeout=300, interval=1, message="scoring did not catch up")
+    incremental = scoring(env, "totals", TOP)
+
+    run = subprocess.run(
+        [sys.executable, "-m", "common.cli", "rebuild-scoring"],
+        cwd=ROOT, env=env.vars(), capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    print("\n" + run.stdout.strip().splitlines()[-1])
+    rebuilt = scoring(env, "totals", TOP)
+    assert rebuilt["entries"] == incremental["entries"]
+    assert rebuilt["progress"] == incremental["progress"]
+    assert rebuilt["daily"] == incremental["daily"]
+    minutes = {row[0]: 0 for row in rebuilt["daily"]}
+    for uid, _day, m, _score, _n in rebuilt["daily"]:
+        minutes[uid] += m
+    assert sum(minutes[a.id] for a in authors) == count  # each 1-minute entry once
