@@ -59,17 +59,30 @@ def _person(session: Session, model, user_id, name, level, path, active, update)
     upsert(session, model, "user_id", values, update)
 
 
+# (table, user id) → the (name, level, path) this process last saw stored for that caller
+_synced: dict[tuple[str, str], tuple] = {}
+
+
 def sync_actor(db, model, actor) -> None:
-    """Keep the caller's name, level and path in the projection (written only on change)."""
+    """Keep the caller's name, level and path in the projection (written only on change).
+
+    Each process remembers what it last found stored for a caller, so the common case — the
+    same caller again, unchanged — costs no query. An org event that rewrites the row (a move)
+    also changes the caller's header, so the next call checks the database again.
+    """
+    key = (model.__tablename__, actor.id)
+    seen = (actor.name, actor.level, actor.path_prefix)
+    if _synced.get(key) == seen:
+        return
     with db.read() as session:
         person = session.get(model, actor.id)
         name = (actor.name or (person.name if person else ""))[:100]
         current = (person.name, person.level, person.path, person.active) if person else None
     wanted = (name, actor.level, actor.path_prefix, True)
-    if current == wanted:
-        return
-    with db.unit_of_work() as uow:
-        _person(uow.session, model, actor.id, *wanted, ("name", "level", "path", "active"))
+    if current != wanted:
+        with db.unit_of_work() as uow:
+            _person(uow.session, model, actor.id, *wanted, ("name", "level", "path", "active"))
+    _synced[key] = seen
 
 
 def user_created(session: Session, model, data: dict) -> None:

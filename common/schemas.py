@@ -60,10 +60,19 @@ class Cursor(fields.String):
         return int(text)
 
 
+_instances: dict[type[Schema], Schema] = {}
+
+
 def load(schema: type[Schema], data: dict) -> dict:
-    """Validated arguments, or ValidationFailed with ``{field: [messages]}``."""
+    """Validated arguments, or ValidationFailed with ``{field: [messages]}``.
+
+    One instance per schema class (marshmallow schemas are reusable; building one costs more
+    than most loads)."""
+    instance = _instances.get(schema)
+    if instance is None:
+        instance = _instances[schema] = schema()
     try:
-        loaded = schema().load(data)
+        loaded = instance.load(data)
     except ValidationError as exc:
         raise ValidationFailed(details=_as_lists(exc.normalized_messages())) from None
     return loaded

@@ -10,9 +10,10 @@ loser retries on the new head, re-checking the day's total.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,12 +47,22 @@ def _activity_out(row: Activity) -> dict:
     }
 
 
+_catalog: dict = {"at": float("-inf"), "items": None}
+CATALOG_TTL = 5.0  # seconds: a change made through another instance shows within this
+
+
 def catalog(session: Session) -> dict[str, domain.Activity]:
-    rows = session.scalars(select(Activity).order_by(Activity.position, Activity.key)).all()
-    return {
-        r.key: domain.Activity(r.key, r.name, r.points, tuple(r.stages or ()), r.needs_customer)
-        for r in rows
-    }
+    """The catalog, read at most every few seconds (it changes rarely; every entry reads it)."""
+    if _catalog["items"] is None or time.monotonic() - _catalog["at"] > CATALOG_TTL:
+        rows = session.scalars(select(Activity).order_by(Activity.position, Activity.key)).all()
+        _catalog["items"] = {
+            r.key: domain.Activity(
+                r.key, r.name, r.points, tuple(r.stages or ()), r.needs_customer
+            )
+            for r in rows
+        }
+        _catalog["at"] = time.monotonic()
+    return _catalog["items"]
 
 
 def activities(db: Db) -> dict:
@@ -74,6 +85,7 @@ def put_activity(db: Db, actor: Actor, fields: dict) -> dict:
         row.stages, row.needs_customer = list(activity.stages), activity.needs_customer
         row.updated_by, row.updated_at = actor.id, clock.now()
         session.flush()
+        _catalog["items"] = None
         return _activity_out(row)
 
 
@@ -175,20 +187,39 @@ def record(db: Db, actor: Actor, args: dict) -> dict:
     raise Conflict(BUSY, code="conflict")
 
 
+# statements built once (their compiled form is cached): the write path runs them per entry
+_entries = Entry.__table__
+_HOLDER = select(OpportunityState.holder_id, OpportunityState.stage).where(
+    OpportunityState.opportunity_id == bindparam("opportunity")
+)
+# one round trip: the head of the author's chain and the day's minutes so far
+_HEAD_AND_DAY = select(
+    select(_entries.c.hash)
+    .where(_entries.c.author_id == bindparam("author"))
+    .order_by(_entries.c.id.desc())
+    .limit(1)
+    .scalar_subquery(),
+    select(func.coalesce(func.sum(_entries.c.minutes), 0))
+    .where(_entries.c.author_id == bindparam("author"), _entries.c.work_date == bindparam("day"))
+    .scalar_subquery(),
+)
+_INSERT = insert(_entries).returning(_entries.c.id)
+
+
 def _append(session, actor, args, now, work_date, late, minutes) -> Entry:
+    """Check the entry against the author's day, the catalog and the opportunity; the entry
+    (not yet stored) carries the head of the author's chain as ``prev_hash``."""
     stage = None
     if args["opportunity_id"] is not None:
-        state = session.get(OpportunityState, args["opportunity_id"])
+        state = session.execute(_HOLDER, {"opportunity": args["opportunity_id"]}).first()
         domain.check_holder(state.holder_id if state else None, actor.id)
         stage = state.stage
     chosen = domain.check_activities(
         args["activities"], catalog(session), stage, args["customer_id"] is not None
     )
-    already = session.scalar(
-        select(func.coalesce(func.sum(Entry.minutes), 0)).where(
-            Entry.author_id == actor.id, Entry.work_date == work_date
-        )
-    )
+    prev_hash, already = session.execute(
+        _HEAD_AND_DAY, {"author": actor.id, "day": work_date}
+    ).one()
     domain.check_day_total(int(already), minutes)
     return Entry(
         author_id=actor.id,
@@ -203,18 +234,15 @@ def _append(session, actor, args, now, work_date, late, minutes) -> Entry:
         minutes=minutes,
         note=args["note"],
         next_appointment_at=args["next_appointment_at"],
+        prev_hash=prev_hash or "",
     )
 
 
 def _seal(session: Session, entry: Entry) -> None:
-    """Link the entry to the head of its author's chain, hash it, and insert it."""
-    head = session.scalar(
-        select(Entry.hash).where(Entry.author_id == entry.author_id).order_by(Entry.id.desc())
-    )
-    entry.prev_hash = head or ""
+    """Hash the entry onto its chain link and insert it (a plain INSERT: the row is final)."""
     entry.hash = domain.chain_hash(entry.prev_hash or None, _hashed_fields(entry))
-    session.add(entry)
-    session.flush()
+    values = {c.key: getattr(entry, c.key) for c in _entries.columns if c.key != "id"}
+    entry.id = session.execute(_INSERT, values).scalar_one()
 
 
 # --- reading, notes, verification --------------------------------------------------------
