@@ -146,6 +146,18 @@ class EntryRecorded(Payload):
     difficulty = fields.Dict(allow_none=True)
 
 
+class VisitDenied(Payload):
+    """A customer-care revisit found that a claimed visit did not happen (铁的证据): the log
+    entry becomes proven false in scoring."""
+
+    entry_id = fields.String(required=True)
+    customer_id = fields.String(required=True)
+    author_id = fields.String(required=True)
+    denied_by = fields.String(required=True)
+    revisit_id = fields.String(allow_none=True)
+    at = fields.String(required=True)
+
+
 class AuditableAccess(Payload):
     """A read of protected data that must land in org's append-only audit log."""
 
@@ -176,6 +188,7 @@ CONTRACTS: dict[tuple[str, str], type[Payload]] = {
     ("customer", "customer_handed_over"): CustomerHandedOver,
     ("customer", "contact_unmasked"): AuditableAccess,
     ("customer", "customers_exported"): AuditableAccess,
+    ("customer", "visit_denied"): VisitDenied,
     ("opportunity", "registered"): OpportunityRegistered,
     ("opportunity", "stage_advanced"): StageAdvanced,
     ("opportunity", "deadline_approaching"): DeadlineApproaching,

@@ -174,3 +174,22 @@ def history_row_of_event(event_type: str, data: dict) -> dict | None:
     if event_type == "decided":
         return {**row, "action": "decided", "by": data["decided_by"]}
     return None
+
+
+def prove_false(session: Session, entry_id: int) -> bool:
+    """A denied visit: the entry no longer counts for diligence or ability (once)."""
+    from sqlalchemy import update
+
+    changed = session.execute(
+        update(ScoredEntry)
+        .where(ScoredEntry.entry_id == entry_id, ScoredEntry.proven_false.is_(False))
+        .values(proven_false=True)
+        .returning(
+            ScoredEntry.author_id, ScoredEntry.work_date, ScoredEntry.minutes, ScoredEntry.points
+        )
+    ).first()
+    if changed is None:
+        return False
+    author, day, minutes, points = changed
+    _add_to_days(session, {(author, day): [-minutes, -points, 0, 1]})
+    return True

@@ -41,6 +41,16 @@ def opportunity_event(db: Db, event: Envelope) -> None:
         facts.record_progress(uow.session, facts.progress_facts(row))
 
 
+def visit_denied(db: Db, event: Envelope) -> None:
+    """customer.visit_denied: the entry is proven false. If the entry has not reached scoring
+    yet, the handler fails and the event is retried until it has."""
+    entry_id = int(event.payload()["entry_id"])
+    with db.unit_of_work() as uow:
+        if uow.session.get(ScoredEntry, entry_id) is None:
+            raise LookupError(f"entry {entry_id} not scored yet; retry later")
+        facts.prove_false(uow.session, entry_id)
+
+
 def access_event(db: Db, event: Envelope) -> None:
     """customer.contact_unmasked / customers_exported: counted per person and day."""
     data = event.payload()

@@ -225,3 +225,28 @@ def test_entries_posted_while_scoring_is_killed_twice_are_counted_once(system):
     for uid, _day, m, _score, _n in rebuilt["daily"]:
         minutes[uid] += m
     assert sum(minutes[a.id] for a in authors) == count  # each 1-minute entry once
+
+
+def test_a_denied_visit_proves_its_entry_false_and_removes_its_minutes(system):
+    env = system.env
+    uid = new_id()
+    rep = Actor(id=uid, level=2, path=["1", "2", uid], name="赵六")
+    customer = new_id()
+    kept = record(env, rep, customer_id=customer, activities=["call"], minutes=30)
+    claimed = record(env, rep, customer_id=customer, activities=["visit"], minutes=90)
+    today = datetime.now(SHANGHAI).date().isoformat()
+
+    def today_point():
+        return scoring(env, "curves", rep, from_date=today, to_date=today)["points"][0]
+
+    eventually(lambda: today_point()["minutes"] == 120, message="entries not scored")
+    denial = {
+        "entry_id": claimed["id"], "customer_id": customer, "author_id": uid,
+        "denied_by": "7", "revisit_id": "1", "at": _now_iso(),
+    }  # fmt: skip
+    envelope = publish_event(env, "customer", "visit_denied", denial)
+    publish_event(env, "customer", "visit_denied", denial, envelope=envelope)  # twice
+    eventually(lambda: today_point()["proven_false"] == 1, message="denial not applied")
+    point = today_point()
+    assert point["minutes"] == 30 and point["score"] == 1.0  # the visit's 90 min and 3 points
+    assert point["entries"] == 2 and kept["id"] != claimed["id"]
