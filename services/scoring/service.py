@@ -104,6 +104,11 @@ class ScoringService(ServiceBase):
     def on_decided(self, event) -> None:
         handlers.opportunity_event(self.db, event)
 
+    @event_consumer("customer", "visit_denied")
+    def on_visit_denied(self, event) -> None:
+        """A customer-care revisit denied a claimed visit: that entry is proven false."""
+        handlers.visit_denied(self.db, event)
+
     @event_consumer("customer", "contact_unmasked")
     def on_contact_unmasked(self, event) -> None:
         handlers.access_event(self.db, event)
