@@ -826,6 +826,11 @@ class FakeReportUser(Schema):
 class FakeReports(Schema):
     by_stage = fields.List(fields.Nested(FakeReportStage), required=True)
     by_user = fields.List(fields.Nested(FakeReportUser), required=True)
+    indicators = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "entries flagged per indicator"},
+    )
 
 
 class EarlyWarning(Schema):

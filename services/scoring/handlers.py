@@ -173,7 +173,12 @@ def people_of_scope(session: Session, actor: Actor, scope: str) -> list[Person]:
         root = "/" + "/".join(mine) + "/"
     elif scope == "branch":
         head = next(
-            (uid for uid in mine if (by_id.get(uid) and (by_id[uid].level or 0) >= 6)), None
+            (
+                uid
+                for uid in reversed(mine)
+                if by_id.get(uid) and (by_id[uid].level or 0) >= 6
+            ),
+            None,
         )
         root = "/" + "/".join(mine[: mine.index(head) + 1]) + "/" if head else "/"
     else:  # team

@@ -15,7 +15,7 @@ from common.actor import Actor, CurrentActor, require_actor
 from common.consumer import event_consumer
 from common.db import Database, database_errors_as_unavailable
 from common.service import ServiceBase
-from services.scoring import handlers, rebuild, schemas
+from services.scoring import analyses, handlers, rebuild, schemas
 from services.scoring.models import Base
 
 log = logging.getLogger(__name__)
@@ -128,3 +128,42 @@ class ScoringService(ServiceBase):
     @event_consumer("org", "user_deactivated")
     def on_user_deactivated(self, event) -> None:
         handlers.person_deactivated(self.db, event)
+
+    @rpc
+    @database_errors_as_unavailable
+    def fake_reports(self, **fields) -> dict:
+        """Level 5: the fake-report analysis of the scope's entries (default: the last 30
+        days) by stage and by person, with the count per indicator."""
+        actor = self._caller()
+        actor.require_level(5)
+        args = schemas.load(schemas.RangeIn, fields)
+        return analyses.fake_reports(
+            self.db, actor, args["scope"] or "subtree", args["from_date"], args["to_date"]
+        )
+
+    @rpc
+    @database_errors_as_unavailable
+    def early_warnings(self, **fields) -> dict:
+        """Level 5: the resignation risk of each person of the scope, highest first."""
+        actor = self._caller()
+        actor.require_level(5)
+        args = schemas.load(schemas.ScopeIn, fields)
+        return analyses.early_warnings(self.db, actor, args["scope"] or "subtree")
+
+    @rpc
+    @database_errors_as_unavailable
+    def trainees(self, **fields) -> dict:
+        """Level 4: keep / watch / let-go for the level-1 people of the scope."""
+        actor = self._caller()
+        actor.require_level(4)
+        args = schemas.load(schemas.ScopeIn, fields)
+        return analyses.trainees(self.db, actor, args["scope"] or "subtree")
+
+    @rpc
+    @database_errors_as_unavailable
+    def managers(self, **fields) -> dict:
+        """Level 6: the responsibility figures of the supervisors (level ≥ 4) of the scope."""
+        actor = self._caller()
+        actor.require_level(6)
+        args = schemas.load(schemas.ScopeIn, fields)
+        return analyses.managers(self.db, actor, args["scope"] or "subtree")
