@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     mk.add_argument("-m", "--message", required=True)
     mk.set_defaults(func=cmd_makemigration)
     rebuild = sub.add_parser("rebuild-scoring")
-    rebuild.add_argument("--page", type=int, default=2000)
+    rebuild.add_argument("--page", type=int, default=5000)
     rebuild.set_defaults(func=cmd_rebuild_scoring)
     dlq = sub.add_parser("dlq")
     dlq.add_argument("action", choices=["list", "replay"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from sqlalchemy import delete, func, insert, text
 from sqlalchemy.orm import Session
 
 from common import clock
@@ -70,10 +71,9 @@ def _add_to_days(session: Session, increments: dict[tuple[str, date], list]) -> 
         )
 
 
-def record_entries(session: Session, entries: list[dict]) -> int:
-    """``worklog.entry_recorded`` data (or the same from ``export_entries``); returns how many
-    were new."""
-    rows = [
+def entry_rows(entries: list[dict]) -> list[dict]:
+    """``entry_recorded`` data → rows of ``scored_entries``."""
+    return [
         {
             "entry_id": int(e["entry_id"]),
             "author_id": e["author_id"],
@@ -91,7 +91,12 @@ def record_entries(session: Session, entries: list[dict]) -> int:
         }
         for e in entries
     ]
-    new = _insert_new(session, ScoredEntry, rows, "entry_id")
+
+
+def record_entries(session: Session, entries: list[dict]) -> int:
+    """``worklog.entry_recorded`` data: stored once, and added to the author's day; returns
+    how many were new."""
+    new = _insert_new(session, ScoredEntry, entry_rows(entries), "entry_id")
     increments: dict[tuple[str, date], list] = {}
     for row in new:
         day = increments.setdefault((row["author_id"], row["work_date"]), [0, 0.0, 0, 0])
@@ -100,6 +105,51 @@ def record_entries(session: Session, entries: list[dict]) -> int:
         day[2] += 1
     _add_to_days(session, increments)
     return len(new)
+
+
+def store(session: Session, model, rows: list[dict], key: str) -> None:
+    """Rebuild: store facts (once) without touching the days; ``recompute_days`` follows."""
+    if rows:
+        stmt = _dialect_insert(session)(model).on_conflict_do_nothing(index_elements=[key])
+        session.execute(stmt, rows)
+
+
+def recompute_days(session: Session) -> None:
+    """Rebuild: every day again from the stored facts, in one locked transaction.
+
+    Incremental handlers that run meanwhile wait for the lock; what they committed before it is
+    in the facts counted here, what they commit after it adds to the new days: nothing is lost
+    or counted twice.
+    """
+    from sqlalchemy import case, literal, select
+
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE daily IN EXCLUSIVE MODE"))
+    session.execute(delete(Daily))
+    e = ScoredEntry.__table__
+    columns = ["user_id", "day", "minutes", "score", "entries", "proven_false"]
+    per_day = select(
+        e.c.author_id,
+        e.c.work_date,
+        func.sum(case((e.c.proven_false, 0), else_=e.c.minutes)),
+        func.sum(case((e.c.proven_false, 0.0), else_=e.c.points)),
+        func.count(),
+        func.sum(case((e.c.proven_false, 1), else_=0)),
+    ).group_by(e.c.author_id, e.c.work_date)
+    session.execute(insert(Daily).from_select(columns, per_day))
+    p = Progress.__table__
+    points = (
+        select(p.c.user_id, p.c.day, literal(0), func.sum(p.c.points), literal(0), literal(0))
+        .where(p.c.points != 0)
+        .group_by(p.c.user_id, p.c.day)
+    )
+    stmt = _dialect_insert(session)(Daily).from_select(columns, points)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Daily.user_id, Daily.day],
+            set_={"score": Daily.score + stmt.excluded.score},
+        )
+    )
 
 
 def progress_facts(history_row: dict) -> list[dict]:

@@ -95,12 +95,13 @@ def person_deactivated(db: Db, event: Envelope) -> None:
 class Rebuild:
     """Drop the derived data and replay the facts from the other services, page by page.
 
-    ``fetch(service, method, after_id)`` returns a page ``{"items", "next_after_id"}``; the
-    facts are recorded with the same once-only functions as the events, so events arriving
-    during the rebuild are neither lost nor counted twice.
+    ``fetch(service, method, after_id, limit)`` returns a page ``{"items", "next_after_id"}``.
+    Facts are stored once by their natural keys (an event arriving meanwhile stores the same
+    row at most once), then every day is recomputed from them in one locked transaction
+    (``facts.recompute_days``): nothing is lost or counted twice.
     """
 
-    def __init__(self, db: Db, fetch, page: int = 2000, report=None):
+    def __init__(self, db: Db, fetch, page: int = 5000, report=None):
         self.db, self.fetch, self.page = db, fetch, page
         self.report = report or (lambda status: None)
         self.status = {"state": "idle", "entries": 0, "progress": 0, "seconds": 0.0}
@@ -111,16 +112,26 @@ class Rebuild:
         with self.db.unit_of_work() as uow:
             for model in (ScoredEntry, Daily, Progress):
                 uow.session.execute(delete(model))
-        self._replay("worklog", "export_entries", "entries", facts.record_entries, started)
+        self._replay(
+            "worklog",
+            "export_entries",
+            "entries",
+            lambda session, rows: facts.store(
+                session, ScoredEntry, facts.entry_rows(rows), "entry_id"
+            ),
+            started,
+        )
         self._replay(
             "opportunity",
             "export_history",
             "progress",
-            lambda session, rows: facts.record_progress(
-                session, [f for row in rows for f in facts.progress_facts(row)]
+            lambda session, rows: facts.store(
+                session, Progress, [f for row in rows for f in facts.progress_facts(row)], "key"
             ),
             started,
         )
+        with self.db.unit_of_work() as uow:
+            facts.recompute_days(uow.session)
         self.status.update(state="done", seconds=round(time.perf_counter() - started, 2))
         self.report(self.status)
         return dict(self.status)
@@ -173,11 +184,7 @@ def people_of_scope(session: Session, actor: Actor, scope: str) -> list[Person]:
         root = "/" + "/".join(mine) + "/"
     elif scope == "branch":
         head = next(
-            (
-                uid
-                for uid in reversed(mine)
-                if by_id.get(uid) and (by_id[uid].level or 0) >= 6
-            ),
+            (uid for uid in reversed(mine) if by_id.get(uid) and (by_id[uid].level or 0) >= 6),
             None,
         )
         root = "/" + "/".join(mine[: mine.index(head) + 1]) + "/" if head else "/"

@@ -56,9 +56,7 @@ def catalog(session: Session) -> dict[str, domain.Activity]:
     if _catalog["items"] is None or time.monotonic() - _catalog["at"] > CATALOG_TTL:
         rows = session.scalars(select(Activity).order_by(Activity.position, Activity.key)).all()
         _catalog["items"] = {
-            r.key: domain.Activity(
-                r.key, r.name, r.points, tuple(r.stages or ()), r.needs_customer
-            )
+            r.key: domain.Activity(r.key, r.name, r.points, tuple(r.stages or ()), r.needs_customer)
             for r in rows
         }
         _catalog["at"] = time.monotonic()
@@ -342,21 +340,48 @@ def verify(db: Db, actor: Actor, author_id: str | None) -> dict:
 def export_entries(db: Db, actor: Actor, after_id: int, limit: int) -> dict:
     """Level 9: the log in id order, as ``entry_recorded`` data, for rebuilding scoring."""
     actor.require_level(9)
+    e = _entries
     with db.read() as session:
-        rows = session.scalars(
-            select(Entry).where(Entry.id > after_id).order_by(Entry.id).limit(limit)
-        ).all()
-        paths = {
-            p.user_id: path_list(p.path)
-            for p in session.scalars(
-                select(Person).where(Person.user_id.in_({r.author_id for r in rows}))
+        rows = session.execute(
+            select(
+                e.c.id, e.c.author_id, e.c.work_date, e.c.recorded_at, e.c.late,
+                e.c.customer_id, e.c.opportunity_id, e.c.stage, e.c.activities, e.c.points,
+                e.c.minutes, e.c.expense_fen, e.c.next_appointment_at, e.c.difficulty,
             )
+            .where(e.c.id > after_id)
+            .order_by(e.c.id)
+            .limit(limit)
+        ).all()  # fmt: skip
+        paths = dict(
+            session.execute(
+                select(Person.user_id, Person.path).where(
+                    Person.user_id.in_({r.author_id for r in rows})
+                )
+            ).all()
+        )
+    items = [
+        {
+            "entry_id": str(r.id),
+            "author_id": r.author_id,
+            "author_path": path_list(paths.get(r.author_id, "")) or [r.author_id],
+            "work_date": r.work_date.isoformat(),
+            "recorded_at": clock.isoformat(r.recorded_at),
+            "late": bool(r.late),
+            "customer_id": str(r.customer_id) if r.customer_id else None,
+            "opportunity_id": str(r.opportunity_id) if r.opportunity_id else None,
+            "stage": r.stage,
+            "activities": list(r.activities),
+            "points": r.points,
+            "minutes": r.minutes,
+            "expense": domain.format_money(r.expense_fen),
+            "next_appointment_at": (
+                clock.isoformat(r.next_appointment_at) if r.next_appointment_at else None
+            ),
+            "difficulty": r.difficulty,
         }
-    items = []
-    for row in rows:
-        author = Actor(id=row.author_id, level=1, path=paths.get(row.author_id, []))
-        items.append(_event(row, author))
-    return {"items": items, "next_after_id": str(rows[-1].id) if rows else None}
+        for r in rows
+    ]
+    return {"items": items, "next_after_id": items[-1]["entry_id"] if items else None}
 
 
 # --- projections ---------------------------------------------------------------------------
