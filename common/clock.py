@@ -61,8 +61,16 @@ def now() -> datetime:
     return datetime.now(UTC) + _offset()
 
 
+_zones: dict[str, ZoneInfo] = {}
+
+
 def org_tz() -> ZoneInfo:
-    return ZoneInfo(config.tz_name())
+    """The organisation's time zone (BPC_TZ), one ZoneInfo per name (hot in formatting)."""
+    name = config.tz_name()
+    zone = _zones.get(name)
+    if zone is None:
+        zone = _zones[name] = ZoneInfo(name)
+    return zone
 
 
 def today() -> date:

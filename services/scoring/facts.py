@@ -30,10 +30,34 @@ def _dialect_insert(session: Session):
     return dialect_insert
 
 
+_statements: dict[tuple, object] = {}
+
+
+def _statement(session: Session, name: str, build):
+    """Statements built once per dialect: their compiled form is cached, and the one-event
+    path (every log entry) runs them without building anything."""
+    key = (session.get_bind().dialect.name, name)
+    stmt = _statements.get(key)
+    if stmt is None:
+        stmt = _statements[key] = build(_dialect_insert(session))
+    return stmt
+
+
 def _insert_new(session: Session, model, rows: list[dict], key: str) -> list[dict]:
     """Insert the rows whose key is not there yet; returns those inserted."""
     if not rows:
         return []
+    if len(rows) == 1:  # an event: one prepared statement
+        stmt = _statement(
+            session,
+            f"insert-new-{model.__tablename__}",
+            lambda ins: (
+                ins(model)
+                .on_conflict_do_nothing(index_elements=[key])
+                .returning(getattr(model, key))
+            ),
+        )
+        return rows if session.execute(stmt, rows[0]).first() is not None else []
     stmt = (
         _dialect_insert(session)(model)
         .values(rows)
@@ -48,26 +72,31 @@ def _add_to_days(session: Session, increments: dict[tuple[str, date], list]) -> 
     """daily += (minutes, score, entries, proven_false) per (user, day)."""
     if not increments:
         return
-    stmt = _dialect_insert(session)(Daily)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Daily.user_id, Daily.day],
-        set_={
-            "minutes": Daily.minutes + stmt.excluded.minutes,
-            "score": Daily.score + stmt.excluded.score,
-            "entries": Daily.entries + stmt.excluded.entries,
-            "proven_false": Daily.proven_false + stmt.excluded.proven_false,
-        },
-    )
+
+    def build(ins):
+        stmt = ins(Daily)
+        return stmt.on_conflict_do_update(
+            index_elements=[Daily.user_id, Daily.day],
+            set_={
+                "minutes": Daily.minutes + stmt.excluded.minutes,
+                "score": Daily.score + stmt.excluded.score,
+                "entries": Daily.entries + stmt.excluded.entries,
+                "proven_false": Daily.proven_false + stmt.excluded.proven_false,
+            },
+        )
+
+    stmt = _statement(session, "add-to-days", build)
     for (user_id, day), (minutes, score, entries, proven) in sorted(increments.items()):
         session.execute(
-            stmt.values(
-                user_id=user_id,
-                day=day,
-                minutes=minutes,
-                score=score,
-                entries=entries,
-                proven_false=proven,
-            )
+            stmt,
+            {
+                "user_id": user_id,
+                "day": day,
+                "minutes": minutes,
+                "score": score,
+                "entries": entries,
+                "proven_false": proven,
+            },
         )
 
 
