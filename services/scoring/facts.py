@@ -139,8 +139,18 @@ def record_entries(session: Session, entries: list[dict]) -> int:
 def store(session: Session, model, rows: list[dict], key: str) -> None:
     """Rebuild: store facts (once) without touching the days; ``recompute_days`` follows."""
     if rows:
-        stmt = _dialect_insert(session)(model).on_conflict_do_nothing(index_elements=[key])
-        session.execute(stmt, rows)
+        # RETURNING makes SQLAlchemy send the page as multi-row INSERTs ("insertmanyvalues")
+        # instead of one statement per row: about 3× faster on PostgreSQL
+        stmt = _statement(
+            session,
+            f"store-{model.__tablename__}",
+            lambda ins: (
+                ins(model)
+                .on_conflict_do_nothing(index_elements=[key])
+                .returning(getattr(model, key))
+            ),
+        )
+        session.execute(stmt, rows).all()
 
 
 def recompute_days(session: Session) -> None:

@@ -137,19 +137,25 @@ class Rebuild:
         return dict(self.status)
 
     def _replay(self, service, method, counter, record, started) -> None:
-        after = 0
+        """Page through an export, fetching the next page while this one is stored."""
+        import eventlet
+
+        pending = eventlet.spawn(self.fetch, service, method, 0, self.page)
         while True:
-            page = self.fetch(service, method, after, self.page)
+            page = pending.wait()
             items = page["items"]
+            more = bool(page.get("next_after_id")) and len(items) >= self.page
+            if more:
+                after = int(page["next_after_id"])
+                pending = eventlet.spawn(self.fetch, service, method, after, self.page)
             if items:
                 with self.db.unit_of_work() as uow:
                     record(uow.session, items)
                 self.status[counter] += len(items)
                 self.status["seconds"] = round(time.perf_counter() - started, 2)
                 self.report(self.status)
-            if not page.get("next_after_id") or len(items) < self.page:
+            if not more:
                 return
-            after = int(page["next_after_id"])
 
 
 # --- scopes ----------------------------------------------------------------------------------
