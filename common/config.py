@@ -115,10 +115,21 @@ def _load_secret() -> str:
     return path.read_text().strip()
 
 
+def max_workers() -> int:
+    """Concurrent workers per service process (nameko's ``max_workers``)."""
+    return int(os.environ.get("BPC_MAX_WORKERS", "20"))
+
+
+def db_pool_size() -> int:
+    """Database connections a service process keeps: one per worker, plus the outbox relay
+    and a background job."""
+    return int(os.environ.get("BPC_DB_POOL_SIZE", str(max_workers() + 2)))
+
+
 def nameko_config() -> dict:
     return {
         "AMQP_URI": amqp_uri(),
-        "max_workers": int(os.environ.get("BPC_MAX_WORKERS", "20")),
+        "max_workers": max_workers(),
         "parent_calls_tracked": 10,
         "serializer": "json",
     }

@@ -21,6 +21,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -224,7 +225,14 @@ def make_engine(url: str):
             cur.close()
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # Enough pooled connections for every worker at once plus the relay: a pool smaller than
+    # the worker count opened and closed a PostgreSQL connection (a server process) per
+    # request under load. No pre-ping: it cost a round trip per checkout; after a database
+    # restart the first statement on each stale connection fails (503, or a retried event)
+    # and SQLAlchemy then replaces every connection of the pool.
+    return create_engine(
+        url, pool_size=config.db_pool_size(), max_overflow=5, pool_pre_ping=False
+    )
 
 
 class DatabaseProvider(DependencyProvider):
@@ -257,17 +265,73 @@ class DatabaseProvider(DependencyProvider):
         return Db(self)
 
 
+class ConfirmedPublisher:
+    """One AMQP channel in confirm mode: a batch is published, then its confirms are awaited
+    once (a confirm round trip per message cost the relay most of its time under load)."""
+
+    def __init__(self, uri: str, timeout: float = 10.0):
+        self.timeout = timeout
+        # no confirm_publish transport option: that waits after every single message
+        self.connection = kombu.Connection(uri)
+        self.connection.ensure_connection(max_retries=1)
+        self.channel = self.connection.channel()
+        self.channel.confirm_select()
+        self.channel.events["basic_ack"].add(self._on_ack)
+        self.channel.events["basic_nack"].add(self._on_nack)
+        self.producer = kombu.Producer(self.channel, serializer="json")
+        self._next_tag = 0
+        self._pending: set[int] = set()
+        self._nacked = False
+
+    def _settle(self, tag: int, multiple: bool) -> None:
+        if multiple:
+            self._pending = {t for t in self._pending if t > tag}
+        else:
+            self._pending.discard(tag)
+
+    def _on_ack(self, tag, multiple) -> None:
+        self._settle(tag, multiple)
+
+    def _on_nack(self, tag, multiple) -> None:
+        self._nacked = True
+        self._settle(tag, multiple)
+
+    def publish(self, body: dict, exchange: kombu.Exchange, routing_key: str, **kwargs) -> None:
+        self._next_tag += 1
+        self._pending.add(self._next_tag)
+        self.producer.publish(
+            body, exchange=exchange, routing_key=routing_key, retry=False, **kwargs
+        )
+
+    def wait_for_confirms(self) -> None:
+        """Every message published so far is confirmed by the broker, or this raises."""
+        deadline = time.monotonic() + self.timeout
+        while self._pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{len(self._pending)} publishes not confirmed in time")
+            self.connection.drain_events(timeout=remaining)
+        if self._nacked:
+            self._nacked = False
+            raise RuntimeError("the broker refused (nacked) a published event")
+
+    def release(self) -> None:
+        self.connection.release()
+
+
 class OutboxRelay:
     """Publishes committed outbox rows with publisher confirms, then marks them published."""
 
     batch_size = 200
+    observe_every = 1.0  # seconds between two readings of the backlog gauges
 
     def __init__(self, provider: DatabaseProvider):
         self.provider = provider
         self.service = provider.container.service_name
         self._wake = threading.Event()
         self._stopped = False
-        self._connection: kombu.Connection | None = None
+        self._publisher: ConfirmedPublisher | None = None
+        self._observed_at = float("-inf")
 
     def wake(self) -> None:
         self._wake.set()
@@ -275,11 +339,7 @@ class OutboxRelay:
     def stop(self) -> None:
         self._stopped = True
         self._wake.set()
-        if self._connection is not None:
-            try:
-                self._connection.release()
-            except Exception:  # noqa: BLE001 - closing a broken connection
-                pass
+        self._reset_connection()
 
     def run(self) -> None:
         while not self._stopped:
@@ -292,21 +352,18 @@ class OutboxRelay:
             self._wake.wait(timeout=1.0)
             self._wake.clear()
 
-    def _producer(self) -> kombu.Producer:
-        if self._connection is None:
-            self._connection = kombu.Connection(
-                config.amqp_uri(), transport_options={"confirm_publish": True}
-            )
-            self._connection.ensure_connection(max_retries=1)
-        return kombu.Producer(self._connection.default_channel, serializer="json")
+    def _producer(self) -> ConfirmedPublisher:
+        if self._publisher is None:
+            self._publisher = ConfirmedPublisher(config.amqp_uri())
+        return self._publisher
 
     def _reset_connection(self) -> None:
-        if self._connection is not None:
+        if self._publisher is not None:
             try:
-                self._connection.release()
-            except Exception:  # noqa: BLE001
+                self._publisher.release()
+            except Exception:  # noqa: BLE001 - closing a broken connection
                 pass
-        self._connection = None
+        self._publisher = None
 
     def relay_once(self) -> bool:
         """Publish one batch; True if a full batch went out (there may be more)."""
@@ -340,7 +397,8 @@ class OutboxRelay:
             if postgres:
                 # several instances relay at once; each row is taken by one of them
                 query = query.with_for_update(skip_locked=True)
-            self._observe_backlog(conn, table)
+            if time.monotonic() - self._observed_at >= self.observe_every:
+                self._observe_backlog(conn, table)
             rows = conn.execute(query).all()
             if not postgres:
                 conn.rollback()  # do not hold a SQLite read snapshot across network I/O
@@ -348,21 +406,23 @@ class OutboxRelay:
                 if postgres:
                     conn.rollback()
                 return False
-            producer = self._producer()
+            publisher = self._producer()
             exchange = kombu.Exchange(exchange_name(self.service), type="topic", durable=True)
             for row in rows:
                 if os.environ.get("BPC_FAULT") == "kill_before_publish":
                     log.warning("BPC_FAULT=kill_before_publish: killing %s", self.service)
                     os.kill(os.getpid(), signal.SIGKILL)
                 body = row.payload if isinstance(row.payload, dict) else json.loads(row.payload)
-                producer.publish(
+                publisher.publish(
                     body,
                     exchange=exchange,
                     routing_key=row.type,
                     delivery_mode=2,
                     message_id=body["event_id"],
-                    retry=False,
                 )
+            # marked published only once the broker has confirmed every one of them
+            publisher.wait_for_confirms()
+            for row in rows:
                 metrics.EVENTS_PUBLISHED.labels(self.service, row.type).inc()
             conn.execute(
                 update(table)
@@ -373,6 +433,7 @@ class OutboxRelay:
         return len(rows) == self.batch_size
 
     def _observe_backlog(self, conn, table) -> None:
+        self._observed_at = time.monotonic()
         count, oldest = conn.execute(
             select(func.count(), func.min(table.c.created_at)).where(table.c.published_at.is_(None))
         ).one()

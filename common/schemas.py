@@ -63,16 +63,19 @@ class Cursor(fields.String):
 _instances: dict[type[Schema], Schema] = {}
 
 
-def load(schema: type[Schema], data: dict) -> dict:
-    """Validated arguments, or ValidationFailed with ``{field: [messages]}``.
-
-    One instance per schema class (marshmallow schemas are reusable; building one costs more
-    than most loads)."""
+def instance_of(schema: type[Schema]) -> Schema:
+    """The one shared instance of a schema class (marshmallow schemas are reusable and keep no
+    per-load state; building one deep-copies every field, which costs more than most loads)."""
     instance = _instances.get(schema)
     if instance is None:
         instance = _instances[schema] = schema()
+    return instance
+
+
+def load(schema: type[Schema], data: dict) -> dict:
+    """Validated arguments, or ValidationFailed with ``{field: [messages]}``."""
     try:
-        loaded = instance.load(data)
+        loaded = instance_of(schema).load(data)
     except ValidationError as exc:
         raise ValidationFailed(details=_as_lists(exc.normalized_messages())) from None
     return loaded

@@ -25,6 +25,7 @@ from common import config, tokens
 from common.actor import Actor
 from common.clock import isoformat
 from common.errors import Unauthenticated, ValidationFailed
+from common.schemas import instance_of
 from gateway import schemas as s
 from gateway.errors import (
     IdempotencyKeyReused,
@@ -239,7 +240,7 @@ class Gateway:
     @staticmethod
     def _load(schema_cls, data) -> dict:
         try:
-            loaded = _jsonable(schema_cls().load(data))
+            loaded = _jsonable(instance_of(schema_cls).load(data))
         except ValidationError as exc:
             messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
             raise ValidationFailed(details=messages) from None
@@ -384,4 +385,4 @@ def system_routes() -> list[Route]:
 
 
 def _all_optional(schema_cls) -> bool:
-    return not any(f.required for f in schema_cls().fields.values())
+    return not any(f.required for f in instance_of(schema_cls).fields.values())
