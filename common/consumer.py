@@ -9,6 +9,12 @@ with ``bpc dlq replay``.
 
 Handlers receive an ``Envelope`` and make their effect idempotent with
 ``uow.first_time(event)`` in the same transaction as the effect.
+
+``@batch_event_consumer(...)`` is for the high-volume streams (every work-log entry): the
+handler receives a list of the envelopes that arrived together (up to ``max_batch``, waiting at
+most ``max_wait`` seconds for more) and handles them in one transaction; the messages are acked
+after it returns. If a batch fails, each of its events is handled again alone, so one poison
+event follows the retry and dead-letter path by itself and never drags its neighbours along.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import logging
 import traceback
 from dataclasses import replace
 from functools import partial
+
+import eventlet
 
 import kombu
 from kombu.pools import producers
@@ -175,4 +183,87 @@ class EventConsumer(Consumer):
             )
 
 
+class BatchEventConsumer(EventConsumer):
+    def __init__(
+        self, source_service: str, event_type: str, max_batch: int = 100, max_wait: float = 0.01,
+        **kwargs,
+    ):
+        self.max_batch = max_batch
+        self.max_wait = max_wait
+        super().__init__(source_service, event_type, **kwargs)
+
+    def setup(self):
+        super().setup()
+        self._buffer: list[tuple[Envelope, dict, object]] = []
+        self._timer = None
+
+    def handle_message(self, body, message):
+        try:
+            envelope = replace(Envelope.from_message(body), consumer=self.handler_key)
+        except (KeyError, TypeError):
+            log.error("malformed event on %s parked: %r", self.queue_name, body)
+            self._park(body, message, "malformed envelope")
+            self.queue_consumer.ack_message(message)
+            return
+        self._buffer.append((envelope, body, message))
+        if len(self._buffer) >= self.max_batch:
+            self._flush()
+        elif self._timer is None:
+            self._timer = eventlet.spawn_after(self.max_wait, self._flush)
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._buffer = self._buffer, []
+        if not batch:
+            return
+        try:
+            self.container.spawn_worker(
+                self,
+                ([envelope for envelope, _, _ in batch],),
+                {},
+                context_data={},
+                handle_result=partial(self.handle_batch_result, batch),
+            )
+        except ContainerBeingKilled:
+            for _, _, message in batch:
+                self.queue_consumer.requeue_message(message)
+
+    def handle_batch_result(self, batch, worker_ctx, result=None, exc_info=None):
+        if exc_info is None:
+            metrics.EVENTS_CONSUMED.labels(self.container.service_name, self.method_name, "ok").inc(
+                len(batch)
+            )
+            for _, _, message in batch:
+                self.queue_consumer.ack_message(message)
+            return result, exc_info
+        if len(batch) == 1:
+            (_, body, message), = batch
+            return self.handle_result(message, body, worker_ctx, result, exc_info)
+        log.warning(
+            "batch of %s events failed in %s (%s); handling each alone",
+            len(batch),
+            self.handler_key,
+            exc_info[1],
+        )
+        # from a fresh green thread: this worker gives its slot back before the others start
+        eventlet.spawn(self._one_by_one, batch)
+        return result, exc_info
+
+    def _one_by_one(self, batch) -> None:
+        for envelope, body, message in batch:
+            try:
+                self.container.spawn_worker(
+                    self,
+                    ([envelope],),
+                    {},
+                    context_data={},
+                    handle_result=partial(self.handle_result, message, body),
+                )
+            except ContainerBeingKilled:
+                self.queue_consumer.requeue_message(message)
+
+
 event_consumer = EventConsumer.decorator
+batch_event_consumer = BatchEventConsumer.decorator

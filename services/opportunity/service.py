@@ -14,7 +14,7 @@ from nameko.timer import timer
 
 from common import config
 from common.actor import Actor, CurrentActor, require_actor
-from common.consumer import event_consumer
+from common.consumer import batch_event_consumer, event_consumer
 from common.db import Database, database_errors_as_unavailable
 from common.errors import BpcError
 from common.service import ServiceBase
@@ -225,7 +225,7 @@ class OpportunityService(ServiceBase):
     def on_customer_handed_over(self, event) -> None:
         handlers.customer_handed_over(self.db, event)
 
-    @event_consumer("worklog", "entry_recorded")
-    def on_entry_recorded(self, event) -> None:
+    @batch_event_consumer("worklog", "entry_recorded")
+    def on_entry_recorded(self, events) -> None:
         """A log entry on an opportunity restarts its follow-up clock (follow-up limit)."""
-        handlers.followup_logged(self.db, event)
+        handlers.followup_logged(self.db, events)

@@ -44,27 +44,23 @@ def _statement(session: Session, name: str, build):
 
 
 def _insert_new(session: Session, model, rows: list[dict], key: str) -> list[dict]:
-    """Insert the rows whose key is not there yet; returns those inserted."""
+    """Insert the rows whose key is not there yet; returns those inserted.
+
+    Core statements on the table (an ORM-enabled INSERT takes SQLAlchemy's much slower bulk
+    ORM path), built once; several rows go out as multi-row INSERTs (insertmanyvalues)."""
     if not rows:
         return []
-    if len(rows) == 1:  # an event: one prepared statement
-        stmt = _statement(
-            session,
-            f"insert-new-{model.__tablename__}",
-            lambda ins: (
-                ins(model)
-                .on_conflict_do_nothing(index_elements=[key])
-                .returning(getattr(model, key))
-            ),
-        )
-        return rows if session.execute(stmt, rows[0]).first() is not None else []
-    stmt = (
-        _dialect_insert(session)(model)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[key])
-        .returning(getattr(model, key))
+    table = model.__table__
+    stmt = _statement(
+        session,
+        f"insert-new-{table.name}",
+        lambda ins: (
+            ins(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+        ),
     )
-    inserted = set(session.scalars(stmt).all())
+    if len(rows) == 1:  # an event: one statement
+        return rows if session.execute(stmt, rows[0]).first() is not None else []
+    inserted = set(session.execute(stmt, rows).scalars().all())
     return [row for row in rows if row[key] in inserted]
 
 
@@ -74,14 +70,15 @@ def _add_to_days(session: Session, increments: dict[tuple[str, date], list]) -> 
         return
 
     def build(ins):
-        stmt = ins(Daily)
+        daily = Daily.__table__
+        stmt = ins(daily)
         return stmt.on_conflict_do_update(
-            index_elements=[Daily.user_id, Daily.day],
+            index_elements=[daily.c.user_id, daily.c.day],
             set_={
-                "minutes": Daily.minutes + stmt.excluded.minutes,
-                "score": Daily.score + stmt.excluded.score,
-                "entries": Daily.entries + stmt.excluded.entries,
-                "proven_false": Daily.proven_false + stmt.excluded.proven_false,
+                "minutes": daily.c.minutes + stmt.excluded.minutes,
+                "score": daily.c.score + stmt.excluded.score,
+                "entries": daily.c.entries + stmt.excluded.entries,
+                "proven_false": daily.c.proven_false + stmt.excluded.proven_false,
             },
         )
 
@@ -125,7 +122,9 @@ def entry_rows(entries: list[dict]) -> list[dict]:
 def record_entries(session: Session, entries: list[dict]) -> int:
     """``worklog.entry_recorded`` data: stored once, and added to the author's day; returns
     how many were new."""
-    new = _insert_new(session, ScoredEntry, entry_rows(entries), "entry_id")
+    # one row per entry: an event delivered twice may arrive twice in one batch
+    rows = list({row["entry_id"]: row for row in entry_rows(entries)}.values())
+    new = _insert_new(session, ScoredEntry, rows, "entry_id")
     increments: dict[tuple[str, date], list] = {}
     for row in new:
         day = increments.setdefault((row["author_id"], row["work_date"]), [0, 0.0, 0, 0])
@@ -138,19 +137,7 @@ def record_entries(session: Session, entries: list[dict]) -> int:
 
 def store(session: Session, model, rows: list[dict], key: str) -> None:
     """Rebuild: store facts (once) without touching the days; ``recompute_days`` follows."""
-    if rows:
-        # RETURNING makes SQLAlchemy send the page as multi-row INSERTs ("insertmanyvalues")
-        # instead of one statement per row: about 3× faster on PostgreSQL
-        stmt = _statement(
-            session,
-            f"store-{model.__tablename__}",
-            lambda ins: (
-                ins(model)
-                .on_conflict_do_nothing(index_elements=[key])
-                .returning(getattr(model, key))
-            ),
-        )
-        session.execute(stmt, rows).all()
+    _insert_new(session, model, rows, key)
 
 
 def recompute_days(session: Session) -> None:

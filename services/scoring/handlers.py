@@ -28,9 +28,9 @@ MAX_RANGE_DAYS = 731
 # --- facts in --------------------------------------------------------------------------------
 
 
-def entry_recorded(db: Db, event: Envelope) -> None:
+def entry_recorded(db: Db, events: list[Envelope]) -> None:
     with db.unit_of_work() as uow:
-        facts.record_entries(uow.session, [event.payload()])
+        facts.record_entries(uow.session, [event.payload() for event in events])
 
 
 def opportunity_event(db: Db, event: Envelope) -> None:

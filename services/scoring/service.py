@@ -12,7 +12,7 @@ import eventlet
 from nameko.rpc import rpc
 
 from common.actor import Actor, CurrentActor, require_actor
-from common.consumer import event_consumer
+from common.consumer import batch_event_consumer, event_consumer
 from common.db import Database, database_errors_as_unavailable
 from common.service import ServiceBase
 from services.scoring import analyses, handlers, rebuild, schemas
@@ -80,9 +80,10 @@ class ScoringService(ServiceBase):
         job = rebuild.current()
         return dict(job.status) if job else {"state": "idle"}
 
-    @event_consumer("worklog", "entry_recorded")
-    def on_entry_recorded(self, event) -> None:
-        handlers.entry_recorded(self.db, event)
+    @batch_event_consumer("worklog", "entry_recorded")
+    def on_entry_recorded(self, events) -> None:
+        """Every log entry, in batches of those that arrive together: one transaction each."""
+        handlers.entry_recorded(self.db, events)
 
     @event_consumer("opportunity", "registered")
     def on_registered(self, event) -> None:

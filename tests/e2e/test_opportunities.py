@@ -11,6 +11,7 @@ opportunities and a peer of theirs), so counts in funnels, lost reasons and targ
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -149,6 +150,63 @@ def error_code(resp) -> str:
 
 
 # --- the tests -----------------------------------------------------------------------------
+
+
+def test_log_entries_restart_the_follow_up_clock_and_silence_confiscates(admin):
+    # DOMAIN.md §3: with a follow-up limit, an opportunity nobody logs work on for that long is
+    # overdue although its stage deadline is far away. The clock restarts with each work-log
+    # entry on it: the opportunity service learns of them from worklog.entry_recorded.
+    unit = make_unit(admin, _unique("跟进时限 Follow-up branch "))
+    head = make_user(admin, 6, _me(admin)["id"], unit["id"], "周总经理")
+    team = make_team(admin, top_id=head.id, unit_id=unit["id"])
+    owner, supervisor = team.owner, team.supervisor
+    resp = head.api.post(
+        "/api/v1/pipelines",
+        {
+            "name": "跟进流程 Follow-up pipeline",
+            "stages": [
+                {"key": "contact", "name": "接触 Contact", "time_limit": "PT1H", "probability": 10},
+                {"key": "won", "name": "成交 Won", "time_limit": None, "probability": 100},
+            ],
+            "followup_limit": "PT5S",
+            "decision_limit": "P1D",
+            "qualification": [
+                {"key": "budget", "question": "客户有预算吗 / Is there a budget?", "weight": 1}
+            ],
+            "qualification_threshold": 0.5,
+        },
+    )
+    assert resp.status_code == 201, resp.text
+    opp = open_opportunity(owner, pipeline_id=resp.json()["id"], qualification={"budget": True})
+    oid = opp["id"]
+    entry = {"customer_id": opp["customer_id"], "opportunity_id": oid, "activities": ["call"]}
+
+    def log():
+        resp = owner.api.post("/api/v1/worklog/entries", {**entry, "minutes": 5})
+        if resp.status_code == 422 and error_code(resp) == "opportunity_not_held":
+            return None  # the work log has not heard of the opportunity yet
+        assert resp.status_code == 201, resp.text
+        return resp.json()
+
+    first = eventually(log, timeout=4, interval=0.2)
+    assert first["opportunity_id"] == oid and first["stage"] == "contact"
+    # an entry a second for twice the follow-up limit: it never falls due
+    until = time.monotonic() + 10
+    while time.monotonic() < until:
+        time.sleep(1)
+        assert log() is not None
+        detail = get(owner, oid)
+        assert (detail["status"], detail["holder_id"]) == ("open", owner.id), detail["history"]
+
+    # silence: once the limit passes with no entry, it is confiscated to the supervisor
+    def confiscated():
+        detail = get(supervisor, oid)
+        return detail["status"] == "confiscated" and detail
+
+    detail = eventually(confiscated, timeout=15, interval=0.2)
+    taken = entries(detail, "confiscated")[-1]
+    assert (taken["from"], taken["to"], taken["reason"]) == (owner.id, supervisor.id, "followup_limit")
+    assert moment(taken["at"]) >= moment(first["recorded_at"]) + timedelta(seconds=10)
 
 
 def test_the_clock_warns_confiscates_returns_and_escalates(admin):

@@ -250,3 +250,51 @@ def test_a_denied_visit_proves_its_entry_false_and_removes_its_minutes(system):
     point = today_point()
     assert point["minutes"] == 30 and point["score"] == 1.0  # the visit's 90 min and 3 points
     assert point["entries"] == 2 and kept["id"] != claimed["id"]
+
+
+def _entry_event(author: str, entry_id: str, minutes) -> dict:
+    today = datetime.now(SHANGHAI).date().isoformat()
+    return {
+        "entry_id": entry_id, "author_id": author, "author_path": ["1", author],
+        "work_date": today, "recorded_at": _now_iso(), "late": False, "customer_id": new_id(),
+        "opportunity_id": None, "stage": None, "activities": ["call"], "points": 1.0,
+        "minutes": minutes, "expense": "0.00", "next_appointment_at": None, "difficulty": None,
+    }  # fmt: skip
+
+
+def test_a_poison_entry_is_parked_alone_while_its_batch_counts(system):
+    # Scoring takes log entries in batches (one transaction for those that arrive together).
+    # One event it can never handle (minutes that are not a number) among 40 published in one
+    # burst: the other 39 count once each, and only the poison one ends in the dead-letter
+    # queue after its retries.
+    import kombu
+
+    from common.consumer import queue_name
+    from common.events import Envelope
+    from tests.support import queue_depth
+
+    env = system.env
+    author = new_id()
+    events = [_entry_event(author, new_id(), 1) for _ in range(40)]
+    events[17]["minutes"] = "许多"
+    dlq = queue_name("worklog", "entry_recorded", "scoring", "on_entry_recorded") + ".dlq"
+    parked_before = queue_depth(env, dlq)
+    with kombu.Connection(env.amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        producer = conn.Producer(serializer="json")
+        exchange = kombu.Exchange("worklog.events", type="topic", durable=True)
+        for data in events:
+            envelope = Envelope.new("worklog", "entry_recorded", data)
+            producer.publish(
+                envelope.to_message(), exchange=exchange, routing_key="entry_recorded",
+                delivery_mode=2,
+            )  # fmt: skip
+
+    def day_of_author():
+        rows = [r for r in scoring(env, "totals", TOP)["daily"] if r[0] == author]
+        return rows if rows and rows[0][4] == 39 else None
+
+    (row,) = eventually(day_of_author, timeout=20)
+    assert (row[2], row[4]) == (39, 39)  # minutes, entries: each good entry once
+    eventually(lambda: queue_depth(env, dlq) == parked_before + 1, timeout=30)
+    (row,) = day_of_author()
+    assert (row[2], row[4]) == (39, 39)
