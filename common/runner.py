@@ -62,7 +62,23 @@ def main(argv: list[str] | None = None) -> None:
         host, port = config.gateway_address()
         nameko_config["WEB_SERVER_ADDRESS"] = f"{host}:{port}"
     serve_metrics(config.metrics_port(name))
-    run([cls], nameko_config)
+    profile_dir = os.environ.get("BPC_PROFILE_DIR")
+    if not profile_dir:
+        run([cls], nameko_config)
+        return
+    # Diagnostics: CPU time per function (cProfile on process time, so waiting costs nothing),
+    # written to <dir>/<service>.pstats when the service stops.
+    import cProfile
+    import time
+
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    try:
+        run([cls], nameko_config)
+    finally:
+        profiler.disable()
+        os.makedirs(profile_dir, exist_ok=True)
+        profiler.dump_stats(os.path.join(profile_dir, f"{name}.pstats"))
 
 
 if __name__ == "__main__":

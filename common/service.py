@@ -10,6 +10,7 @@ from nameko.rpc import rpc
 from sqlalchemy import select, text
 
 from common import clock
+from common.amqp import publish_transient
 from common.consumer import event_consumer
 from common.errors import BpcError
 from common.metrics import EntrypointMetrics
@@ -22,6 +23,10 @@ class _ReplyPublisher(Publisher):
 
     use_confirms = False
     delivery_mode = 1  # transient: the caller waits seconds at most, never across a restart
+
+    def publish(self, payload, **kwargs):
+        # nameko's Responder passes serializer, exchange, routing_key and correlation_id
+        publish_transient(self.amqp_uri, payload, **kwargs)
 
 
 nameko.rpc.Responder.publisher_cls = _ReplyPublisher

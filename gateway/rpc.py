@@ -14,7 +14,6 @@ import time
 import uuid
 
 import eventlet
-from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER, SERIALIZER_CONFIG_KEY
 from nameko.exceptions import RemoteError, registry
 from nameko.extensions import DependencyProvider
@@ -22,6 +21,7 @@ from nameko.messaging import HeaderEncoder
 from nameko.rpc import ReplyListener, get_rpc_exchange
 
 from common import config
+from common.amqp import publish_transient
 from common.actor import CONTEXT_KEY, Actor
 from common.errors import BpcError, ServiceUnavailable
 
@@ -89,13 +89,15 @@ class RpcClient:
         correlation_id = str(uuid.uuid4())
         reply_event = self.listener.get_reply_event(correlation_id)
         try:
-            self.provider.publisher.publish(
+            publish_transient(
+                self.provider.amqp_uri,
                 {"args": (), "kwargs": kwargs},
+                serializer=self.provider.serializer,
                 exchange=self.provider.exchange,
                 routing_key=f"{service}.{method}",
                 reply_to=self.listener.routing_key,
                 correlation_id=correlation_id,
-                extra_headers=self.provider.get_message_headers(self.worker_ctx),
+                headers=self.provider.get_message_headers(self.worker_ctx),
             )
         except Exception as exc:  # broker unreachable and the like
             self.listener._reply_events.pop(correlation_id, None)
@@ -169,12 +171,8 @@ class TimedRpc(DependencyProvider, HeaderEncoder):
     def setup(self):
         self.timeout = config.rpc_timeout()
         self.exchange = get_rpc_exchange(self.container.config)
-        self.publisher = Publisher(
-            self.container.config[AMQP_URI_CONFIG_KEY],
-            use_confirms=False,
-            delivery_mode=1,
-            serializer=self.container.config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER),
-        )
+        self.amqp_uri = self.container.config[AMQP_URI_CONFIG_KEY]
+        self.serializer = self.container.config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER)
 
     def get_dependency(self, worker_ctx) -> RpcClient:
         return RpcClient(worker_ctx, self)

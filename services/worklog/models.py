@@ -55,6 +55,7 @@ class Entry(Base):
     __table_args__ = (
         UniqueConstraint("author_id", "prev_hash", name="uq_worklog_entries_chain"),
         Index("ix_worklog_entries_author_date", "author_id", "work_date"),
+        Index("ix_worklog_entries_author_id", "author_id", "id"),  # the head of a chain
         Index("ix_worklog_entries_opportunity", "opportunity_id"),
     )
 

@@ -199,6 +199,8 @@ class Bench:
             "BPC_LOG_LEVEL": os.environ.get("BPC_LOG_LEVEL", "WARNING"),
             "BPC_START_TIMEOUT": str(self.args.start_timeout),
         }
+        if os.environ.get("BPC_PROFILE_DIR"):  # cProfile of every service (common.runner)
+            env.extra["BPC_PROFILE_DIR"] = os.environ["BPC_PROFILE_DIR"]
         self.bpc = RunningBpc(env)
         say(
             f"· starting BPC (python -m common.cli run) on 127.0.0.1:{env.gateway_port}, "

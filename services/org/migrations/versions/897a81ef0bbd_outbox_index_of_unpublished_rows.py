@@ -1,0 +1,23 @@
+"""outbox: a partial index of the rows not yet published (the relay's query)
+
+Revision ID: 897a81ef0bbd
+Revises: 1be847c706f0
+Create Date: 2026-11-27 06:20:00
+"""
+
+from alembic import op
+
+from common.migrations import drop_unpublished_outbox_index, index_unpublished_outbox
+
+revision = "897a81ef0bbd"
+down_revision = "1be847c706f0"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    index_unpublished_outbox(op)
+
+
+def downgrade() -> None:
+    drop_unpublished_outbox_index(op)
