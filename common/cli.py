@@ -182,7 +182,7 @@ def cmd_rebuild_scoring(args) -> int:
     from common.db import make_engine
     from common.migrations import upgrade
     from services.scoring.handlers import Rebuild
-    from services.scoring.rebuild import SessionDb, fetch_over_rpc
+    from services.scoring.rebuild import SessionDb, close_proxies, fetch_over_rpc
 
     engine = make_engine(config.db_url("scoring"))
     upgrade("scoring", engine)
@@ -197,7 +197,10 @@ def cmd_rebuild_scoring(args) -> int:
             flush=True,
         )
 
-    Rebuild(SessionDb(engine), fetch_over_rpc, page=args.page, report=report).run()
+    try:
+        Rebuild(SessionDb(engine), fetch_over_rpc, page=args.page, report=report).run()
+    finally:
+        close_proxies()
     return 0
 
 
@@ -217,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     mk.add_argument("-m", "--message", required=True)
     mk.set_defaults(func=cmd_makemigration)
     rebuild = sub.add_parser("rebuild-scoring")
-    rebuild.add_argument("--page", type=int, default=5000)
+    rebuild.add_argument("--page", type=int, default=10000)
     rebuild.set_defaults(func=cmd_rebuild_scoring)
     dlq = sub.add_parser("dlq")
     dlq.add_argument("action", choices=["list", "replay"])

@@ -215,4 +215,4 @@ class ImportIn(Strict):
 
 class ExportIn(Strict):
     after_id = fields.Integer(load_default=0, validate=validate.Range(0, 2**31 - 1))
-    limit = fields.Integer(load_default=1000, validate=validate.Range(1, 5000))
+    limit = fields.Integer(load_default=1000, validate=validate.Range(1, 10000))

@@ -95,13 +95,14 @@ def person_deactivated(db: Db, event: Envelope) -> None:
 class Rebuild:
     """Drop the derived data and replay the facts from the other services, page by page.
 
-    ``fetch(service, method, after_id, limit)`` returns a page ``{"items", "next_after_id"}``.
-    Facts are stored once by their natural keys (an event arriving meanwhile stores the same
-    row at most once), then every day is recomputed from them in one locked transaction
-    (``facts.recompute_days``): nothing is lost or counted twice.
+    ``fetch(service, method, after_id, limit, **options)`` returns a page ``{"items",
+    "next_after_id"}`` (or, for the work log, asked with ``format="columns"``, ``{"columns",
+    "rows", "next_after_id"}``). Facts are stored once by their natural keys (an event arriving
+    meanwhile stores the same row at most once), then every day is recomputed from them in one
+    locked transaction (``facts.recompute_days``): nothing is lost or counted twice.
     """
 
-    def __init__(self, db: Db, fetch, page: int = 5000, report=None):
+    def __init__(self, db: Db, fetch, page: int = 10000, report=None):
         self.db, self.fetch, self.page = db, fetch, page
         self.report = report or (lambda status: None)
         self.status = {"state": "idle", "entries": 0, "progress": 0, "seconds": 0.0}
@@ -113,20 +114,18 @@ class Rebuild:
             for model in (ScoredEntry, Daily, Progress):
                 uow.session.execute(delete(model))
         self._replay(
-            "worklog",
-            "export_entries",
-            "entries",
-            lambda session, rows: facts.store(
-                session, ScoredEntry, facts.entry_rows(rows), "entry_id"
-            ),
-            started,
-        )
+            "worklog", "export_entries", "entries", facts.store_entry_page, started,
+            format="columns",
+        )  # fmt: skip
         self._replay(
             "opportunity",
             "export_history",
             "progress",
-            lambda session, rows: facts.store(
-                session, Progress, [f for row in rows for f in facts.progress_facts(row)], "key"
+            lambda session, page: facts.store(
+                session,
+                Progress,
+                [f for row in page["items"] for f in facts.progress_facts(row)],
+                "key",
             ),
             started,
         )
@@ -136,22 +135,22 @@ class Rebuild:
         self.report(self.status)
         return dict(self.status)
 
-    def _replay(self, service, method, counter, record, started) -> None:
+    def _replay(self, service, method, counter, record, started, **options) -> None:
         """Page through an export, fetching the next page while this one is stored."""
         import eventlet
 
-        pending = eventlet.spawn(self.fetch, service, method, 0, self.page)
+        pending = eventlet.spawn(self.fetch, service, method, 0, self.page, **options)
         while True:
             page = pending.wait()
-            items = page["items"]
-            more = bool(page.get("next_after_id")) and len(items) >= self.page
+            size = len(page["rows"] if "rows" in page else page["items"])
+            more = bool(page.get("next_after_id")) and size >= self.page
             if more:
                 after = int(page["next_after_id"])
-                pending = eventlet.spawn(self.fetch, service, method, after, self.page)
-            if items:
+                pending = eventlet.spawn(self.fetch, service, method, after, self.page, **options)
+            if size:
                 with self.db.unit_of_work() as uow:
-                    record(uow.session, items)
-                self.status[counter] += len(items)
+                    record(uow.session, page)
+                self.status[counter] += size
                 self.status["seconds"] = round(time.perf_counter() - started, 2)
                 self.report(self.status)
             if not more:

@@ -29,17 +29,43 @@ def run(job) -> None:
     except Exception:  # noqa: BLE001 - reported in the status, the service stays up
         log.exception("scoring rebuild failed")
         job.status["state"] = "failed"
+    finally:
+        close_proxies()
 
 
-def fetch_over_rpc(service: str, method: str, after_id: int, limit: int) -> dict:
-    """One page of another service's export, as the system (level 9), bounded in time."""
+_proxies: dict = {}
+
+
+def fetch_over_rpc(service: str, method: str, after_id: int, limit: int, **options) -> dict:
+    """One page of another service's export, as the system (level 9), bounded in time. One
+    RPC proxy (a connection and a reply queue) serves every page of a rebuild."""
     from nameko.standalone.rpc import ClusterRpcProxy
 
-    context = {"bpc_actor": SYSTEM.to_header()}
-    with ClusterRpcProxy(
-        config.nameko_config(), context_data=context, timeout=PAGE_TIMEOUT
-    ) as proxy:
-        return getattr(getattr(proxy, service), method)(after_id=after_id, limit=limit)
+    proxy = _proxies.get("proxy")
+    if proxy is None:
+        context = {"bpc_actor": SYSTEM.to_header()}
+        runner = ClusterRpcProxy(
+            config.nameko_config(), context_data=context, timeout=PAGE_TIMEOUT
+        )
+        proxy = _proxies["proxy"] = runner.start()
+        _proxies["runner"] = runner
+    try:
+        return getattr(getattr(proxy, service), method)(
+            after_id=after_id, limit=limit, **options
+        )
+    except BaseException:
+        close_proxies()  # a broken connection is not reused
+        raise
+
+
+def close_proxies() -> None:
+    runner = _proxies.pop("runner", None)
+    _proxies.pop("proxy", None)
+    if runner is not None:
+        try:
+            runner.stop()
+        except Exception:  # noqa: BLE001 - closing a broken connection
+            log.debug("closing the rebuild's RPC proxy failed", exc_info=True)
 
 
 class SessionDb:

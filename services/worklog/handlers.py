@@ -337,8 +337,17 @@ def verify(db: Db, actor: Actor, author_id: str | None) -> dict:
     }
 
 
-def export_entries(db: Db, actor: Actor, after_id: int, limit: int) -> dict:
-    """Level 9: the log in id order, as ``entry_recorded`` data, for rebuilding scoring."""
+EXPORT_COLUMNS = (
+    "entry_id", "author_id", "author_path", "work_date", "recorded_at", "late", "customer_id",
+    "opportunity_id", "stage", "activities", "points", "minutes", "expense",
+    "next_appointment_at", "difficulty",
+)  # fmt: skip
+
+
+def export_entries(db: Db, actor: Actor, after_id: int, limit: int, fmt: str = "items") -> dict:
+    """Level 9: the log in id order, as ``entry_recorded`` data, for rebuilding scoring.
+
+    ``fmt="columns"`` answers the same values as rows of ``EXPORT_COLUMNS``."""
     actor.require_level(9)
     e = _entries
     with db.read() as session:
@@ -359,29 +368,32 @@ def export_entries(db: Db, actor: Actor, after_id: int, limit: int) -> dict:
                 )
             ).all()
         )
-    items = [
-        {
-            "entry_id": str(r.id),
-            "author_id": r.author_id,
-            "author_path": path_list(paths.get(r.author_id, "")) or [r.author_id],
-            "work_date": r.work_date.isoformat(),
-            "recorded_at": clock.isoformat(r.recorded_at),
-            "late": bool(r.late),
-            "customer_id": str(r.customer_id) if r.customer_id else None,
-            "opportunity_id": str(r.opportunity_id) if r.opportunity_id else None,
-            "stage": r.stage,
-            "activities": list(r.activities),
-            "points": r.points,
-            "minutes": r.minutes,
-            "expense": domain.format_money(r.expense_fen),
-            "next_appointment_at": (
-                clock.isoformat(r.next_appointment_at) if r.next_appointment_at else None
-            ),
-            "difficulty": r.difficulty,
-        }
+    zone = clock.org_tz()  # formatting is most of an export's time: looked up once a page
+    author_paths = {a: path_list(p) or [a] for a, p in paths.items()}
+
+    def moment(value):
+        if value is None:
+            return None
+        return clock.as_utc(value).astimezone(zone).isoformat(timespec="seconds")
+
+    table = [
+        [
+            str(r.id), r.author_id, author_paths.get(r.author_id) or [r.author_id],
+            r.work_date.isoformat(), moment(r.recorded_at), bool(r.late),
+            str(r.customer_id) if r.customer_id else None,
+            str(r.opportunity_id) if r.opportunity_id else None,
+            r.stage, list(r.activities), r.points, r.minutes,
+            domain.format_money(r.expense_fen), moment(r.next_appointment_at), r.difficulty,
+        ]
         for r in rows
-    ]
-    return {"items": items, "next_after_id": items[-1]["entry_id"] if items else None}
+    ]  # fmt: skip
+    next_after_id = table[-1][0] if table else None
+    if fmt == "columns":
+        return {"columns": list(EXPORT_COLUMNS), "rows": table, "next_after_id": next_after_id}
+    return {
+        "items": [dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in table],
+        "next_after_id": next_after_id,
+    }
 
 
 # --- projections ---------------------------------------------------------------------------

@@ -53,7 +53,10 @@ class VerifyIn(Strict):
 
 class ExportIn(Strict):
     after_id = fields.Integer(load_default=0, validate=validate.Range(0, 2**31 - 1))
-    limit = fields.Integer(load_default=1000, validate=validate.Range(1, 5000))
+    limit = fields.Integer(load_default=1000, validate=validate.Range(1, 10000))
+    # items: a list of entry_recorded data; columns: {"columns": [names], "rows": [[values]]}
+    # with the same names and values (a third of the bytes: a rebuild's page)
+    format = fields.String(load_default="items", validate=validate.OneOf(["items", "columns"]))
 
 
 class NoArgs(Strict):

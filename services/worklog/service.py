@@ -85,7 +85,9 @@ class WorklogService(ServiceBase):
     def export_entries(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.ExportIn, fields)
-        return handlers.export_entries(self.db, actor, args["after_id"], args["limit"])
+        return handlers.export_entries(
+            self.db, actor, args["after_id"], args["limit"], args["format"]
+        )
 
     @event_consumer("org", "user_created")
     def on_user_created(self, event) -> None:
