@@ -244,3 +244,31 @@ def test_notes_append_and_visibility_follows_the_chain_of_command(env, people):
     with pytest.raises(Forbidden):
         call(env, "add_note", supervisor, entry_id=entry["id"], text="主管备注")
     assert call(env, "list", peer, author_id=owner.id)["items"] == []
+
+
+def test_the_export_pages_the_log_in_id_order_in_either_shape(env, people):
+    # A rebuild (scoring) pages through export_entries: level 9 only; "items" are the
+    # entry_recorded data, "columns" the same values as rows.
+    _, owner, _ = people
+    top = Actor(id="1", level=9, path=["1"], name="董事长")
+    recorded = [
+        call(env, "record", owner, customer_id=new_id(), activities=["call"], minutes=m)
+        for m in (10, 20, 30)
+    ]
+    first = int(recorded[0]["id"]) - 1
+    with pytest.raises(Forbidden):
+        call(env, "export_entries", owner, after_id=first, limit=2)
+    page = call(env, "export_entries", top, after_id=first, limit=2)
+    assert [i["entry_id"] for i in page["items"]] == [r["id"] for r in recorded[:2]]
+    assert page["next_after_id"] == recorded[1]["id"]
+    item = page["items"][0]
+    assert (item["author_id"], item["minutes"], item["activities"]) == (owner.id, 10, ["call"])
+    assert item["author_path"] == owner.path and item["expense"] == "0.00"
+    assert item["recorded_at"] == recorded[0]["recorded_at"]
+    columns = call(env, "export_entries", top, after_id=first, limit=2, format="columns")
+    assert [dict(zip(columns["columns"], row)) for row in columns["rows"]] == page["items"]
+    assert columns["next_after_id"] == page["next_after_id"]
+    rest = call(env, "export_entries", top, after_id=int(page["next_after_id"]), limit=2)
+    assert [i["entry_id"] for i in rest["items"]] == [recorded[2]["id"]]
+    with pytest.raises(ValidationFailed):
+        call(env, "export_entries", top, format="csv")
