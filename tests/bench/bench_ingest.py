@@ -199,6 +199,9 @@ class Bench:
             "BPC_LOG_LEVEL": os.environ.get("BPC_LOG_LEVEL", "WARNING"),
             "BPC_START_TIMEOUT": str(self.args.start_timeout),
         }
+        for setting in self.args.set:
+            name, _, value = setting.partition("=")
+            env.extra[name] = value
         if os.environ.get("BPC_PROFILE_DIR"):  # cProfile of every service (common.runner)
             env.extra["BPC_PROFILE_DIR"] = os.environ["BPC_PROFILE_DIR"]
         self.bpc = RunningBpc(env)
@@ -844,6 +847,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start-timeout", type=float, default=120)
     parser.add_argument("--quick", action="store_true", help="a dry run: 10 s, 4 clients")
     parser.add_argument("--keep", action="store_true", help="keep the databases and the log")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="BPC_NAME=VALUE",
+        help="a setting for every BPC process (e.g. BPC_MAX_WORKERS=10); repeatable",
+    )  # fmt: skip
     parser.add_argument(
         "--profile", action="store_true", help="py-spy the gateway, worklog and scoring"
     )

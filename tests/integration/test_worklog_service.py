@@ -188,6 +188,30 @@ def test_yesterday_is_accepted_before_the_grace_hour_and_marked_late(env, people
     assert entry["late"] is True and entry["work_date"] == yesterday
 
 
+def test_yesterday_after_the_grace_hour_is_too_late_and_records_nothing(tmp_path, people):
+    # BPC_GRACE_HOUR=0: yesterday's log closed at midnight, so whatever the time of day the
+    # test runs, yesterday is past its grace hour (today is still accepted).
+    environment = Environment.create(tmp_path, "sqlite")
+    from common import topology
+
+    topology.declare(services=("worklog",), uri=environment.amqp_uri)
+    service = ServiceProcess(environment, "worklog", BPC_GRACE_HOUR="0").start()
+    try:
+        service.wait_ready()
+        _, owner, _ = people
+        yesterday = (datetime.now(SHANGHAI) - timedelta(days=1)).date().isoformat()
+        with pytest.raises(BusinessRuleViolated) as error:
+            call(environment, "record", owner, activities=["training"], minutes=60,
+                 work_date=yesterday)  # fmt: skip
+        assert error.value.code == "too_late"
+        assert call(environment, "list", owner, author_id=owner.id)["items"] == []
+        entry = call(environment, "record", owner, activities=["training"], minutes=60)
+        assert entry["late"] is False and entry["work_date"] == today()
+    finally:
+        service.stop()
+        environment.destroy()
+
+
 def test_the_database_refuses_update_and_delete_and_verify_names_a_tampered_entry(env, people):
     _, owner, _ = people
     ids = [
