@@ -8,7 +8,8 @@ every RPC it makes, and services read it back with the ``CurrentActor`` dependen
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from nameko.extensions import DependencyProvider
 
@@ -51,7 +52,22 @@ class Actor:
             )
 
     def to_header(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        return self._header
+
+    @cached_property
+    def _header(self) -> str:
+        # built once per actor (the gateway keeps actors cached and sends one per RPC);
+        # cached_property writes the instance dict, which a frozen dataclass allows
+        return json.dumps(
+            {
+                "id": self.id,
+                "level": self.level,
+                "org_unit_id": self.org_unit_id,
+                "path": list(self.path),
+                "name": self.name,
+            },
+            ensure_ascii=False,
+        )
 
     @classmethod
     def from_header(cls, raw: str | dict) -> Actor:

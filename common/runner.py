@@ -31,6 +31,28 @@ class _ClientErrorsAreNotFailures(logging.Filter):
         return not (isinstance(exc, BpcError) and exc.status < 500)
 
 
+def _fast_signature_checks() -> None:
+    """nameko checks every call's arguments with ``inspect.getcallargs``, which rebuilds the
+    method's signature each time (about 2% of a busy service's CPU). The same check, with the
+    signature built once per entrypoint."""
+    import inspect
+
+    from nameko.exceptions import IncorrectSignature
+    from nameko.extensions import Entrypoint
+
+    def check_signature(self, args, kwargs):
+        signature = self.__dict__.get("_bpc_signature")
+        if signature is None:
+            fn = getattr(self.container.service_cls, self.method_name)
+            signature = self.__dict__["_bpc_signature"] = inspect.signature(fn)
+        try:
+            signature.bind(None, *args, **kwargs)  # None: the unbound method's ``self``
+        except TypeError as exc:
+            raise IncorrectSignature(str(exc)) from None
+
+    Entrypoint.check_signature = check_signature
+
+
 def load_class(name: str):
     if name == "gateway":
         from gateway.service import GatewayService
@@ -56,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("kombu").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor stops us with SIGTERM
+    _fast_signature_checks()
     cls = load_class(name)
     nameko_config = config.nameko_config()
     if name == "gateway":

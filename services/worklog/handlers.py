@@ -140,8 +140,8 @@ def entry_out(entry: Entry, notes=()) -> dict:
     }
 
 
-def _event(entry: Entry, actor: Actor) -> dict:
-    answer = entry_out(entry)
+def _event(entry: Entry, actor: Actor, answer: dict) -> dict:
+    """``entry_recorded`` data, from the entry and its answer (``entry_out``)."""
     return {
         "entry_id": answer["id"],
         "author_id": entry.author_id,
@@ -176,8 +176,9 @@ def record(db: Db, actor: Actor, args: dict) -> dict:
                 entry = _append(uow.session, actor, args, now, work_date, late, minutes)
                 entry.expense_fen, entry.difficulty = expense, difficulty
                 _seal(uow.session, entry)
-                uow.publish("entry_recorded", _event(entry, actor))
-                return entry_out(entry)
+                answer = entry_out(entry)
+                uow.publish("entry_recorded", _event(entry, actor, answer))
+                return answer
         except IntegrityError as exc:
             if not is_unique_violation(exc):
                 raise
