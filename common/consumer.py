@@ -32,7 +32,7 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer
 
 from common import config, metrics
-from common.events import Envelope, exchange_name
+from common.events import Envelope, binding, exchange_name
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +44,16 @@ def queue_name(source: str, event_type: str, service: str, method: str) -> str:
     return f"evt.{source}.{event_type}--{service}.{method}"
 
 
-def queue_family(source: str, event_type: str, service: str, method: str) -> list[kombu.Queue]:
-    """The main queue, its retry queue and its dead-letter queue."""
+def queue_family(
+    source: str, event_type: str, service: str, method: str, routing_key: str | None = None
+) -> list[kombu.Queue]:
+    """The main queue (bound with ``routing_key``, by default the event type), its retry queue
+    and its dead-letter queue."""
     name = queue_name(source, event_type, service, method)
     main = kombu.Queue(
         name,
         exchange=kombu.Exchange(exchange_name(source), type="topic", durable=True),
-        routing_key=event_type,
+        routing_key=routing_key or event_type,
         durable=True,
     )
     retry = kombu.Queue(
@@ -69,10 +72,22 @@ def queue_family(source: str, event_type: str, service: str, method: str) -> lis
     return [main, retry, dlq]
 
 
+def declare_family(channel, queues: list[kombu.Queue], event_type: str) -> None:
+    """Declare a queue family; a main queue bound by a pattern loses its old binding by the
+    bare event type (from before the event had routing facets), which would still deliver
+    every event to it."""
+    for queue in queues:
+        queue(channel).declare()
+    main = queues[0]
+    if main.routing_key != event_type:
+        main(channel).unbind_from(main.exchange, routing_key=event_type)
+
+
 class EventConsumer(Consumer):
-    def __init__(self, source_service: str, event_type: str, **kwargs):
+    def __init__(self, source_service: str, event_type: str, having: tuple[str, ...] = (), **kwargs):
         self.source_service = source_service
         self.event_type = event_type
+        self.binding = binding(source_service, event_type, tuple(having))
         super().__init__(queue=None, **kwargs)
 
     def setup(self):
@@ -81,7 +96,7 @@ class EventConsumer(Consumer):
             self.source_service, self.event_type, service, self.method_name
         )
         main, retry, dlq = queue_family(
-            self.source_service, self.event_type, service, self.method_name
+            self.source_service, self.event_type, service, self.method_name, self.binding
         )
         self.queue = main
         self._retry_queue, self._dlq = retry, dlq
@@ -89,8 +104,7 @@ class EventConsumer(Consumer):
             config.amqp_uri(), transport_options={"confirm_publish": True}
         )
         with kombu.Connection(config.amqp_uri()) as conn:
-            for queue in (main, retry, dlq):
-                queue(conn.default_channel).declare()
+            declare_family(conn.default_channel, [main, retry, dlq], self.event_type)
         super().setup()
 
     def handle_message(self, body, message):
@@ -185,12 +199,12 @@ class EventConsumer(Consumer):
 
 class BatchEventConsumer(EventConsumer):
     def __init__(
-        self, source_service: str, event_type: str, max_batch: int = 100, max_wait: float = 0.01,
-        **kwargs,
-    ):
+        self, source_service: str, event_type: str, having: tuple[str, ...] = (),
+        max_batch: int = 100, max_wait: float = 0.01, **kwargs,
+    ):  # fmt: skip
         self.max_batch = max_batch
         self.max_wait = max_wait
-        super().__init__(source_service, event_type, **kwargs)
+        super().__init__(source_service, event_type, having, **kwargs)
 
     def setup(self):
         super().setup()

@@ -50,7 +50,7 @@ from sqlalchemy.types import TypeDecorator
 
 from common import clock, config, metrics
 from common.errors import BpcError, ServiceUnavailable
-from common.events import Envelope, exchange_name, validate_payload
+from common.events import Envelope, exchange_name, routing_key, validate_payload
 
 log = logging.getLogger(__name__)
 
@@ -425,7 +425,7 @@ class OutboxRelay:
                 publisher.publish(
                     body,
                     exchange=exchange,
-                    routing_key=row.type,
+                    routing_key=routing_key(self.service, row.type, body["data"]),
                     delivery_mode=2,
                     message_id=body["event_id"],
                 )

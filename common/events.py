@@ -277,3 +277,40 @@ class Envelope:
 
 def exchange_name(service: str) -> str:
     return f"{service}.events"
+
+
+# Events whose routing key carries facets of their data after the type, so that the broker
+# hands each consumer only the events it acts on: the opportunity service gets only the log
+# entries made on an opportunity, not every entry (a message it would decode and drop).
+# An entry on an opportunity, with no difficulty and no appointment, is routed as
+# ``entry_recorded.opportunity.-.-``; consumers bind ``entry_recorded.#`` (everything) or a
+# pattern such as ``entry_recorded.opportunity.*.*``.
+FACETS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("worklog", "entry_recorded"): (
+        ("opportunity_id", "opportunity"),
+        ("difficulty", "difficulty"),
+        ("next_appointment_at", "appointment"),
+    ),
+}
+
+
+def routing_key(producer: str, event_type: str, data: dict) -> str:
+    """The routing key an event is published with: its type, then its facets if it has any."""
+    facets = FACETS.get((producer, event_type))
+    if not facets:
+        return event_type
+    return ".".join([event_type, *(word if data.get(field) else "-" for field, word in facets)])
+
+
+def binding(producer: str, event_type: str, having: tuple[str, ...] = ()) -> str:
+    """The binding of a consumer of ``event_type`` that wants only events whose data fields
+    ``having`` are set (all of them when empty)."""
+    facets = FACETS.get((producer, event_type), ())
+    unknown = set(having) - {field for field, _ in facets}
+    if unknown:
+        raise ValueError(f"{producer}.{event_type} is not routed by {sorted(unknown)}")
+    if not facets:
+        return event_type
+    if not having:
+        return f"{event_type}.#"  # "#" matches no word too: a key without facets still arrives
+    return ".".join([event_type, *(word if field in having else "*" for field, word in facets)])

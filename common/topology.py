@@ -13,7 +13,7 @@ import inspect
 import kombu
 
 from common import config
-from common.consumer import DLX, EventConsumer, queue_family
+from common.consumer import DLX, EventConsumer, declare_family, queue_family
 from common.events import exchange_name
 
 SERVICE_CLASSES = {name: f"services.{name}.service" for name in config.SERVICES}
@@ -28,22 +28,34 @@ def service_class(name: str):
 
 
 def consumers(service: str):
-    """(source, event_type, method) of every event consumer of a service."""
+    """(source, event_type, method, binding) of every event consumer of a service."""
     cls = service_class(service)
     found = []
     for method_name, method in inspect.getmembers(cls, inspect.isfunction):
         for entrypoint in getattr(method, "nameko_entrypoints", ()):
             if isinstance(entrypoint, EventConsumer):
-                found.append((entrypoint.source_service, entrypoint.event_type, method_name))
+                found.append(
+                    (
+                        entrypoint.source_service,
+                        entrypoint.event_type,
+                        method_name,
+                        entrypoint.binding,
+                    )
+                )
     return found
 
 
+def queue_families(services=config.SERVICES) -> list[tuple[str, list[kombu.Queue]]]:
+    """(event type, [main, retry, dead-letter queue]) of every consumer."""
+    return [
+        (event_type, queue_family(source, event_type, service, method, binding))
+        for service in services
+        for source, event_type, method, binding in consumers(service)
+    ]
+
+
 def all_queues(services=config.SERVICES) -> list[kombu.Queue]:
-    queues = []
-    for service in services:
-        for source, event_type, method in consumers(service):
-            queues.extend(queue_family(source, event_type, service, method))
-    return queues
+    return [queue for _, family in queue_families(services) for queue in family]
 
 
 def declare(services=config.SERVICES, uri: str | None = None) -> dict:
@@ -53,7 +65,7 @@ def declare(services=config.SERVICES, uri: str | None = None) -> dict:
         for service in config.SERVICES:
             kombu.Exchange(exchange_name(service), type="topic", durable=True)(channel).declare()
         kombu.Exchange(DLX, type="direct", durable=True)(channel).declare()
-        queues = all_queues(services)
-        for queue in queues:
-            queue(channel).declare()
-    return {"exchanges": len(config.SERVICES) + 1, "queues": len(queues)}
+        families = queue_families(services)
+        for event_type, family in families:
+            declare_family(channel, family, event_type)
+    return {"exchanges": len(config.SERVICES) + 1, "queues": sum(len(f) for _, f in families)}

@@ -228,7 +228,7 @@ def rpc(env: Environment, service: str, method: str, actor=None, timeout: float 
 
 def publish_event(env: Environment, producer: str, event_type: str, data: dict, envelope=None):
     """Publish an event as a producer's relay would; returns the envelope published."""
-    from common.events import Envelope
+    from common.events import Envelope, routing_key
 
     envelope = envelope or Envelope.new(producer, event_type, data)
     with kombu.Connection(env.amqp_uri, transport_options={"confirm_publish": True}) as conn:
@@ -236,7 +236,7 @@ def publish_event(env: Environment, producer: str, event_type: str, data: dict, 
         producer_.publish(
             envelope.to_message(),
             exchange=kombu.Exchange(f"{producer}.events", type="topic", durable=True),
-            routing_key=event_type,
+            routing_key=routing_key(producer, event_type, envelope.data),
             delivery_mode=2,
         )
     return envelope

@@ -225,7 +225,7 @@ class OpportunityService(ServiceBase):
     def on_customer_handed_over(self, event) -> None:
         handlers.customer_handed_over(self.db, event)
 
-    @batch_event_consumer("worklog", "entry_recorded")
+    @batch_event_consumer("worklog", "entry_recorded", having=("opportunity_id",))
     def on_entry_recorded(self, events) -> None:
         """A log entry on an opportunity restarts its follow-up clock (follow-up limit)."""
         handlers.followup_logged(self.db, events)

@@ -225,3 +225,46 @@ def test_events_and_services_survive_a_broker_restart(make_environment):
     finally:
         for proc in procs.values():
             proc.stop()
+
+
+def test_entries_reach_only_the_consumers_that_act_on_them(make_environment):
+    # Routing facets: a log entry is routed as entry_recorded.<opportunity>.<difficulty>.
+    # <appointment>. Scoring's queue takes every entry; the opportunity service's queue only
+    # those on an opportunity. A queue declared before the facets (bound by the bare type)
+    # loses that binding when the topology is declared again.
+    import kombu
+
+    from common import topology
+    from common.consumer import queue_name
+    from common.events import routing_key
+
+    env = make_environment("sqlite")
+    scoring_q = queue_name("worklog", "entry_recorded", "scoring", "on_entry_recorded")
+    opportunity_q = queue_name("worklog", "entry_recorded", "opportunity", "on_entry_recorded")
+    exchange = kombu.Exchange("worklog.events", type="topic", durable=True)
+    with kombu.Connection(env.amqp_uri) as conn:  # the old topology: bound by the bare type
+        exchange(conn.default_channel).declare()
+        kombu.Queue(opportunity_q, exchange, routing_key="entry_recorded", durable=True)(
+            conn.default_channel
+        ).declare()
+    topology.declare(uri=env.amqp_uri)
+    base = {"opportunity_id": None, "difficulty": None, "next_appointment_at": None}
+    published = [
+        {**base},
+        {**base, "opportunity_id": "7"},
+        {**base, "difficulty": {"category": "price"}},
+        {**base, "opportunity_id": "8", "next_appointment_at": "2026-12-01T10:00:00+08:00"},
+    ]
+    keys = [routing_key("worklog", "entry_recorded", data) for data in published]
+    assert keys == [
+        "entry_recorded.-.-.-",
+        "entry_recorded.opportunity.-.-",
+        "entry_recorded.-.difficulty.-",
+        "entry_recorded.opportunity.-.appointment",
+    ]
+    with kombu.Connection(env.amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        producer = conn.Producer(serializer="json")
+        for key in [*keys, "entry_recorded"]:  # and one from before the facets
+            producer.publish({"key": key}, exchange=exchange, routing_key=key, delivery_mode=2)
+    assert queue_depth(env, scoring_q) == 5
+    assert queue_depth(env, opportunity_q) == 2

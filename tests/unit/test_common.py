@@ -98,3 +98,20 @@ def test_subordinates_are_visible_from_level_four_only():
 def test_actor_travels_as_a_header():
     actor = Actor(id="5", level=4, org_unit_id="2", path=["1", "5"], name="王主管")
     assert Actor.from_header(actor.to_header()) == actor
+
+
+def test_consumer_bindings_follow_the_routing_facets():
+    from common.events import binding
+
+    assert binding("worklog", "entry_recorded") == "entry_recorded.#"
+    assert binding("worklog", "entry_recorded", ("opportunity_id",)) == (
+        "entry_recorded.opportunity.*.*"
+    )
+    assert binding("worklog", "entry_recorded", ("difficulty", "next_appointment_at")) == (
+        "entry_recorded.*.difficulty.appointment"
+    )
+    assert binding("org", "user_created") == "user_created"  # no facets: the type
+    with pytest.raises(ValueError):
+        binding("worklog", "entry_recorded", ("minutes",))
+    with pytest.raises(ValueError):
+        binding("org", "user_created", ("level",))
