@@ -108,12 +108,8 @@ class EventConsumer(Consumer):
         super().setup()
 
     def handle_message(self, body, message):
-        try:
-            envelope = replace(Envelope.from_message(body), consumer=self.handler_key)
-        except (KeyError, TypeError):
-            log.error("malformed event on %s parked: %r", self.queue_name, body)
-            self._park(body, message, "malformed envelope")
-            self.queue_consumer.ack_message(message)
+        envelope = self._envelope(body, message)
+        if envelope is None:
             return
         handle_result = partial(self.handle_result, message, body)
         context = self.unpack_message_headers(message)
@@ -124,6 +120,16 @@ class EventConsumer(Consumer):
             )
         except ContainerBeingKilled:
             self.queue_consumer.requeue_message(message)
+
+    def _envelope(self, body, message) -> Envelope | None:
+        """The message's envelope; a malformed one is parked in the dead-letter queue."""
+        try:
+            return replace(Envelope.from_message(body), consumer=self.handler_key)
+        except (KeyError, TypeError):
+            log.error("malformed event on %s parked: %r", self.queue_name, body)
+            self._park(body, message, "malformed envelope")
+            self.queue_consumer.ack_message(message)
+            return None
 
     @property
     def handler_key(self) -> str:
@@ -212,12 +218,8 @@ class BatchEventConsumer(EventConsumer):
         self._timer = None
 
     def handle_message(self, body, message):
-        try:
-            envelope = replace(Envelope.from_message(body), consumer=self.handler_key)
-        except (KeyError, TypeError):
-            log.error("malformed event on %s parked: %r", self.queue_name, body)
-            self._park(body, message, "malformed envelope")
-            self.queue_consumer.ack_message(message)
+        envelope = self._envelope(body, message)
+        if envelope is None:
             return
         self._buffer.append((envelope, body, message))
         if len(self._buffer) >= self.max_batch:
