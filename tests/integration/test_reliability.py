@@ -174,6 +174,27 @@ def test_failing_handler_is_retried_then_dead_lettered_and_replayed(cluster):
     assert queue_depth(env, queue + ".dlq") == 0
 
 
+def test_a_message_that_is_not_an_event_is_parked_at_once(cluster):
+    # Not an envelope (no event_id, type, …): no handler could ever take it, so it goes to the
+    # dead-letter queue on first sight, and the events after it are handled as usual.
+    import kombu
+
+    env, _ = cluster
+    queue = "evt.org.probe--customer.on_probe"
+    with kombu.Connection(env.amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        conn.Producer(serializer="json").publish(
+            {"hello": "world"},
+            exchange=kombu.Exchange("org.events", type="topic", durable=True),
+            routing_key="probe",
+            delivery_mode=2,
+        )
+    after = publish_event(env, "org", "probe", {"probe_id": "after-malformed"})
+    eventually(lambda: queue_depth(env, queue + ".dlq") == 1, timeout=15)
+    eventually(lambda: rpc(env, "customer", "probe_seen", event_id=after.event_id) == 1)
+    text = requests.get(env.metrics_url("customer"), timeout=5).text
+    assert metric_value(text, "bpc_events_failed_total", service="customer") == 0
+
+
 def test_event_published_while_consumer_is_stopped_is_processed_when_it_starts(cluster):
     env, procs = cluster
     admin, boss, rep, customer = _team(env)
