@@ -66,6 +66,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.bench.benchkit import free_metrics_offset, on_sigterm, py_spy, say, summarize_raw  # noqa: E402
 from tests.support import (  # noqa: E402
     SERVICES,
     Environment,
@@ -86,47 +87,12 @@ PROBE_TIMEOUT = 30.0  # s a probe waits for its entry before it counts as never 
 PROBE_MAX = DAY_LIMIT - 5  # the probe posts for today only
 
 
-def say(message: str = "") -> None:
-    print(message, flush=True)
-
-
-class Interrupted(KeyboardInterrupt):
-    pass
-
-
-def _on_sigterm(signum, frame):  # noqa: ARG001 - signal handler signature
-    raise Interrupted()
-
-
 def pct(sorted_values: list[float], q: float) -> float:
     """The q-quantile (nearest rank) of an ascending list; nan when empty."""
     if not sorted_values:
         return float("nan")
     rank = max(1, math.ceil(q * len(sorted_values)))
     return sorted_values[min(len(sorted_values), rank) - 1]
-
-
-def port_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_metrics_offset() -> int:
-    """An offset so that every service's metrics port (9101 + index + offset) is free."""
-    for offset in range(3000, 20000, 100):
-        if all(port_free(9101 + offset + i) for i in range(len(SERVICES))):
-            return offset
-    raise RuntimeError("no free range of metrics ports")
-
-
-# --------------------------------------------------------------------------- HTTP
 
 
 class Http:
@@ -678,13 +644,7 @@ def client_cpu_seconds() -> float:
 
 # --------------------------------------------------------------------------- py-spy
 
-OURS = ("services/", "common/", "gateway/")
 PROFILED = ("gateway", "worklog", "scoring")
-
-
-def py_spy() -> str:
-    candidate = Path(sys.executable).parent / "py-spy"
-    return str(candidate) if candidate.exists() else (shutil.which("py-spy") or "")
 
 
 def start_profiles(bench, seconds: float, directory: Path) -> list[subprocess.Popen]:
@@ -717,41 +677,6 @@ def start_profiles(bench, seconds: float, directory: Path) -> list[subprocess.Po
         for name in PROFILED
         if name in pids
     ]
-
-
-def summarize_raw(path: Path, top: int = 12) -> list[str]:
-    """The functions with the most samples in a py-spy raw (collapsed) file."""
-    from collections import Counter
-
-    self_: Counter = Counter()
-    ours: Counter = Counter()
-    total = 0
-    try:
-        lines = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return [f"  (no profile at {path})"]
-    for line in lines:
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
-        total += n
-        frames = [f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0] + ")"
-                  if " (" in f else f for f in stack.split(";")]  # fmt: skip
-        self_[frames[-1]] += n
-        for frame in set(frames):
-            if frame.split("(")[-1].startswith(OURS):
-                ours[frame] += n
-    if not total:
-        return [f"  (no samples in {path})"]
-    out = [f"  {total:,} samples; self time:"]
-    out += [f"    {n / total:6.1%}  {frame}" for frame, n in self_.most_common(top)]
-    out.append("  the project's own functions, inclusive:")
-    out += [f"    {n / total:6.1%}  {frame}" for frame, n in ours.most_common(top)]
-    return out
-
-
-# --------------------------------------------------------------------------- main
 
 
 def users_needed(args) -> int:
@@ -866,7 +791,7 @@ def main(argv: list[str] | None = None) -> int:
     use_wrk = shutil.which("wrk") is not None and not args.python_client
     loader = "wrk (Lua, 1 thread per client)" if use_wrk else "python client (processes × threads)"
 
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, on_sigterm)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     began = time.monotonic()
     bench = Bench(args)

@@ -52,12 +52,10 @@ import os  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections import Counter  # noqa: E402
 from datetime import UTC, date, datetime, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -68,8 +66,14 @@ if str(ROOT) not in sys.path:
 import psycopg2  # noqa: E402
 
 from services.worklog.domain import chain_hash  # noqa: E402
+from tests.bench.benchkit import (  # noqa: E402
+    Interrupted,
+    free_metrics_offset,
+    py_spy,
+    say,
+    summarize_raw,
+)
 from tests.support import (  # noqa: E402
-    SERVICES,
     Environment,
     ServiceProcess,
     create_pg_database,
@@ -114,14 +118,6 @@ COLUMNS = (
 )
 
 
-def say(message: str = "") -> None:
-    print(message, flush=True)
-
-
-class Interrupted(KeyboardInterrupt):
-    pass
-
-
 _MAIN = greenlet.getcurrent()
 
 
@@ -131,26 +127,6 @@ def _on_signal(signum, frame):  # noqa: ARG001 - signal handler signature
     if greenlet.getcurrent() is _MAIN:
         raise Interrupted()
     eventlet.hubs.get_hub().schedule_call_global(0, _MAIN.throw, Interrupted())
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_metrics_offset() -> int:
-    for offset in range(4000, 20000, 100):
-        if all(port_free(9101 + offset + i) for i in range(len(SERVICES))):
-            return offset
-    raise RuntimeError("no free range of metrics ports")
-
-
-# --------------------------------------------------------------------------- CPU accounting
 
 
 def cpu_seconds(pid: int) -> float:
@@ -353,49 +329,6 @@ def fill_worklog(url: str, total: int, authors: int, today: date) -> Filler:
 
 
 # --------------------------------------------------------------------------- py-spy
-
-
-OURS = ("services/", "common/", "gateway/")
-
-
-def summarize_raw(path: Path, top: int = 15) -> list[str]:
-    """The functions with the most samples in a py-spy raw (collapsed) file: self, inclusive."""
-    self_: Counter = Counter()
-    inclusive: Counter = Counter()
-    total = 0
-    try:
-        lines = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return [f"  (no profile at {path})"]
-    for line in lines:
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
-        total += n
-        frames = [f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0] + ")"
-                  if " (" in f else f for f in stack.split(";")]  # fmt: skip
-        self_[frames[-1]] += n
-        for frame in set(frames):
-            inclusive[frame] += n
-    if not total:
-        return [f"  (no samples in {path})"]
-    out = [f"  {total:,} samples; self time:"]
-    out += [f"    {n / total:6.1%}  {frame}" for frame, n in self_.most_common(top)]
-    out.append("  inclusive (the function and what it calls):")
-    out += [f"    {n / total:6.1%}  {frame}" for frame, n in inclusive.most_common(top)]
-    ours = [(f, n) for f, n in inclusive.most_common() if f.split("(")[-1].startswith(OURS)]
-    out.append("  the project's own functions, inclusive:")
-    out += [f"    {n / total:6.1%}  {frame}" for frame, n in ours[:top]]
-    return out
-
-
-def py_spy() -> str:
-    candidate = Path(sys.executable).parent / "py-spy"
-    return str(candidate) if candidate.exists() else (shutil.which("py-spy") or "")
-
-
-# --------------------------------------------------------------------------- the bench
 
 
 class Bench:

@@ -64,6 +64,7 @@ if str(ROOT) not in sys.path:
 
 import psycopg2  # noqa: E402
 
+from tests.bench.benchkit import on_sigterm, say  # noqa: E402
 from tests.support import (  # noqa: E402
     Environment,
     ServiceProcess,
@@ -118,21 +119,6 @@ OVERDUE_MINUTES_SQL = "(1 + (customer_id * 7919) %% 10080)"
 
 def overdue_minutes(customer_id: int) -> int:
     return 1 + (customer_id * 7919) % 10080
-
-
-def say(message: str = "") -> None:
-    print(message, flush=True)
-
-
-class Interrupted(KeyboardInterrupt):
-    pass
-
-
-def _on_sigterm(signum, frame):  # noqa: ARG001 - signal handler signature
-    raise Interrupted()
-
-
-# --------------------------------------------------------------------------- database
 
 
 def _ts(moment: datetime) -> str:
@@ -578,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--service-env takes NAME=VALUE")
     args.service_env = {name: value for name, _, value in pairs}
 
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, on_sigterm)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in background
     # "Received method (60, 80) during closing channel": the readiness probes' proxies closing
     logging.getLogger("amqp").setLevel(logging.ERROR)

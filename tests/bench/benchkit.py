@@ -1,0 +1,81 @@
+"""What the benchmark scripts share: output, Ctrl-C/SIGTERM, free ports, py-spy summaries."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sys
+from collections import Counter
+from pathlib import Path
+
+from tests.support import SERVICES
+
+OURS = ("services/", "common/", "gateway/")  # the project's own code in a py-spy frame
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or Ctrl-C) during a bench: its cleanup still runs."""
+
+
+def on_sigterm(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise Interrupted()
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_metrics_offset(start: int = 3000) -> int:
+    """An offset so that every service's metrics port (9101 + index + offset) is free."""
+    for offset in range(start, 20000, 100):
+        if all(port_free(9101 + offset + i) for i in range(len(SERVICES))):
+            return offset
+    raise RuntimeError("no free range of metrics ports")
+
+
+def py_spy() -> str:
+    candidate = Path(sys.executable).parent / "py-spy"
+    return str(candidate) if candidate.exists() else (shutil.which("py-spy") or "")
+
+
+def summarize_raw(path: Path, top: int = 12) -> list[str]:
+    """The functions with the most samples in a py-spy raw (collapsed) file: self time,
+    inclusive time, and the project's own functions inclusive."""
+    self_: Counter = Counter()
+    inclusive: Counter = Counter()
+    total = 0
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return [f"  (no profile at {path})"]
+    for line in lines:
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0] + ")"
+                  if " (" in f else f for f in stack.split(";")]  # fmt: skip
+        self_[frames[-1]] += n
+        for frame in set(frames):
+            inclusive[frame] += n
+    if not total:
+        return [f"  (no samples in {path})"]
+    out = [f"  {total:,} samples; self time:"]
+    out += [f"    {n / total:6.1%}  {frame}" for frame, n in self_.most_common(top)]
+    out.append("  inclusive (the function and what it calls):")
+    out += [f"    {n / total:6.1%}  {frame}" for frame, n in inclusive.most_common(top)]
+    ours = [(f, n) for f, n in inclusive.most_common() if f.split("(")[-1].startswith(OURS)]
+    out.append("  the project's own functions, inclusive:")
+    out += [f"    {n / total:6.1%}  {frame}" for frame, n in ours[:top]]
+    return out
