@@ -63,6 +63,27 @@ def sweep_interval() -> float:
     return max(0.05, float(os.environ.get("BPC_SWEEP_INTERVAL", "5")))
 
 
+def escalation_interval() -> float:
+    """Seconds between two runs of the alarm escalation sweep's timer (each instance)."""
+    return max(0.05, float(os.environ.get("BPC_ESCALATION_INTERVAL", "5")))
+
+
+def alarm_no_response_limit() -> str:
+    """ISO 8601 duration: no response within it → the next supervisor is notified."""
+    return os.environ.get("BPC_ALARM_NO_RESPONSE", "P1D")
+
+
+def alarm_unresolved_limit() -> str:
+    """ISO 8601 duration: still unresolved after it (answered) → the next level up."""
+    return os.environ.get("BPC_ALARM_UNRESOLVED", "P7D")
+
+
+def suggestion_timeout() -> float:
+    """Seconds the alerts service waits for the experience pool's suggestions on a raise;
+    past it the alarm is raised without them."""
+    return float(os.environ.get("BPC_SUGGESTION_TIMEOUT", "2"))
+
+
 def expense_cap() -> str:
     """The largest expense one work-log entry may claim (yuan)."""
     return os.environ.get("BPC_EXPENSE_CAP", "5000.00")

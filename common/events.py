@@ -55,6 +55,7 @@ class CustomerRegistered(Payload):
     name = fields.String(required=True)
     owner_id = fields.String(required=True)
     referred_by = fields.String(allow_none=True)
+    industry = fields.String(allow_none=True, load_default=None)  # for the experience pool
 
 
 class CustomerHandedOver(Payload):
@@ -158,6 +159,69 @@ class VisitDenied(Payload):
     at = fields.String(required=True)
 
 
+class AlarmFact(Payload):
+    """What every alarm event carries (``requester_path``: supervisor chain top → requester)."""
+
+    alarm_id = fields.String(required=True)
+    requester_id = fields.String(required=True)
+    requester_path = fields.List(fields.String(), required=True)
+    raised_at = fields.String(required=True)
+    category = fields.String(required=True)
+    kind = fields.String(required=True)  # sales | service
+    stage = fields.String(allow_none=True)
+    opportunity_id = fields.String(allow_none=True)
+    customer_id = fields.String(allow_none=True)
+    status = fields.String(required=True)  # open | resolved
+
+
+class AlarmRaised(AlarmFact):
+    amount = fields.String(allow_none=True)
+    description = fields.String(required=True)
+    analysis = fields.String(required=True)
+    source_entry_id = fields.String(allow_none=True)
+    suggestion_ids = fields.List(fields.String(), required=True)
+
+
+class ResponsePosted(AlarmFact):
+    response_id = fields.String(required=True)
+    author_id = fields.String(required=True)
+    posted_at = fields.String(required=True)
+    first_support = fields.Boolean(required=True)  # the first response by someone else
+
+
+class AlarmResolved(AlarmFact):
+    """方法有效: ``via`` response (``response_id``, its ``method`` and author) or suggestion
+    (``experience_id``: one reuse of that pool entry). ``contributors``: everyone but the
+    requester who responded, in the order of their first response."""
+
+    resolved_at = fields.String(required=True)
+    via = fields.String(required=True)
+    response_id = fields.String(allow_none=True)
+    experience_id = fields.String(allow_none=True)
+    description = fields.String(required=True)
+    analysis = fields.String(required=True)
+    method = fields.String(required=True)
+    method_author_id = fields.String(allow_none=True)
+    contributors = fields.List(fields.String(), required=True)
+    industry = fields.String(allow_none=True)
+    hours_to_resolution = fields.Float(allow_none=True)
+
+
+class AlarmEscalated(AlarmFact):
+    step = fields.Integer(required=True)
+    notified_id = fields.String(required=True)
+    notified_level = fields.Integer(required=True)
+    reason = fields.String(required=True)  # no_response | unresolved
+    due_at = fields.String(required=True)
+    description = fields.String(required=True)
+
+
+class CategoryChanged(Payload):
+    key = fields.String(required=True)
+    name = fields.String(required=True)
+    active = fields.Boolean(required=True)
+
+
 class AuditableAccess(Payload):
     """A read of protected data that must land in org's append-only audit log."""
 
@@ -198,6 +262,11 @@ CONTRACTS: dict[tuple[str, str], type[Payload]] = {
     ("opportunity", "loss_requested"): OpportunityClosed,
     ("opportunity", "lost"): OpportunityClosed,
     ("worklog", "entry_recorded"): EntryRecorded,
+    ("alerts", "alarm_raised"): AlarmRaised,
+    ("alerts", "response_posted"): ResponsePosted,
+    ("alerts", "alarm_resolved"): AlarmResolved,
+    ("alerts", "alarm_escalated"): AlarmEscalated,
+    ("alerts", "category_changed"): CategoryChanged,
 }
 # every service can emit a probe event, consumed by org and customer for end-to-end checks
 for _svc in ("org", "customer", "opportunity", "worklog", "alerts", "experience", "scoring"):

@@ -6,15 +6,17 @@ makes one RPC and hands back its answer.
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import quote
 
 from werkzeug.wrappers import Response
 
-from common.errors import Immutable, Locked
+from common.errors import BpcError, Immutable, Locked, ServiceUnavailable, ValidationFailed
 from gateway import schemas as s
 from gateway.routing import Call, Route
 
 API = "/api/v1"
+log = logging.getLogger(__name__)
 
 
 def _page(call: Call, *names: str) -> dict:
@@ -218,8 +220,46 @@ def put_activity(call: Call):
     return call.rpc.call(WORKLOG, "put_activity", **call.body)
 
 
+def _check_alarm_category(call: Call, category: str) -> None:
+    """A difficulty's category must be one of the alarm categories (refused before anything
+    is recorded); if the alerts service does not answer, the entry is recorded all the same
+    and an unknown category becomes ``other`` when its alarm is raised."""
+    try:
+        known = {c["key"] for c in call.rpc.call(ALERTS, "categories")["items"]}
+    except ServiceUnavailable:
+        return
+    if category not in known:
+        raise ValidationFailed(
+            details={"difficulty.category": ["未知的报警类别 / Unknown alarm category"]}
+        )
+
+
 def record_entry(call: Call):
-    return call.rpc.call(WORKLOG, "record", **call.body)
+    difficulty = call.body.get("difficulty")
+    if difficulty:
+        _check_alarm_category(call, difficulty["category"])
+    answer = call.rpc.call(WORKLOG, "record", **call.body)
+    if answer.get("difficulty"):
+        # raise the alarm now, so that the answer carries its id; if alerts does not answer,
+        # the entry_recorded event raises it a moment later (alarm_id stays null here)
+        try:
+            alarm = call.rpc.call(
+                ALERTS,
+                "raise_from_entry",
+                entry_id=answer["id"],
+                author_id=answer["author_id"],
+                author_path=list(call.actor.path),
+                recorded_at=answer.get("recorded_at"),
+                opportunity_id=answer.get("opportunity_id"),
+                customer_id=answer.get("customer_id"),
+                stage=answer.get("stage"),
+                difficulty=answer["difficulty"],
+            )
+            if alarm:
+                answer["alarm_id"] = alarm["id"]
+        except BpcError as exc:
+            log.warning("entry %s: alarm not raised at once: %r", answer["id"], exc)
+    return answer
 
 
 def immutable_entry(call: Call):
@@ -305,6 +345,107 @@ def managers(call: Call):
 
 def rebuild_scores(call: Call):
     return call.rpc.call(SCORING, "rebuild")
+
+
+# ---- alarms and experience ------------------------------------------------------------------
+
+ALERTS = "alerts"
+EXPERIENCE = "experience"
+
+
+def alarm_categories(call: Call):
+    return call.rpc.call(ALERTS, "categories")
+
+
+def put_alarm_category(call: Call):
+    return call.rpc.call(ALERTS, "put_category", **call.body)
+
+
+def raise_alarm(call: Call):
+    return call.rpc.call(ALERTS, "raise_alarm", **call.body)
+
+
+def alarm_board(call: Call):
+    q = call.query
+    return call.rpc.call(
+        ALERTS,
+        "board",
+        **{k: q.get(k) for k in ("status", "category", "kind", "stage", "requester_id")},
+        opportunity_id=q.get("opportunity_id"),
+        mine=q.get("mine"),
+        to_help=q.get("to_help"),
+        limit=q.get("limit"),
+        cursor=q.get("cursor"),
+    )
+
+
+def get_alarm(call: Call):
+    return call.rpc.call(ALERTS, "get", alarm_id=call.path["id"])
+
+
+def respond_to_alarm(call: Call):
+    return call.rpc.call(ALERTS, "respond", alarm_id=call.path["id"], body=call.body["body"])
+
+
+def mark_response_effective(call: Call):
+    return call.rpc.call(
+        ALERTS,
+        "mark_response_effective",
+        alarm_id=call.path["id"],
+        response_id=call.path["response_id"],
+    )
+
+
+def mark_suggestion_effective(call: Call):
+    return call.rpc.call(
+        ALERTS,
+        "mark_suggestion_effective",
+        alarm_id=call.path["id"],
+        experience_id=call.path["experience_id"],
+    )
+
+
+def alarm_stats(call: Call):
+    return call.rpc.call(
+        ALERTS,
+        "stats",
+        scope=call.query["scope"],
+        from_date=call.query["from_"],
+        to_date=call.query["to"],
+    )
+
+
+def escalate_alarms(call: Call):
+    return call.rpc.call(ALERTS, "escalate")
+
+
+def search_experience(call: Call):
+    q = call.query
+    return call.rpc.call(
+        EXPERIENCE, "search", **{k: q.get(k) for k in ("q", "stage", "category", "kind", "limit", "cursor")}
+    )
+
+
+def suggest_experience(call: Call):
+    q = call.query
+    return call.rpc.call(
+        EXPERIENCE, "suggest", **{k: q.get(k) for k in ("q", "stage", "category", "kind", "limit")}
+    )
+
+
+def get_experience(call: Call):
+    return call.rpc.call(EXPERIENCE, "get", experience_id=call.path["id"])
+
+
+def experience_helpful(call: Call):
+    return call.rpc.call(EXPERIENCE, "helpful", experience_id=call.path["id"])
+
+
+def experience_handbook(call: Call) -> Response:
+    answer = call.rpc.call(
+        EXPERIENCE, "handbook", stage=call.query["stage"], format=call.query["format"]
+    )
+    return Response(answer["body"], status=200, content_type=answer["content_type"])
 
 
 # ---- the table ------------------------------------------------------------------------------
@@ -803,5 +944,156 @@ ROUTES: list[Route] = [
         min_level=9,
         errors=(403,),
         tag=SCORING,
+    ),
+    # ---- alarms and experience ----
+    Route(
+        "GET",
+        f"{API}/alarm-categories",
+        alarm_categories,
+        "报警类别 / Alarm categories",
+        response=s.AlarmCategoryList,
+        tag=ALERTS,
+    ),
+    Route(
+        "POST",
+        f"{API}/alarm-categories",
+        put_alarm_category,
+        "新增、改名或停用报警类别 / Add, rename or retire an alarm category",
+        request=s.PutAlarmCategoryRequest,
+        response=s.AlarmCategory,
+        min_level=6,
+        status=201,
+        errors=(403, 422),
+        tag=ALERTS,
+    ),
+    Route(
+        "POST",
+        f"{API}/alarms",
+        raise_alarm,
+        "困难报警（全集团可见），附经验池中最相似的已解决问题 / Raise a difficulty alarm "
+        "(published to the whole group), with the most similar solved problems",
+        request=s.RaiseAlarmRequest,
+        response=s.Alarm,
+        status=201,
+        errors=(422,),
+        tag=ALERTS,
+    ),
+    Route(
+        "GET",
+        f"{API}/alarms",
+        alarm_board,
+        "报警看板（全集团）/ The group-wide alarm board",
+        query=s.AlarmsQuery,
+        response=s.AlarmPage,
+        errors=(422,),
+        tag=ALERTS,
+    ),
+    Route(
+        "GET",
+        f"{API}/alarms/stats",
+        alarm_stats,
+        "报警统计 / Alarm statistics per scope and period",
+        query=s.AlarmStatsQuery,
+        response=s.AlarmStats,
+        errors=(422,),
+        tag=ALERTS,
+    ),
+    Route(
+        "GET",
+        f"{API}/alarms/{{id}}",
+        get_alarm,
+        "报警及其回复 / An alarm with its responses",
+        response=s.Alarm,
+        errors=(404,),
+        tag=ALERTS,
+    ),
+    Route(
+        "POST",
+        f"{API}/alarms/{{id}}/responses",
+        respond_to_alarm,
+        "回复报警（分析或方法）/ Respond to an alarm (an analysis or a method)",
+        request=s.RespondRequest,
+        response=s.AlarmResponse,
+        status=201,
+        errors=(404, 409, 422),
+        tag=ALERTS,
+    ),
+    Route(
+        "POST",
+        f"{API}/alarms/{{id}}/responses/{{response_id}}/effective",
+        mark_response_effective,
+        "方法有效（仅报警人）/ Mark a response effective (the requester only)",
+        response=s.Alarm,
+        errors=(403, 404, 409),
+        tag=ALERTS,
+    ),
+    Route(
+        "POST",
+        f"{API}/alarms/{{id}}/suggestions/{{experience_id}}/effective",
+        mark_suggestion_effective,
+        "推荐经验有效（仅报警人，计一次复用）/ Mark a suggested experience effective "
+        "(the requester only; counts one reuse)",
+        response=s.Alarm,
+        errors=(403, 404, 409),
+        tag=ALERTS,
+    ),
+    Route(
+        "POST",
+        f"{API}/admin/alarms/escalate",
+        escalate_alarms,
+        "立即执行报警升级 / Run the alarm escalation sweep now",
+        min_level=9,
+        errors=(403,),
+        tag=ALERTS,
+    ),
+    Route(
+        "GET",
+        f"{API}/experience",
+        search_experience,
+        "经验池检索（中英文）/ Search the experience pool (Chinese and English)",
+        query=s.ExperienceQuery,
+        response=s.ExperiencePage,
+        errors=(422,),
+        tag=EXPERIENCE,
+    ),
+    Route(
+        "GET",
+        f"{API}/experience/suggest",
+        suggest_experience,
+        "相似问题推荐 / The solved problems most similar to a new one",
+        query=s.SuggestQuery,
+        response=s.ExperienceSuggestions,
+        errors=(422,),
+        tag=EXPERIENCE,
+        description="stage、category、kind 为偏好而非筛选 / stage, category and kind are "
+        "preferences, not filters",
+    ),
+    Route(
+        "GET",
+        f"{API}/experience/handbook",
+        experience_handbook,
+        "生意经（按阶段）/ The per-stage handbook",
+        query=s.HandbookQuery,
+        errors=(422,),
+        tag=EXPERIENCE,
+        content_type="text/markdown",
+    ),
+    Route(
+        "GET",
+        f"{API}/experience/{{id}}",
+        get_experience,
+        "一条经验 / One experience entry",
+        response=s.ExperienceEntry,
+        errors=(404,),
+        tag=EXPERIENCE,
+    ),
+    Route(
+        "POST",
+        f"{API}/experience/{{id}}/helpful",
+        experience_helpful,
+        "有用（每人一票）/ Vote an entry helpful (one vote per user)",
+        response=s.ExperienceEntry,
+        errors=(404,),
+        tag=EXPERIENCE,
     ),
 ]

@@ -867,3 +867,224 @@ class Managers(Schema):
             "opportunities, support given to subordinates' alarms, team curves"
         },
     )
+
+
+# ---- alarms and experience ----------------------------------------------------------------
+
+ALARM_KINDS = ["sales", "service"]
+ALARM_STATUSES = ["open", "resolved"]
+ALARM_SCOPES = ["me", "team", "subtree", "branch", "group"]
+
+
+class RaiseAlarmRequest(Strict):
+    category = _text(40, required=True, metadata={"description": "a key of GET /alarm-categories"})
+    description = _text(2000, required=True)
+    analysis = _optional_text(5000)
+    opportunity_id = Id(allow_none=True, load_default=None)
+    customer_id = Id(allow_none=True, load_default=None)
+    amount = Money(allow_none=True, load_default=None, metadata={"example": "50000.00"})
+    kind = fields.String(
+        allow_none=True, load_default=None, validate=validate.OneOf(ALARM_KINDS)
+    )
+
+
+class Suggestion(Schema):
+    experience_id = fields.String(required=True)
+    title = fields.String(required=True)
+    method = fields.String(required=True)
+    score = fields.Float(allow_none=True)
+
+
+class AlarmResponse(Schema):
+    id = fields.String(required=True)
+    alarm_id = fields.String()
+    author_id = fields.String(required=True)
+    author_name = fields.String(allow_none=True)
+    body = fields.String(required=True)
+    posted_at = fields.DateTime(required=True)
+    effective = fields.Boolean(required=True)
+
+
+class Escalation(Schema):
+    step = fields.Integer(required=True)
+    user_id = fields.String(required=True)
+    level = fields.Integer(required=True)
+    reason = fields.String(required=True, metadata={"enum": ["no_response", "unresolved"]})
+    due_at = fields.DateTime(required=True)
+    at = fields.DateTime(required=True)
+
+
+class Alarm(Schema):
+    id = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": ALARM_STATUSES})
+    kind = fields.String(required=True, metadata={"enum": ALARM_KINDS})
+    category = fields.String(required=True)
+    stage = fields.String(allow_none=True, required=True)
+    requester_id = fields.String(required=True)
+    requester_name = fields.String(allow_none=True)
+    raised_at = fields.DateTime(required=True)
+    opportunity_id = fields.String(allow_none=True)
+    customer_id = fields.String(allow_none=True)
+    amount = fields.String(allow_none=True)
+    description = fields.String(required=True)
+    analysis = fields.String()
+    source_entry_id = fields.String(allow_none=True)
+    first_support_at = fields.DateTime(allow_none=True)
+    resolved_at = fields.DateTime(allow_none=True)
+    hours_to_resolution = fields.Float(allow_none=True)
+    effective_response_id = fields.String(allow_none=True)
+    effective_experience_id = fields.String(allow_none=True)
+    escalation_level = fields.Integer(metadata={"description": "supervisors notified so far"})
+    response_count = fields.Integer()
+    suggestions = fields.List(fields.Nested(Suggestion), required=True)
+    responses = fields.List(fields.Nested(AlarmResponse))
+    escalations = fields.List(fields.Nested(Escalation))
+
+
+class AlarmPage(Schema):
+    items = fields.List(fields.Nested(Alarm), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class AlarmsQuery(PageQuery):
+    status = fields.String(load_default=None, validate=validate.OneOf(ALARM_STATUSES))
+    category = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    kind = fields.String(load_default=None, validate=validate.OneOf(ALARM_KINDS))
+    stage = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    requester_id = Id(load_default=None)
+    opportunity_id = Id(load_default=None)
+    mine = fields.Boolean(
+        load_default=False,
+        truthy={"true"},
+        falsy={"false"},
+        metadata={"description": "only the caller's (true|false)"},
+    )
+    to_help = fields.Boolean(
+        load_default=False,
+        truthy={"true"},
+        falsy={"false"},
+        metadata={"description": "open alarms of the caller's subordinates or escalated to them"},
+    )
+
+
+class RespondRequest(Strict):
+    body = _text(5000, required=True)
+
+
+class AlarmStatsQuery(Query):
+    scope = fields.String(load_default="group", validate=validate.OneOf(ALARM_SCOPES))
+    from_ = _date(data_key="from", load_default=None)
+    to = _date(load_default=None)
+
+
+class StatsBucket(Schema):
+    raised = fields.Integer(required=True)
+    supported = fields.Integer(required=True)
+    resolved = fields.Integer(required=True)
+
+
+class StageBucket(StatsBucket):
+    stage = fields.String(allow_none=True, required=True)
+
+
+class CategoryBucket(StatsBucket):
+    category = fields.String(required=True)
+
+
+class PersonBucket(StatsBucket):
+    user_id = fields.String(required=True)
+    name = fields.String(allow_none=True)
+
+
+class TeamBucket(StatsBucket):
+    leader_id = fields.String(required=True)
+    name = fields.String(allow_none=True)
+
+
+class Supporter(Schema):
+    user_id = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    responses = fields.Integer(required=True)
+    effective = fields.Integer(required=True)
+    median_hours_to_respond = fields.Float(allow_none=True, required=True)
+
+
+class AlarmStats(Schema):
+    raised = fields.Integer(required=True)
+    support_rate = fields.Float(allow_none=True, required=True)
+    mean_hours_to_first_support = fields.Float(allow_none=True, required=True)
+    resolution_rate = fields.Float(allow_none=True, required=True)
+    mean_hours_to_resolution = fields.Float(allow_none=True, required=True)
+    by_stage = fields.List(fields.Nested(StageBucket), required=True)
+    by_category = fields.List(fields.Nested(CategoryBucket), required=True)
+    by_person = fields.List(fields.Nested(PersonBucket), required=True)
+    by_team = fields.List(fields.Nested(TeamBucket), required=True)
+    supporters = fields.List(fields.Nested(Supporter), required=True)
+
+
+class AlarmCategory(Schema):
+    key = fields.String(required=True)
+    name = fields.String(required=True)
+    active = fields.Boolean()
+
+
+class AlarmCategoryList(Schema):
+    items = fields.List(fields.Nested(AlarmCategory), required=True)
+
+
+class PutAlarmCategoryRequest(Strict):
+    key = fields.String(
+        required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$"),
+        metadata={"description": "lower-case letters, digits and _"},
+    )  # fmt: skip
+    name = _text(100, required=True)
+    active = StrictBoolean(load_default=True)
+
+
+class ExperienceEntry(Schema):
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    problem = fields.String(required=True)
+    analysis = fields.String()
+    method = fields.String(required=True)
+    stage = fields.String(allow_none=True, required=True)
+    category = fields.String(required=True)
+    kind = fields.String(metadata={"enum": ALARM_KINDS})
+    industry = fields.String(allow_none=True)
+    contributors = fields.List(fields.String())
+    method_author_id = fields.String(allow_none=True)
+    source_alarm_id = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    reuse_count = fields.Integer(required=True)
+    helpful_count = fields.Integer(required=True)
+    score = fields.Float()
+    voted = fields.Boolean()
+
+
+class ExperiencePage(Schema):
+    items = fields.List(fields.Nested(ExperienceEntry), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class ExperienceSuggestions(Schema):
+    items = fields.List(fields.Nested(ExperienceEntry), required=True)
+
+
+class ExperienceQuery(PageQuery):
+    q = fields.String(load_default=None, validate=validate.Length(max=2000))
+    stage = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    category = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    kind = fields.String(load_default=None, validate=validate.OneOf(ALARM_KINDS))
+
+
+class SuggestQuery(Query):
+    q = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    stage = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    category = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    kind = fields.String(load_default=None, validate=validate.OneOf(ALARM_KINDS))
+    limit = fields.Integer(load_default=5, validate=validate.Range(min=1, max=50))
+
+
+class HandbookQuery(Query):
+    stage = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    format = fields.String(load_default="md", validate=validate.OneOf(["md", "html"]))

@@ -15,7 +15,7 @@ from common.db import Database, DatabaseProvider
 from gateway.app import Gateway
 from gateway.idempotency import IdempotencyStore
 from gateway.models import Base
-from gateway.rpc import TimedRpc
+from common.rpc import TimedRpc
 
 
 class AnyMethod(HttpRequestHandler):

@@ -1,9 +1,29 @@
-"""The alerts Nameko service: entrypoints only."""
+"""The alerts Nameko service: difficulty alarms (困难报警), responses, 方法有效, escalation.
 
-from common.actor import CurrentActor
-from common.db import Database
+Entrypoints only: each validates its arguments, calls one use case in ``handlers`` and
+returns a JSON-ready dict shaped as the HTTP API answers (API.md "Alarms and experience").
+"""
+
+from __future__ import annotations
+
+import logging
+
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from common import config
+from common.actor import SYSTEM, Actor, CurrentActor, require_actor
+from common.consumer import event_consumer
+from common.db import Database, database_errors_as_unavailable
+from common.errors import BpcError, Forbidden
+from common.rpc import TimedRpc
 from common.service import ServiceBase
+from services.alerts import handlers, schemas
 from services.alerts.models import Base
+
+log = logging.getLogger(__name__)
+
+NOT_YOUR_ENTRY = "只能为自己的日报报警 / Only the author raises an alarm from an entry"
 
 
 class AlertsService(ServiceBase):
@@ -12,3 +32,155 @@ class AlertsService(ServiceBase):
     name = "alerts"
     db = Database(Base)
     actor = CurrentActor()
+    peers = TimedRpc()
+
+    def _caller(self) -> Actor:
+        actor = require_actor(self.actor)
+        handlers.sync_actor(self.db, actor)
+        return actor
+
+    def _suggest(self, text: str, stage: str | None, category: str, kind: str) -> list[dict]:
+        """The experience pool's most similar solved problems, within a short time bound; none
+        when the pool does not answer in time (the alarm is raised all the same)."""
+        if self.actor is None:
+            self.peers.set_actor(SYSTEM)
+        answer = self.peers.call_within(
+            config.suggestion_timeout(),
+            "experience",
+            "suggest",
+            q=text[:2000],
+            stage=stage,
+            category=category,
+            kind=kind,
+            limit=handlers.SUGGESTIONS,
+        )
+        return answer.get("items", [])
+
+    @rpc
+    @database_errors_as_unavailable
+    def categories(self, **fields) -> dict:
+        self._caller()
+        schemas.load(schemas.NoArgs, fields)
+        return handlers.categories(self.db)
+
+    @rpc
+    def put_category(self, **fields) -> dict:
+        """Level ≥ 6: add, rename or retire an alarm category. Emits ``category_changed``."""
+        actor = self._caller()
+        return handlers.put_category(self.db, actor, schemas.load(schemas.CategoryIn, fields))
+
+    @rpc
+    def raise_alarm(self, **fields) -> dict:
+        """Any user. Args: category, description, analysis?, opportunity_id?, customer_id?,
+        amount?, kind?. Answers the alarm with ``suggestions``. Emits ``alarm_raised``."""
+        actor = self._caller()
+        return handlers.raise_alarm(self.db, actor, fields, self._suggest)
+
+    @rpc
+    def raise_from_entry(self, **fields) -> dict | None:
+        """The author, right after recording an entry with a difficulty: its alarm (created
+        once; the ``entry_recorded`` event raises it too if this call never came)."""
+        actor = self._caller()
+        args = schemas.load(schemas.EntryIn, fields)
+        if args["author_id"] != actor.id:
+            raise Forbidden(NOT_YOUR_ENTRY)
+        return handlers.raise_from_entry(self.db, args, self._suggest)
+
+    @rpc
+    def get(self, **fields) -> dict:
+        actor = self._caller()
+        args = schemas.load(schemas.AlarmRef, fields)
+        return handlers.get(self.db, actor, args["alarm_id"])
+
+    @rpc
+    def board(self, **fields) -> dict:
+        """Any user: the group-wide board, newest first. Args: status?, category?, kind?,
+        stage?, requester_id?, opportunity_id?, mine?, to_help?, limit?, cursor?."""
+        actor = self._caller()
+        return handlers.board(self.db, actor, schemas.load(schemas.BoardIn, fields))
+
+    @rpc
+    def respond(self, **fields) -> dict:
+        """Anyone: an analysis or proposed method on an open alarm. Emits ``response_posted``."""
+        actor = self._caller()
+        args = schemas.load(schemas.RespondIn, fields)
+        return handlers.respond(self.db, actor, args["alarm_id"], args["body"])
+
+    @rpc
+    def mark_response_effective(self, **fields) -> dict:
+        """方法有效, by the requester alone. Emits ``alarm_resolved``."""
+        actor = self._caller()
+        args = schemas.load(schemas.ResponseRef, fields)
+        return handlers.mark_response_effective(
+            self.db, actor, args["alarm_id"], args["response_id"]
+        )
+
+    @rpc
+    def mark_suggestion_effective(self, **fields) -> dict:
+        """方法有效 on a suggested experience, by the requester alone. Emits ``alarm_resolved``
+        (``via: suggestion``): the pool counts one reuse."""
+        actor = self._caller()
+        args = schemas.load(schemas.SuggestionRef, fields)
+        return handlers.mark_suggestion_effective(
+            self.db, actor, args["alarm_id"], str(args["experience_id"])
+        )
+
+    @rpc
+    def stats(self, **fields) -> dict:
+        """Any user: statistics of the alarms raised in a scope and period (API.md)."""
+        actor = self._caller()
+        return handlers.stats(self.db, actor, schemas.load(schemas.StatsIn, fields))
+
+    @rpc
+    def escalate(self, **fields) -> dict:
+        """Level 9: run the escalation sweep now."""
+        require_actor(self.actor).require_level(9)
+        schemas.load(schemas.NoArgs, fields)
+        return handlers.escalate_once(self.db)
+
+    @timer(interval=config.escalation_interval())
+    def escalate_on_timer(self) -> None:
+        """Every instance sweeps on its own timer; the claims make each step happen once."""
+        try:
+            handlers.escalate_once(self.db)
+        except BpcError as exc:
+            log.warning("escalation sweep skipped: %s", exc)
+
+    # --- events ------------------------------------------------------------------------------
+
+    @event_consumer("worklog", "entry_recorded", having=("difficulty",))
+    def on_entry_recorded(self, event) -> None:
+        """An entry with a difficulty raises its alarm (once)."""
+        handlers.entry_recorded(self.db, event, self._suggest)
+
+    @event_consumer("org", "user_created")
+    def on_user_created(self, event) -> None:
+        handlers.person_created(self.db, event)
+
+    @event_consumer("org", "user_moved")
+    def on_user_moved(self, event) -> None:
+        handlers.person_moved(self.db, event)
+
+    @event_consumer("org", "user_deactivated")
+    def on_user_deactivated(self, event) -> None:
+        handlers.person_deactivated(self.db, event)
+
+    @event_consumer("customer", "customer_registered")
+    def on_customer_registered(self, event) -> None:
+        handlers.customer_registered(self.db, event)
+
+    @event_consumer("opportunity", "registered")
+    def on_opportunity_registered(self, event) -> None:
+        handlers.opportunity_changed(self.db, event)
+
+    @event_consumer("opportunity", "stage_advanced")
+    def on_stage_advanced(self, event) -> None:
+        handlers.opportunity_changed(self.db, event)
+
+    @event_consumer("opportunity", "won")
+    def on_won(self, event) -> None:
+        handlers.opportunity_changed(self.db, event)
+
+    @event_consumer("opportunity", "lost")
+    def on_lost(self, event) -> None:
+        handlers.opportunity_changed(self.db, event)

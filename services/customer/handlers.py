@@ -118,6 +118,7 @@ def register(db: Db, actor: Actor, args: dict) -> dict:
                     "name": customer.name,
                     "owner_id": actor.id,
                     "referred_by": str(customer.referred_by) if customer.referred_by else None,
+                    "industry": customer.industry,
                 },
             )
             answer = customer_out(customer)

@@ -11,7 +11,7 @@ from nameko.exceptions import RemoteError, serialize
 from common.errors import DuplicateCustomer, ServiceUnavailable
 from gateway.app import Gateway
 from gateway.routes import ROUTES
-from gateway.rpc import PendingCall, RpcClient, remote_exception
+from common.rpc import PendingCall, RpcClient, remote_exception
 
 
 @pytest.fixture(scope="module")

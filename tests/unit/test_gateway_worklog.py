@@ -14,10 +14,12 @@ import json
 import pytest
 
 from common import tokens
-from common.errors import BusinessRuleViolated, Forbidden, NotFound
+from common.errors import BusinessRuleViolated, Forbidden, NotFound, ServiceUnavailable
 from gateway.app import Gateway
 from gateway.routes import ROUTES
 from gateway.testing import FakeRpc, client
+
+ENTRIES = "/api/v1/worklog/entries"
 
 REP = {
     "id": "42",
@@ -78,6 +80,8 @@ def rpc():
         answers[("worklog", method)] = echo
     for method in SCORING_METHODS:
         answers[("scoring", method)] = echo
+    answers[("alerts", "categories")] = {"items": [{"key": "price", "name": "价格 Price"}]}
+    answers[("alerts", "raise_from_entry")] = None  # (checked in the difficulty tests below)
     return FakeRpc(answers)
 
 
@@ -97,7 +101,11 @@ def error_of(response) -> dict:
 
 
 def service_calls(rpc: FakeRpc) -> list[tuple[str, str, dict]]:
-    return [(service, method, kwargs) for service, method, kwargs in rpc.calls if service != "org"]
+    return [
+        (service, method, kwargs)
+        for service, method, kwargs in rpc.calls
+        if service not in ("org", "alerts")
+    ]
 
 
 RECORD_DEFAULTS = {
@@ -763,3 +771,42 @@ def test_openapi_statuses_levels_and_schemas(spec):
     assert set(record["required"]) == {"activities", "minutes"}
     assert record["properties"]["minutes"]["type"] == "integer"
     assert record["properties"]["activities"]["maxItems"] == 20
+
+
+# ---- a difficulty raises an alarm -----------------------------------------------------------
+
+DIFFICULT = {
+    "activities": ["visit"],
+    "minutes": 30,
+    "difficulty": {"category": "price", "description": "客户嫌贵"},
+}
+
+
+def test_a_difficulty_is_checked_recorded_and_raised_with_the_alarm_id_in_the_answer(http, rpc):
+    rpc.answers[("alerts", "raise_from_entry")] = lambda **kw: {"id": "77", **kw}
+    response = http.post(ENTRIES, json=DIFFICULT, headers=bearer(REP))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.get_json()["alarm_id"] == "77"
+    called = [(s, m) for s, m, _ in rpc.calls if s != "org"]
+    assert called == [
+        ("alerts", "categories"), ("worklog", "record"), ("alerts", "raise_from_entry")
+    ]  # fmt: skip
+    raised = rpc.calls[-1][2]
+    assert raised["author_id"] == REP["id"] and raised["difficulty"]["category"] == "price"
+
+
+def test_an_unknown_alarm_category_is_refused_before_anything_is_recorded(http, rpc):
+    body = {**DIFFICULT, "difficulty": {"category": "weather", "description": "下雨"}}
+    response = http.post(ENTRIES, json=body, headers=bearer(REP))
+    assert response.status_code == 422
+    assert "difficulty.category" in error_of(response)["details"]
+    assert ("worklog", "record") not in [(s, m) for s, m, _ in rpc.calls]
+
+
+def test_the_entry_is_recorded_when_alerts_does_not_answer(http, rpc):
+    down = ServiceUnavailable("alerts down", {"service": "alerts"})
+    rpc.answers[("alerts", "categories")] = down
+    rpc.answers[("alerts", "raise_from_entry")] = down
+    response = http.post(ENTRIES, json=DIFFICULT, headers=bearer(REP))
+    assert response.status_code == 201  # the entry_recorded event raises the alarm later
+    assert response.get_json().get("alarm_id") is None

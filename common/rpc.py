@@ -1,5 +1,5 @@
-"""RPC from the gateway with a time bound: nameko's reply listener and method proxy, waited on
-inside ``eventlet.Timeout``. A service that does not answer in time is ``ServiceUnavailable``.
+"""RPC with a time bound (the gateway; a service asking another): nameko's reply listener and
+method proxy, waited on inside ``eventlet.Timeout``. A service that does not answer in time is ``ServiceUnavailable``.
 
 Remote errors come back as the ``common.errors`` types they were raised as (they register
 with nameko's ``deserialize_to_instance``); a subclass a service declares in its own
@@ -123,8 +123,12 @@ class RpcClient:
         return body.get("result")
 
     def call(self, service: str, method: str, **kwargs):
-        deadline = time.monotonic() + self.timeout
-        timer = eventlet.Timeout(self.timeout)
+        return self.call_within(self.timeout, service, method, **kwargs)
+
+    def call_within(self, seconds: float, service: str, method: str, **kwargs):
+        """``call`` bounded by ``seconds`` instead of the configured RPC timeout."""
+        deadline = time.monotonic() + seconds
+        timer = eventlet.Timeout(seconds)
         try:
             pending = self._start(service, method, kwargs)
         except eventlet.Timeout as exc:

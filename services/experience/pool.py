@@ -1,0 +1,92 @@
+"""The search index of one experience-service process, kept up to date from the database.
+
+``experience_texts`` is append-only and its ids only grow, so an index that has read every row
+up to id N is brought up to date by reading the rows after N: each search first reads those
+(usually none: one indexed query), so an entry written by any instance is found by every
+instance at once. The first search of a process loads the whole pool; it yields to other
+green threads as it goes, so the service keeps answering health checks while it loads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+
+import eventlet
+from sqlalchemy import func, select
+
+from services.experience.models import Entry, Text_
+from services.experience.search import SearchIndex
+
+log = logging.getLogger(__name__)
+
+LOAD_PAGE = 5000
+
+
+class Pool:
+    def __init__(self) -> None:
+        self.index = SearchIndex()
+        self.last_text_id = 0
+        self.texts: dict[int, list[str]] = defaultdict(list)
+        self._lock = threading.Lock()  # green under eventlet's monkey patch
+
+    def _fields(self, entry) -> dict:
+        return {"stage": entry.stage, "category": entry.category, "kind": entry.kind}
+
+    def refresh(self, session) -> None:
+        """Read the wordings added since the last refresh and (re-)index their entries."""
+        with self._lock:
+            newest = session.scalar(select(func.max(Text_.id))) or 0
+            if newest <= self.last_text_id:
+                return
+            started, loaded = time.monotonic(), 0
+            while self.last_text_id < newest:
+                rows = session.execute(
+                    select(Text_.id, Text_.entry_id, Text_.text)
+                    .where(Text_.id > self.last_text_id, Text_.id <= newest)
+                    .order_by(Text_.id)
+                    .limit(LOAD_PAGE)
+                ).all()
+                if not rows:
+                    break
+                touched: dict[int, None] = {}
+                for text_id, entry_id, text in rows:
+                    self.texts[entry_id].append(text)
+                    touched[entry_id] = None
+                    self.last_text_id = text_id
+                entries = session.execute(
+                    select(Entry.id, Entry.stage, Entry.category, Entry.kind).where(
+                        Entry.id.in_(list(touched))
+                    )
+                ).all()
+                for entry in entries:
+                    self.index.add(entry.id, "\n".join(self.texts[entry.id]), self._fields(entry))
+                loaded += len(rows)
+                eventlet.sleep(0)  # let the health check and other workers run
+            if loaded > LOAD_PAGE:
+                log.info(
+                    "experience index: %s wordings loaded in %.1f s (%s entries)",
+                    loaded, time.monotonic() - started, len(self.index),
+                )  # fmt: skip
+
+    def search(self, session, query: str, limit: int, **filters) -> list[tuple[int, float]]:
+        self.refresh(session)
+        return self.index.search(query, limit=limit, **filters)
+
+
+_pool: Pool | None = None
+
+
+def pool() -> Pool:
+    global _pool
+    if _pool is None:
+        _pool = Pool()
+    return _pool
+
+
+def reset() -> None:
+    """Forget the index (tests that drop the database)."""
+    global _pool
+    _pool = None

@@ -1,0 +1,259 @@
+"""Difficulty alarms and the experience pool through the gateway, with BPC started by the
+README's run command, on SQLite and PostgreSQL.
+
+Specifications (DOMAIN.md §6, API.md "Alarms and experience"): an alarm raised from a log entry
+is published to the whole group; anyone responds; only the requester marks a response 方法有效
+(403 for others), once (409); the resolved problem enters the pool with its contributors; a
+later alarm in other words is offered that entry and marking it effective counts a reuse;
+an alarm nobody answers climbs the supervisor chain (limits of seconds here).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.support import Api, Environment, RunningBpc, eventually
+
+ALARMS = "/api/v1/alarms"
+ENTRIES = "/api/v1/worklog/entries"
+PASSWORD = "Passw0rd!alarm"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def bpc(request, tmp_path_factory):
+    """BPC with alarm limits of seconds: no response within 2 s → the next supervisor."""
+    env = Environment.create(
+        tmp_path_factory.mktemp("bpc-alarms"),
+        request.param,
+        BPC_ESCALATION_INTERVAL="0.3",
+        BPC_ALARM_NO_RESPONSE="PT2S",
+        BPC_ALARM_UNRESOLVED="PT4S",
+    )
+    running = RunningBpc(env)
+    try:
+        running.start()
+        yield running
+    finally:
+        if running.proc is not None:
+            running.stop()
+        env.destroy()
+
+
+@pytest.fixture(scope="module")
+def admin(bpc):
+    return Api(bpc.env.base_url).login("admin", bpc.env.admin_password)
+
+
+@pytest.fixture(scope="module")
+def people(bpc, admin):
+    """A manager (6) over a supervisor (4) over three salespeople (2)."""
+    tag = uuid.uuid4().hex[:6]
+    unit = admin.post("/api/v1/org/units", {"name": f"报警组{tag}", "parent_id": "1"}).json()
+
+    def user(key, level, supervisor_id, name):
+        body = {
+            "login": f"{key}{tag}", "password": PASSWORD, "name": name, "level": level,
+            "org_unit_id": unit["id"], "supervisor_id": supervisor_id,
+        }  # fmt: skip
+        created = admin.post("/api/v1/users", body)
+        assert created.status_code == 201, created.text
+        api = Api(bpc.env.base_url).login(f"{key}{tag}", PASSWORD)
+        return created.json()["id"], api
+
+    manager = user("al_mgr", 6, "1", "赵经理")
+    supervisor = user("al_sup", 4, manager[0], "钱主管")
+    return {
+        "manager": manager,
+        "supervisor": supervisor,
+        "rep": user("al_rep", 2, supervisor[0], "孙销售"),
+        "peer": user("al_peer", 2, supervisor[0], "李同事"),
+        "other": user("al_other", 2, supervisor[0], "周同事"),
+    }
+
+
+def _alarm(api: Api, alarm_id: str) -> dict:
+    answer = api.get(f"{ALARMS}/{alarm_id}")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+PROBLEM = "客户采购经理说我们的报价比竞争对手高出三成，要求直接降价到同一水平，否则不签合同"
+PARAPHRASE = "对方采购嫌我们价格贵了百分之三十，非要我们跟竞品一个价才肯签约"
+METHOD = "拆分报价单，逐项对比材料和服务，用全生命周期成本说明总价更低，再给两年延保"
+
+
+def test_alarm_from_an_entry_resolved_by_the_requester_enters_the_pool(people):
+    rep_id, rep = people["rep"]
+    peer_id, peer = people["peer"]
+    other_id, other = people["other"]
+
+    recorded = rep.post(
+        ENTRIES,
+        {
+            "activities": ["training"],
+            "minutes": 30,
+            "difficulty": {"category": "price", "description": PROBLEM, "amount": "80000"},
+        },
+    )
+    assert recorded.status_code == 201, recorded.text
+    entry = recorded.json()
+    alarm_id = entry["alarm_id"]
+    assert alarm_id, entry
+
+    alarm = _alarm(peer, alarm_id)  # the board is group-wide: a colleague sees it
+    assert alarm["status"] == "open" and alarm["requester_id"] == rep_id
+    assert alarm["source_entry_id"] == entry["id"] and alarm["category"] == "price"
+    assert alarm["amount"] == "80000.00" and alarm["raised_at"]
+    board = peer.get(ALARMS, params={"status": "open"}).json()["items"]
+    assert alarm_id in {a["id"] for a in board}
+
+    first = peer.post(f"{ALARMS}/{alarm_id}/responses", {"body": METHOD})
+    assert first.status_code == 201, first.text
+    second = other.post(f"{ALARMS}/{alarm_id}/responses", {"body": "先找对方技术负责人确认需求"})
+    assert second.status_code == 201
+    first_id = first.json()["id"]
+
+    refused = peer.post(f"{ALARMS}/{alarm_id}/responses/{first_id}/effective")
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "forbidden"
+    assert _alarm(rep, alarm_id)["status"] == "open"
+
+    resolved = rep.post(f"{ALARMS}/{alarm_id}/responses/{first_id}/effective")
+    assert resolved.status_code == 200, resolved.text
+    body = resolved.json()
+    assert body["status"] == "resolved" and body["resolved_at"]
+    assert body["hours_to_resolution"] is not None and body["hours_to_resolution"] >= 0
+    assert [r["effective"] for r in body["responses"]] == [True, False]
+
+    again = rep.post(f"{ALARMS}/{alarm_id}/responses/{first_id}/effective")
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "already_resolved"
+    late = other.post(f"{ALARMS}/{alarm_id}/responses", {"body": "补充一点"})
+    assert late.status_code == 409
+
+    def in_pool():
+        items = rep.get("/api/v1/experience", params={"q": "报价 竞争对手"}).json()["items"]
+        return next((i for i in items if i["source_alarm_id"] == alarm_id), None)
+
+    pooled = eventually(in_pool, message="the resolved alarm never reached the pool")
+    assert pooled["method"] == METHOD and pooled["problem"] == PROBLEM
+    assert pooled["contributors"] == [peer_id, other_id]
+    assert pooled["category"] == "price" and pooled["reuse_count"] == 0
+
+
+def test_the_same_problem_in_other_words_is_suggested_and_counts_a_reuse(people):
+    rep_id, rep = people["rep"]
+    _, other = people["other"]
+    items = eventually(
+        lambda: rep.get("/api/v1/experience", params={"q": PROBLEM}).json()["items"]
+    )
+    entry = next(i for i in items if i["problem"] == PROBLEM)
+
+    raised = other.post(
+        ALARMS, {"category": "price", "description": PARAPHRASE, "analysis": "客户预算有限"}
+    )
+    assert raised.status_code == 201, raised.text
+    alarm = raised.json()
+    assert alarm["status"] == "open" and alarm["raised_at"]
+    suggested = [s["experience_id"] for s in alarm["suggestions"]]
+    assert entry["id"] in suggested, alarm["suggestions"]
+    offered = next(s for s in alarm["suggestions"] if s["experience_id"] == entry["id"])
+    assert offered["method"] == METHOD and offered["score"] > 0
+
+    not_mine = rep.post(f"{ALARMS}/{alarm['id']}/suggestions/{entry['id']}/effective")
+    assert not_mine.status_code == 403
+    done = other.post(f"{ALARMS}/{alarm['id']}/suggestions/{entry['id']}/effective")
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "resolved"
+    assert done.json()["effective_experience_id"] == entry["id"]
+    assert other.post(f"{ALARMS}/{alarm['id']}/suggestions/{entry['id']}/effective").status_code == 409
+
+    def reused():
+        found = rep.get(f"/api/v1/experience/{entry['id']}").json()
+        return found if found["reuse_count"] == 1 else None
+
+    eventually(reused, message="the reuse was never counted")
+    # the suggestion endpoint finds it for the new wording too
+    ranked = rep.get("/api/v1/experience/suggest", params={"q": PARAPHRASE}).json()["items"]
+    assert ranked[0]["id"] == entry["id"] and "score" in ranked[0]
+
+    helpful = rep.post(f"/api/v1/experience/{entry['id']}/helpful")
+    assert helpful.status_code == 200 and helpful.json()["helpful_count"] == 1
+    twice = rep.post(f"/api/v1/experience/{entry['id']}/helpful")
+    assert twice.json()["helpful_count"] == 1  # one vote per user
+
+    handbook = rep.get("/api/v1/experience/handbook", params={"format": "md"})
+    assert handbook.status_code == 200 and handbook.headers["Content-Type"].startswith("text/markdown")
+    assert "生意经" in handbook.text and METHOD in handbook.text
+    printable = rep.get("/api/v1/experience/handbook", params={"format": "html"})
+    assert printable.headers["Content-Type"].startswith("text/html")
+    assert "<html" in printable.text and "拆分报价单" in printable.text
+
+
+def test_an_unanswered_alarm_climbs_the_supervisor_chain(people):
+    _, rep = people["rep"]
+    supervisor_id, supervisor = people["supervisor"]
+    manager_id, manager = people["manager"]
+    raised = rep.post(ALARMS, {"category": "payment", "description": "尾款拖欠三个月，客户财务不接电话"})
+    assert raised.status_code == 201, raised.text
+    alarm_id = raised.json()["id"]
+
+    def climbed(steps):
+        def check():
+            escalations = _alarm(rep, alarm_id)["escalations"]
+            return escalations if len(escalations) >= steps else None
+
+        return check
+
+    first = eventually(climbed(1), timeout=15)
+    assert first[0]["user_id"] == supervisor_id and first[0]["reason"] == "no_response"
+    to_help = supervisor.get(ALARMS, params={"to_help": "true"}).json()["items"]
+    assert alarm_id in {a["id"] for a in to_help}
+
+    both = eventually(climbed(2), timeout=15)
+    assert [e["user_id"] for e in both[:2]] == [supervisor_id, manager_id]
+    assert both[1]["step"] == 2 and both[1]["level"] == 6
+    # level 9 (the admin at the top) is above level 8: the climb stops at the manager
+    assert all(e["level"] <= 8 for e in _alarm(rep, alarm_id)["escalations"])
+
+
+def test_statistics_of_my_alarms(people):
+    rep_id, rep = people["rep"]
+    stats = rep.get(f"{ALARMS}/stats", params={"scope": "me"})
+    assert stats.status_code == 200, stats.text
+    figures = stats.json()
+    # this rep raised two alarms in the tests above: one supported and resolved, one not
+    assert figures["raised"] == 2
+    assert figures["resolution_rate"] == 0.5 and figures["support_rate"] == 0.5
+    assert figures["supporters"][0]["responses"] == 1
+    assert {c["category"] for c in figures["by_category"]} == {"price", "payment"}
+
+
+def test_bad_input_is_refused_and_changes_nothing(people):
+    _, rep = people["rep"]
+    before = rep.get(ALARMS, params={"mine": "true"}).json()["items"]
+    cases = [
+        {"category": "nonsense", "description": "x"},
+        {"category": "price"},
+        {"category": "price", "description": "  "},
+        {"category": "price", "description": "ok", "amount": "-1"},
+        {"category": "price", "description": "ok", "kind": "boss"},
+        {"category": "price", "description": "ok", "opportunity_id": "999999"},
+        {"category": "price", "description": "ok", "extra": 1},
+    ]
+    for body in cases:
+        answer = rep.post(ALARMS, body)
+        assert answer.status_code == 422, (body, answer.text)
+        assert answer.json()["error"]["code"] == "validation_failed"
+    unknown = rep.post(
+        ENTRIES,
+        {"activities": ["training"], "minutes": 5, "difficulty": {"category": "x", "description": "y"}},
+    )
+    assert unknown.status_code == 422, unknown.text
+    assert rep.get(ALARMS, params={"mine": "true"}).json()["items"] == before
+    assert rep.get(f"{ALARMS}/999999").status_code == 404
+    assert rep.post(f"{ALARMS}/999999/responses", {"body": "hi"}).status_code == 404
+    assert rep.get("/api/v1/experience/suggest").status_code == 422
+    assert rep.get("/api/v1/experience/999999").status_code == 404
