@@ -76,3 +76,33 @@ class EntryIn(Strict):
 
 class NoArgs(Strict):
     pass
+
+
+class ImportResponse(Strict):
+    author_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    body = Text(required=True, validate=validate.Length(min=1, max=domain.MAX_TEXT))
+    posted_at = fields.AwareDateTime(required=True)
+    effective = fields.Boolean(load_default=False)
+
+
+class ImportAlarm(Strict):
+    requester_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    requester_path = fields.List(fields.String(validate=validate.Length(max=64)), load_default=list)
+    raised_at = fields.AwareDateTime(required=True)
+    category = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    kind = fields.String(load_default="sales", validate=validate.OneOf(domain.KINDS))
+    stage = Text(allow_none=True, load_default=None, validate=validate.Length(max=64))
+    opportunity_id = Text(allow_none=True, load_default=None, validate=validate.Length(max=64))
+    customer_id = Text(allow_none=True, load_default=None, validate=validate.Length(max=64))
+    industry = Text(allow_none=True, load_default=None, validate=validate.Length(max=100))
+    amount_fen = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(0, 10**14))
+    description = Text(required=True, validate=validate.Length(min=1, max=domain.MAX_DESCRIPTION))
+    analysis = Text(allow_none=True, load_default=None, validate=validate.Length(max=domain.MAX_TEXT))
+    responses = fields.List(fields.Nested(ImportResponse), load_default=list)
+    resolved_at = fields.AwareDateTime(allow_none=True, load_default=None)
+
+
+class ImportIn(Strict):
+    items = fields.List(
+        fields.Nested(ImportAlarm), required=True, validate=validate.Length(min=1, max=5000)
+    )

@@ -132,6 +132,14 @@ class AlertsService(ServiceBase):
         return handlers.stats(self.db, actor, schemas.load(schemas.StatsIn, fields))
 
     @rpc
+    def import_alarms(self, **fields) -> dict:
+        """Level 9: alarms with responses and resolutions at given times, without events."""
+        actor = self._caller()
+        actor.require_level(9)
+        args = schemas.load(schemas.ImportIn, fields)
+        return handlers.import_alarms(self.db, actor, args["items"])
+
+    @rpc
     def escalate(self, **fields) -> dict:
         """Level 9: run the escalation sweep now."""
         require_actor(self.actor).require_level(9)
