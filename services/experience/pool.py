@@ -23,6 +23,7 @@ from services.experience.search import SearchIndex
 log = logging.getLogger(__name__)
 
 LOAD_PAGE = 5000
+YIELD_EVERY = 100  # entries indexed between two yields to other green threads (~50 ms)
 
 
 class Pool:
@@ -35,44 +36,54 @@ class Pool:
     def _fields(self, entry) -> dict:
         return {"stage": entry.stage, "category": entry.category, "kind": entry.kind}
 
-    def refresh(self, session) -> None:
-        """Read the wordings added since the last refresh and (re-)index their entries."""
-        with self._lock:
-            newest = session.scalar(select(func.max(Text_.id))) or 0
-            if newest <= self.last_text_id:
-                return
-            started, loaded = time.monotonic(), 0
-            while self.last_text_id < newest:
-                rows = session.execute(
-                    select(Text_.id, Text_.entry_id, Text_.text)
-                    .where(Text_.id > self.last_text_id, Text_.id <= newest)
-                    .order_by(Text_.id)
-                    .limit(LOAD_PAGE)
-                ).all()
-                if not rows:
-                    break
-                touched: dict[int, None] = {}
-                for text_id, entry_id, text in rows:
-                    self.texts[entry_id].append(text)
-                    touched[entry_id] = None
-                    self.last_text_id = text_id
-                entries = session.execute(
-                    select(Entry.id, Entry.stage, Entry.category, Entry.kind).where(
-                        Entry.id.in_(list(touched))
-                    )
-                ).all()
-                for entry in entries:
-                    self.index.add(entry.id, "\n".join(self.texts[entry.id]), self._fields(entry))
-                loaded += len(rows)
-                eventlet.sleep(0)  # let the health check and other workers run
-            if loaded > LOAD_PAGE:
-                log.info(
-                    "experience index: %s wordings loaded in %.1f s (%s entries)",
-                    loaded, time.monotonic() - started, len(self.index),
-                )  # fmt: skip
+    def refresh(self, session, wait: float = -1) -> None:
+        """Read the wordings added since the last refresh and (re-)index their entries. With
+        ``wait`` ≥ 0, give up after that many seconds if another green thread is refreshing
+        (a first load can take a minute; a search then uses what is loaded so far)."""
+        if not self._lock.acquire(timeout=wait):
+            return
+        try:
+            self._refresh(session)
+        finally:
+            self._lock.release()
+
+    def _refresh(self, session) -> None:
+        newest = session.scalar(select(func.max(Text_.id))) or 0
+        if newest <= self.last_text_id:
+            return
+        started, loaded = time.monotonic(), 0
+        while self.last_text_id < newest:
+            rows = session.execute(
+                select(Text_.id, Text_.entry_id, Text_.text)
+                .where(Text_.id > self.last_text_id, Text_.id <= newest)
+                .order_by(Text_.id)
+                .limit(LOAD_PAGE)
+            ).all()
+            if not rows:
+                break
+            touched: dict[int, None] = {}
+            for text_id, entry_id, text in rows:
+                self.texts[entry_id].append(text)
+                touched[entry_id] = None
+                self.last_text_id = text_id
+            entries = session.execute(
+                select(Entry.id, Entry.stage, Entry.category, Entry.kind).where(
+                    Entry.id.in_(list(touched))
+                )
+            ).all()
+            for n, entry in enumerate(entries, start=1):
+                self.index.add(entry.id, "\n".join(self.texts[entry.id]), self._fields(entry))
+                if n % YIELD_EVERY == 0:
+                    eventlet.sleep(0)  # let the health check and other workers run
+            loaded += len(rows)
+        if loaded > LOAD_PAGE:
+            log.info(
+                "experience index: %s wordings loaded in %.1f s (%s entries)",
+                loaded, time.monotonic() - started, len(self.index),
+            )  # fmt: skip
 
     def search(self, session, query: str, limit: int, **filters) -> list[tuple[int, float]]:
-        self.refresh(session)
+        self.refresh(session, wait=0.2)
         return self.index.search(query, limit=limit, **filters)
 
 

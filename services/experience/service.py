@@ -7,7 +7,10 @@ The pool fills itself from ``alerts.alarm_resolved``.
 
 from __future__ import annotations
 
+import logging
+
 from nameko.rpc import rpc
+from nameko.timer import timer
 
 from common.actor import CurrentActor, require_actor
 from common.consumer import event_consumer
@@ -15,6 +18,9 @@ from common.db import Database
 from common.service import ServiceBase
 from services.experience import handlers, schemas
 from services.experience.models import Base
+from services.experience.pool import pool
+
+log = logging.getLogger(__name__)
 
 
 class ExperienceService(ServiceBase):
@@ -62,6 +68,16 @@ class ExperienceService(ServiceBase):
         actor.require_level(9)
         args = schemas.load(schemas.ImportIn, fields)
         return handlers.import_entries(self.db, actor, args["items"])
+
+    @timer(interval=1)
+    def keep_index_current(self) -> None:
+        """Load the pool into this instance's index at start (in the background, yielding as
+        it goes) and keep it current, so that a search seldom has anything to read first."""
+        try:
+            with self.db.read() as session:
+                pool().refresh(session)
+        except Exception as exc:  # noqa: BLE001 - the next tick (or search) tries again
+            log.warning("experience index not refreshed: %r", exc)
 
     @event_consumer("alerts", "alarm_resolved")
     def on_alarm_resolved(self, event) -> None:
