@@ -10,18 +10,22 @@ from sqlalchemy import String, func, literal, update
 from sqlalchemy.orm import Session
 
 
-def upsert(session: Session, model, key: str, values: dict, update_columns) -> None:
-    """INSERT ``values``, or UPDATE ``update_columns`` of the row with the same ``key``."""
+def upsert(
+    session: Session, model, key: str, values: dict, update_columns, index_elements=None
+) -> None:
+    """INSERT ``values``, or UPDATE ``update_columns`` of the row with the same ``key`` (or
+    the same ``index_elements``, for a composite key); no columns: keep the existing row."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     stmt = insert(model).values(**values)
     columns = {c: stmt.excluded[c] for c in update_columns}
+    elements = [getattr(model, name) for name in (index_elements or (key,))]
     if columns:
-        stmt = stmt.on_conflict_do_update(index_elements=[getattr(model, key)], set_=columns)
+        stmt = stmt.on_conflict_do_update(index_elements=elements, set_=columns)
     else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=[getattr(model, key)])
+        stmt = stmt.on_conflict_do_nothing(index_elements=elements)
     session.execute(stmt)
 
 

@@ -28,7 +28,7 @@ from common.money import format_money
 from common.projection import path_list
 from services.scoring import domain
 from services.scoring.handlers import people_of_scope
-from services.scoring.models import Access, Daily, Person, Progress, ScoredEntry
+from services.scoring.models import Access, AlarmSupport, Daily, Person, Progress, ScoredEntry
 
 # The plausible stages of each activity of the default catalog (activity key → stage keys;
 # empty: plausible everywhere). Scoring keeps no catalog of its own, so this is a copy of
@@ -375,6 +375,22 @@ def decision_hours(session: Session, supervisor_ids: list[str]) -> dict[str, lis
     return hours
 
 
+def alarms_supported(session: Session, supervisors) -> dict[str, int]:
+    """Per supervisor: the alarms of people below them (by the requester's path when raised)
+    that they answered (all history)."""
+    if not supervisors:
+        return {}
+    paths = {p.user_id: p.path for p in supervisors}
+    counts: dict[str, int] = defaultdict(int)
+    for supporter, requester, requester_path in session.execute(
+        select(AlarmSupport.supporter_id, AlarmSupport.requester_id, AlarmSupport.requester_path)
+        .where(AlarmSupport.supporter_id.in_(sorted(paths)))
+    ):
+        if requester != supporter and requester_path.startswith(paths[supporter]):
+            counts[supporter] += 1
+    return counts
+
+
 def managers(db: Db, actor: Actor, scope: str) -> dict:
     """Responsibility figures of each supervisor (level ≥ 4) of the scope: decisions on
     confiscated opportunities and the mean hours they took (all history), alarms supported,
@@ -404,15 +420,14 @@ def managers(db: Db, actor: Actor, scope: str) -> dict:
             ):
                 team_days[team_of[user_id]].append((value, score))
         hours = decision_hours(session, [p.user_id for p in supervisors])
+        supported = alarms_supported(session, supervisors)
     names = _names(supervisors)
     items = []
     for user_id in sorted(names, key=_by_name(names)):
         days = team_days.get(user_id, [])
         figures = domain.manager_figures(
             hours.get(user_id, []),
-            # alarms and the responses to them arrive with issue 5 (the alerts service);
-            # until scoring projects them, no support can be counted
-            0,
+            supported.get(user_id, 0),
             [m for m, _ in days],
             [s for _, s in days],
         )

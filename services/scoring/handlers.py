@@ -17,7 +17,14 @@ from common.errors import NotFound
 from common.events import Envelope
 from common.projection import path_list
 from services.scoring import facts
-from services.scoring.models import Access, Daily, Person, Progress, ScoredEntry
+from services.scoring.models import (
+    Access,
+    AlarmSupport,
+    Daily,
+    Person,
+    Progress,
+    ScoredEntry,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,31 @@ def visit_denied(db: Db, event: Envelope) -> None:
         if uow.session.get(ScoredEntry, entry_id) is None:
             raise LookupError(f"entry {entry_id} not scored yet; retry later")
         facts.prove_false(uow.session, entry_id)
+
+
+def response_posted(db: Db, event: Envelope) -> None:
+    """alerts.response_posted by someone other than the requester: that person supported the
+    alarm (counted once per alarm and supporter)."""
+    data = event.payload()
+    if data["author_id"] == data["requester_id"]:
+        return
+    with db.unit_of_work() as uow:
+        if not uow.first_time(event):
+            return
+        projection.upsert(
+            uow.session,
+            AlarmSupport,
+            "alarm_id",
+            {
+                "alarm_id": data["alarm_id"],
+                "supporter_id": data["author_id"],
+                "requester_id": data["requester_id"],
+                "requester_path": projection.user_path(data["requester_path"], data["requester_id"]),
+                "first_at": datetime.fromisoformat(data["posted_at"]),
+            },
+            (),
+            index_elements=("alarm_id", "supporter_id"),
+        )
 
 
 def access_event(db: Db, event: Envelope) -> None:

@@ -100,3 +100,17 @@ class Person(Base):
     level: Mapped[int | None] = mapped_column(Integer, nullable=True)
     path: Mapped[str] = mapped_column(String(512))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AlarmSupport(Base):
+    """Someone's first response to another person's alarm (alerts.response_posted): the
+    managers' "alarms supported". Not replayed by a rebuild, so a rebuild keeps it."""
+
+    __tablename__ = "alarm_supports"
+    __table_args__ = (Index("ix_alarm_supports_supporter", "supporter_id"),)
+
+    alarm_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    supporter_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    requester_id: Mapped[str] = mapped_column(String(64))
+    requester_path: Mapped[str] = mapped_column(String(512))
+    first_at: Mapped[datetime]

@@ -110,6 +110,11 @@ class ScoringService(ServiceBase):
         """A customer-care revisit denied a claimed visit: that entry is proven false."""
         handlers.visit_denied(self.db, event)
 
+    @event_consumer("alerts", "response_posted")
+    def on_response_posted(self, event) -> None:
+        """Someone answered another person's alarm: the managers' "alarms supported"."""
+        handlers.response_posted(self.db, event)
+
     @event_consumer("customer", "contact_unmasked")
     def on_contact_unmasked(self, event) -> None:
         handlers.access_event(self.db, event)

@@ -404,13 +404,30 @@ def test_managers_mean_hours_to_decide_and_team_means(env):
         logged(first, day - timedelta(days=2), 200, 3),
         logged(second, day - timedelta(days=1), 300, 2),
     ]
+    # the lead answers two alarms of their people (one of them twice), one of their own and
+    # one of someone outside their team: 2 alarms supported
+    def answered(alarm_id, author, requester):
+        return ("alerts", "response_posted", {
+            "alarm_id": alarm_id, "requester_id": requester.id, "requester_path": requester.path,
+            "raised_at": noon(day), "category": "price", "kind": "sales", "stage": None,
+            "opportunity_id": None, "customer_id": None, "status": "open",
+            "response_id": str(next(_published_ids)), "author_id": author.id,
+            "posted_at": noon(day, 1), "first_support": True,
+        })  # fmt: skip
+
+    alarms = [str(next(_published_ids)) for _ in range(4)]
+    events += [
+        answered(alarms[0], lead, first), answered(alarms[0], lead, first),
+        answered(alarms[1], lead, second), answered(alarms[2], lead, lead),
+        answered(alarms[3], lead, head), answered(alarms[1], first, second),
+    ]  # fmt: skip
     publish_all(env, events)
 
     def figures():
         items = {i["user_id"]: i for i in scoring(env, "managers", head)["items"]}
         assert items[lead.id] == {
             "user_id": lead.id, "name": "刘主管", "decisions": 2, "mean_hours_to_decide": 3.0,
-            "alarms_supported": 0, "team_mean_minutes": 200.0, "team_mean_score": 2.0,
+            "alarms_supported": 2, "team_mean_minutes": 200.0, "team_mean_score": 2.0,
         }  # fmt: skip
         return items
 
