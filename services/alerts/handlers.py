@@ -519,7 +519,7 @@ def board(db: Db, actor: Actor, args: dict) -> dict:
         if args.get("requester_id"):
             query = query.where(Alarm.requester_id == args["requester_id"])
         if args.get("opportunity_id"):
-            query = query.where(Alarm.opportunity_id == args["opportunity_id"])
+            query = query.where(Alarm.opportunity_id == str(args["opportunity_id"]))
         if args.get("mine"):
             query = query.where(Alarm.requester_id == actor.id)
         if args.get("to_help"):

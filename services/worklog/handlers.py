@@ -24,7 +24,14 @@ from common.errors import Conflict, Forbidden, NotFound
 from common.events import Envelope
 from common.projection import path_list, upsert
 from services.worklog import domain
-from services.worklog.models import Activity, Entry, EntryNote, OpportunityState, Person
+from services.worklog.models import (
+    Activity,
+    Entry,
+    EntryAlarm,
+    EntryNote,
+    OpportunityState,
+    Person,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +121,7 @@ def _hashed_fields(entry: Entry) -> dict:
     }
 
 
-def entry_out(entry: Entry, notes=()) -> dict:
+def entry_out(entry: Entry, notes=(), alarm_id: str | None = None) -> dict:
     return {
         "id": str(entry.id),
         "author_id": entry.author_id,
@@ -135,7 +142,7 @@ def entry_out(entry: Entry, notes=()) -> dict:
         "difficulty": entry.difficulty,
         "hash": entry.hash,
         "prev_hash": entry.prev_hash or None,
-        "alarm_id": None,
+        "alarm_id": alarm_id,
         "notes": [{"id": str(n.id), "text": n.text, "at": clock.isoformat(n.at)} for n in notes],
     }
 
@@ -272,12 +279,38 @@ def _notes(session: Session, entry_ids) -> dict[int, list[EntryNote]]:
     return notes
 
 
+def _alarms(session: Session, entry_ids: list[int]) -> dict[int, str]:
+    if not entry_ids:
+        return {}
+    return dict(
+        session.execute(
+            select(EntryAlarm.entry_id, EntryAlarm.alarm_id).where(EntryAlarm.entry_id.in_(entry_ids))
+        ).all()
+    )
+
+
+def alarm_raised(db: Db, event: Envelope) -> None:
+    """alerts.alarm_raised from an entry: remember the alarm beside the (unchanged) entry."""
+    data = event.payload()
+    if not data.get("source_entry_id"):
+        return
+    with db.unit_of_work() as uow:
+        projection.upsert(
+            uow.session,
+            EntryAlarm,
+            "entry_id",
+            {"entry_id": int(data["source_entry_id"]), "alarm_id": data["alarm_id"]},
+            (),
+        )
+
+
 def get(db: Db, actor: Actor, entry_id: int) -> dict:
     with db.read() as session:
         entry = session.scalar(_visible(select(Entry).where(Entry.id == entry_id), actor))
         if entry is None:
             raise NotFound(ENTRY_NOT_FOUND)
-        return entry_out(entry, _notes(session, [entry.id]).get(entry.id, []))
+        alarms = _alarms(session, [entry.id])
+        return entry_out(entry, _notes(session, [entry.id]).get(entry.id, []), alarms.get(entry.id))
 
 
 def list_visible(db: Db, actor: Actor, args: dict) -> dict:
@@ -295,7 +328,8 @@ def list_visible(db: Db, actor: Actor, args: dict) -> dict:
         rows = list(session.scalars(query.order_by(Entry.id.desc()).limit(limit + 1)))
         more, rows = len(rows) > limit, rows[:limit]
         notes = _notes(session, [r.id for r in rows])
-        items = [entry_out(r, notes.get(r.id, [])) for r in rows]
+        alarms = _alarms(session, [r.id for r in rows if r.difficulty])
+        items = [entry_out(r, notes.get(r.id, []), alarms.get(r.id)) for r in rows]
     return {"items": items, "next_cursor": str(rows[-1].id) if more and rows else None}
 
 

@@ -90,6 +90,16 @@ class EntryNote(Base):
     at: Mapped[datetime]
 
 
+class EntryAlarm(Base):
+    """The alarm raised from an entry's difficulty (alerts.alarm_raised): shown with the entry,
+    which itself never changes."""
+
+    __tablename__ = "entry_alarms"
+
+    entry_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    alarm_id: Mapped[str] = mapped_column(String(64))
+
+
 class OpportunityState(Base):
     """Projection of the opportunity service: who holds each opportunity and at which stage.
 

@@ -89,6 +89,11 @@ class WorklogService(ServiceBase):
             self.db, actor, args["after_id"], args["limit"], args["format"]
         )
 
+    @event_consumer("alerts", "alarm_raised")
+    def on_alarm_raised(self, event) -> None:
+        """An alarm raised from an entry's difficulty: the entry shows its ``alarm_id``."""
+        handlers.alarm_raised(self.db, event)
+
     @event_consumer("org", "user_created")
     def on_user_created(self, event) -> None:
         handlers.person_created(self.db, event)

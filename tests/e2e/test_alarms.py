@@ -108,6 +108,8 @@ def test_alarm_from_an_entry_resolved_by_the_requester_enters_the_pool(people):
     assert alarm["amount"] == "80000.00" and alarm["raised_at"]
     board = peer.get(ALARMS, params={"status": "open"}).json()["items"]
     assert alarm_id in {a["id"] for a in board}
+    # the entry itself never changes, but shows the alarm raised from it
+    eventually(lambda: rep.get(f"{ENTRIES}/{entry['id']}").json()["alarm_id"] == alarm_id)
 
     first = peer.post(f"{ALARMS}/{alarm_id}/responses", {"body": METHOD})
     assert first.status_code == 201, first.text
@@ -253,7 +255,39 @@ def test_bad_input_is_refused_and_changes_nothing(people):
     )
     assert unknown.status_code == 422, unknown.text
     assert rep.get(ALARMS, params={"mine": "true"}).json()["items"] == before
+    # every filter of the board together (ids are compared as the text they are stored as)
+    filtered = rep.get(ALARMS, params={
+        "status": "open", "category": "price", "kind": "sales", "stage": "quote",
+        "requester_id": "1", "opportunity_id": "1", "mine": "true", "to_help": "false",
+    })  # fmt: skip
+    assert filtered.status_code == 200 and filtered.json()["items"] == []
+    assert rep.get(ALARMS, params={"mine": "yes"}).status_code == 422
+    assert rep.get(f"{ALARMS}/stats", params={"from": "2026-11-02", "to": "2026-11-01"}).status_code == 422
     assert rep.get(f"{ALARMS}/999999").status_code == 404
     assert rep.post(f"{ALARMS}/999999/responses", {"body": "hi"}).status_code == 404
     assert rep.get("/api/v1/experience/suggest").status_code == 422
     assert rep.get("/api/v1/experience/999999").status_code == 404
+
+
+def test_a_customer_service_problem_flows_into_the_same_pool_as_kind_service(people):
+    rep_id, rep = people["rep"]
+    _, peer = people["peer"]
+    raised = rep.post(
+        ALARMS,
+        {"category": "service", "kind": "service", "description": "客户投诉设备安装后频繁报警停机"},
+    )
+    assert raised.status_code == 201, raised.text
+    alarm = raised.json()
+    assert alarm["kind"] == "service"
+    answer = peer.post(f"{ALARMS}/{alarm['id']}/responses", {"body": "先升级固件再校准传感器"})
+    done = rep.post(f"{ALARMS}/{alarm['id']}/responses/{answer.json()['id']}/effective")
+    assert done.status_code == 200
+
+    def pooled():
+        items = rep.get("/api/v1/experience", params={"kind": "service"}).json()["items"]
+        return [i for i in items if i["source_alarm_id"] == alarm["id"]]
+
+    (entry,) = eventually(pooled)
+    assert entry["kind"] == "service" and entry["method"] == "先升级固件再校准传感器"
+    sales = rep.get("/api/v1/experience", params={"kind": "sales"}).json()["items"]
+    assert alarm["id"] not in {i["source_alarm_id"] for i in sales}
