@@ -68,14 +68,13 @@ def entry_out(entry: Entry, score: float | None = None) -> dict:
     return answer
 
 
-def _text_of(entry: Entry) -> str:
-    return "\n".join(part for part in (entry.title, entry.problem, entry.method) if part)
-
-
 def _add(session: Session, entry: Entry) -> Entry:
+    """A new entry with its searchable texts: the problem, and the method (indexed at a lower
+    weight: the words of a problem say more about which problem it is)."""
     session.add(entry)
     session.flush()
-    session.add(Text_(entry_id=entry.id, text=_text_of(entry), source="entry", added_at=entry.created_at))
+    for source, text in (("problem", entry.problem), ("method", entry.method)):
+        session.add(Text_(entry_id=entry.id, text=text, source=source, added_at=entry.created_at))
     return entry
 
 

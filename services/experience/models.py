@@ -51,7 +51,7 @@ class Text_(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("experience_entries.id"), index=True)
     text: Mapped[str] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(String(16))  # entry | reuse
+    source: Mapped[str] = mapped_column(String(16))  # problem | method | reuse
     added_at: Mapped[datetime]
 
 

@@ -30,7 +30,8 @@ class Pool:
     def __init__(self) -> None:
         self.index = SearchIndex()
         self.last_text_id = 0
-        self.texts: dict[int, list[str]] = defaultdict(list)
+        # entry id → its wordings as (source, text): problem | method | reuse
+        self.texts: dict[int, list[tuple[str, str]]] = defaultdict(list)
         self._lock = threading.Lock()  # green under eventlet's monkey patch
 
     def _fields(self, entry) -> dict:
@@ -54,7 +55,7 @@ class Pool:
         started, loaded = time.monotonic(), 0
         while self.last_text_id < newest:
             rows = session.execute(
-                select(Text_.id, Text_.entry_id, Text_.text)
+                select(Text_.id, Text_.entry_id, Text_.source, Text_.text)
                 .where(Text_.id > self.last_text_id, Text_.id <= newest)
                 .order_by(Text_.id)
                 .limit(LOAD_PAGE)
@@ -62,8 +63,8 @@ class Pool:
             if not rows:
                 break
             touched: dict[int, None] = {}
-            for text_id, entry_id, text in rows:
-                self.texts[entry_id].append(text)
+            for text_id, entry_id, source, text in rows:
+                self.texts[entry_id].append((source, text))
                 touched[entry_id] = None
                 self.last_text_id = text_id
             entries = session.execute(
@@ -72,7 +73,7 @@ class Pool:
                 )
             ).all()
             for n, entry in enumerate(entries, start=1):
-                self.index.add(entry.id, "\n".join(self.texts[entry.id]), self._fields(entry))
+                self._index(entry)
                 if n % YIELD_EVERY == 0:
                     eventlet.sleep(0)  # let the health check and other workers run
             loaded += len(rows)
@@ -82,9 +83,22 @@ class Pool:
                 loaded, time.monotonic() - started, len(self.index),
             )  # fmt: skip
 
-    def search(self, session, query: str, limit: int, **filters) -> list[tuple[int, float]]:
+    def _index(self, entry) -> None:
+        """(Re-)index an entry: its problem and the wordings of the alarms it solved as the
+        main text, its method as the lower-weighted extra text."""
+        texts = self.texts[entry.id]
+        self.index.add(
+            entry.id,
+            "\n".join(t for source, t in texts if source != "method"),
+            self._fields(entry),
+            extra_text="\n".join(t for source, t in texts if source == "method"),
+        )
+
+    def search(
+        self, session, query: str, limit: int, prefer=None, **filters
+    ) -> list[tuple[int, float]]:
         self.refresh(session, wait=0.2)
-        return self.index.search(query, limit=limit, **filters)
+        return self.index.search(query, limit=limit, prefer=prefer, **filters)
 
 
 _pool: Pool | None = None

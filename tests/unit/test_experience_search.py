@@ -1,5 +1,7 @@
 """Experience-pool search (services/experience/search.py, DOMAIN.md §6): tokenizing Chinese
-and English, BM25 ranking, filters, removal, and the search quality on a labelled set."""
+and English, number normalisation, synonym concepts, BM25 ranking with weighted text,
+filters and soft preferences, removal, extra phrasings, the cost bound, and the search
+quality on a labelled set (tuned on its odd ids, held out on its even ids)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from services.experience.search import SearchIndex, query_terms, tokenize
+from services.experience.search import (
+    PREFER_BOOST,
+    SearchIndex,
+    analyze,
+    normalize_numbers,
+    query_terms,
+    tokenize,
+)
 from tests.data.experience_distractors import generate
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -45,16 +54,60 @@ def test_function_words_are_dropped_but_domain_words_kept():
     assert not any("的" in t for t in terms)  # no bigram around a function character
 
 
-def test_query_is_expanded_with_synonyms_at_lower_weight():
+def test_synonyms_share_a_concept_term():
     weights = query_terms("竞品报价太高")
     assert weights["竞品"] == weights["报价"] == 2  # a word and its own bigram
-    assert 0 < weights["竞争对手"] < 1
-    assert 0 < weights["价格"] < 1
-    assert 0 < weights["偏高"] < 1
+    assert {"~竞争对手", "~价格", "~太高"} <= set(weights)
+    entry = {term for _, term in analyze("对手的价钱偏高")}
+    assert {"~竞争对手", "~价格", "~太高"} <= entry  # other words, the same concepts
 
 
 def test_courtesy_gui_is_not_read_as_expensive():
-    assert "太高" not in query_terms("贵公司的付款流程")
+    assert "~太高" not in query_terms("贵公司的付款流程")
+    assert "~太高" not in query_terms("请贵方尽快确认")
+    assert "~太高" in query_terms("比市场行情贵")
+
+
+def test_english_words_have_concepts_too():
+    index = SearchIndex()
+    index.add(1, "外贸客户要求以美元结算")
+    index.add(2, "外贸客户要求以欧元结算")
+    assert [d for d, _ in index.search("买家想用USD", limit=1)] == [1]
+
+
+def test_negated_word_keeps_the_concept_of_the_word():
+    assert "~审批" in query_terms("领导迟迟不批")
+
+
+@pytest.mark.parametrize(
+    ("text", "normal"),
+    [
+        ("贵三成", "贵30%"),
+        ("又压价一成半", "又压价15%"),
+        ("再降五个点", "再降5%"),
+        ("从百分之五涨到10%", "从5%涨到10%"),
+        ("账期九十天", "账期90天"),
+        ("拖了两周", "拖了14天"),
+        ("三个月才付款", "90天才付款"),
+        ("锁定一年", "锁定360天"),
+        ("十二个月不变", "360天不变"),
+        ("半个月没回复", "15天没回复"),
+        ("三百人的团队", "300人的团队"),
+        ("2024年签约", "2024年签约"),  # a date, not a span
+        ("一家工厂一直找一把手统一采购", "一家工厂一直找一把手统一采购"),
+        ("三四天", "三四天"),  # a range
+    ],
+)
+def test_numbers_are_normalised(text, normal):
+    assert normalize_numbers(text) == normal
+
+
+def test_a_number_in_words_matches_the_same_number_in_digits():
+    index = SearchIndex()
+    index.add(1, "客户嫌报价高出30%")
+    index.add(2, "客户嫌报价高出5%")
+    assert [d for d, _ in index.search("价格贵了三成", limit=1)] == [1]
+    assert [d for d, _ in index.search("价格贵了五个点", limit=1)] == [2]
 
 
 # --- the index -------------------------------------------------------------------------------
@@ -138,7 +191,7 @@ def test_adding_an_id_again_replaces_the_entry():
 
 
 def test_top_results_equal_a_full_scan():
-    """The early stop must not change the answer: compare with scoring every entry."""
+    """A shorter list is the head of the longer one (the cost bound cannot bite on 400)."""
     pool = generate(400)
     index = SearchIndex()
     for entry in pool:
@@ -148,6 +201,108 @@ def test_top_results_equal_a_full_scan():
         assert index.search(query, limit=5) == everything[:5]
 
 
+def test_synonyms_find_an_entry_in_other_words():
+    index = SearchIndex()
+    index.add(1, "合同走到总经理那里一直没有签字")
+    index.add(2, "合同条款里的违约金比例太高")
+    index.add(3, "总部对项目预算迟迟没有批复")
+    assert [d for d, _ in index.search("老板那边还没签协议", limit=1)] == [1]
+
+
+def test_problem_text_counts_more_than_the_method():
+    index = SearchIndex()
+    index.add(1, "客户拖欠尾款半年", extra_text="发律师函")
+    index.add(2, "客户要求延长账期", extra_text="发律师函催收拖欠尾款")
+    ranked = index.search("拖欠尾款")
+    assert [d for d, _ in ranked] == [1, 2]
+    assert ranked[0][1] > ranked[1][1] > 0
+
+
+def test_add_without_extra_text_is_the_earlier_call():
+    index = SearchIndex()
+    index.add(1, "报价太高\n拆分报价单", {"stage": "quote"})
+    assert [d for d, _ in index.search("报价", stage="quote")] == [1]
+
+
+def test_prefer_boosts_matching_entries_softly():
+    index = SearchIndex()
+    index.add(1, "客户嫌报价太高", {"category": "price", "stage": "quote"})
+    index.add(2, "客户嫌报价太高", {"category": "competitor", "stage": "quote"})
+    index.add(3, "客户嫌报价太高，要求降价", {"category": "price", "stage": "negotiate"})
+    plain = dict(index.search("报价太高"))
+    assert plain[1] == plain[2]
+    ranked = index.search("报价太高", prefer={"category": "competitor"})
+    assert ranked[0] == (2, pytest.approx(plain[2] * (1 + PREFER_BOOST)))
+    assert {d for d, _ in ranked} == {1, 2, 3}  # a preference, not a filter
+    both = dict(index.search("报价太高", prefer={"category": "price", "stage": "quote"}))
+    assert both[1] == pytest.approx(plain[1] * (1 + PREFER_BOOST) ** 2)
+    assert both[3] == pytest.approx(plain[3] * (1 + PREFER_BOOST))
+    assert index.search("报价太高", prefer={"category": None}) == index.search("报价太高")
+    assert [d for d, _ in index.search("报价", prefer={"category": "price"}, stage="quote")] == [
+        1,
+        2,
+    ]
+
+
+def test_prefer_lifts_a_close_second_but_not_a_poor_match():
+    index = SearchIndex()
+    index.add(1, "医院设备科要求监护仪降价", {"category": "price"})
+    index.add(2, "医院设备科要求监护仪延长保修", {"category": "service"})
+    index.add(3, "工厂车间主任要求增加培训", {"category": "service"})
+    query = "医院要求监护仪降价"
+    assert index.search(query, limit=1)[0][0] == 1
+    ranked = [d for d, _ in index.search(query, prefer={"category": "service"})]
+    assert ranked[0] == 1 and ranked.index(2) < ranked.index(3)
+
+
+def test_add_text_adds_a_phrasing_and_keeps_the_entry():
+    index = SearchIndex()
+    index.add(
+        1,
+        "客户公司被收购，新管理层不认之前的欠款",
+        {"category": "payment"},
+        extra_text="整理证据链，发律师函",
+    )
+    index.add(2, "客户要求延长账期到九十天", {"category": "payment"})
+    assert 1 not in dict(index.search("东家易主后赖账"))
+    index.add_text(1, "东家易主后赖账")
+    index.add_text(42, "unknown ids are ignored")
+    assert len(index) == 2
+    assert index.search("东家易主后赖账", category="payment")[0][0] == 1
+    same = SearchIndex()
+    same.add(
+        1,
+        "客户公司被收购，新管理层不认之前的欠款\n东家易主后赖账",
+        {"category": "payment"},
+        extra_text="整理证据链，发律师函",
+    )
+    same.add(2, "客户要求延长账期到九十天", {"category": "payment"})
+    for query in ("欠款", "律师函", "东家易主", "赖账", "账期"):
+        assert index.search(query) == same.search(query)
+
+
+def test_a_query_over_the_postings_budget_keeps_its_best_answers():
+    """Past the budget common terms only rerank the best candidates: on a pool where every
+    query overruns a tiny budget, the recorded problems still come first."""
+    labelled = load_labelled()[:40]
+    pool = [*labelled, *generate(600)]
+    exact, bounded = (
+        SearchIndex(postings_budget=None),
+        SearchIndex(postings_budget=300, rerank_depth=20),
+    )
+    for index in (exact, bounded):
+        for entry in pool:
+            index.add(entry["id"], entry["problem"], extra_text=entry["method"])
+    for item in labelled:
+        assert bounded.search(item["problem"], limit=1)[0][0] == item["id"]
+    agree = sum(
+        [d for d, _ in bounded.search(item["query"], limit=3)]
+        == [d for d, _ in exact.search(item["query"], limit=3)]
+        for item in labelled
+    )
+    assert agree >= 0.8 * len(labelled)
+
+
 # --- quality on the labelled set ---------------------------------------------------------------
 
 
@@ -155,13 +310,15 @@ def load_labelled() -> list[dict]:
     return json.loads((DATA / "experience_eval.json").read_text(encoding="utf-8"))
 
 
-def evaluate(index: SearchIndex, items: list[dict]) -> dict:
+def evaluate(index: SearchIndex, items: list[dict], *, prefer_category: bool = False) -> dict:
     """Share of labelled queries whose own entry comes first (top1) and among the first three
-    (top3); ``misses`` lists the ids not in the top three."""
+    (top3); ``misses`` lists the ids not in the top three. With ``prefer_category`` the search
+    prefers the query's own category, as the suggestions for an alarm do."""
     top1 = top3 = 0
     misses = []
     for item in items:
-        ranked = [doc_id for doc_id, _ in index.search(item["query"], limit=3)]
+        prefer = {"category": item["category"]} if prefer_category else None
+        ranked = [doc_id for doc_id, _ in index.search(item["query"], limit=3, prefer=prefer)]
         top1 += ranked[:1] == [item["id"]]
         if item["id"] in ranked:
             top3 += 1
@@ -177,14 +334,15 @@ def labelled() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def pool_index(labelled) -> SearchIndex:
-    """The pool as the service holds it: each entry's problem and method, labelled entries
-    among at least 1,800 distractors."""
+    """The pool as the service holds it: each entry's problem with its method as extra text,
+    labelled entries among at least 1,800 distractors."""
     index = SearchIndex()
     for entry in [*labelled, *generate(1800)]:
         index.add(
             entry["id"],
-            f"{entry['problem']}\n{entry['method']}",
+            entry["problem"],
             {"stage": entry["stage"], "category": entry["category"]},
+            extra_text=entry["method"],
         )
     return index
 
@@ -211,9 +369,7 @@ def test_distractors_are_deterministic_and_distinct(labelled):
 
 
 def test_a_problem_asked_again_in_its_own_words_comes_first(labelled, pool_index):
-    """The same problem described as it was recorded finds its entry first among 2,000+.
-    (Paraphrases are measured against the issue's goal by tests/bench/eval_experience_search.py:
-    a figure, not a pass/fail test, until the search reaches it.)"""
+    """The same problem described as it was recorded finds its entry first among 2,000+."""
     assert len(pool_index) >= 2000
     for item in labelled:
         ranked = [doc_id for doc_id, _ in pool_index.search(item["problem"], limit=1)]
@@ -225,3 +381,25 @@ def test_stage_filter_narrows_suggestions_to_that_stage(labelled, pool_index):
     ranked = pool_index.search(item["query"], limit=5, stage=item["stage"])
     stages = {e["id"]: e["stage"] for e in [*labelled, *generate(1800)]}
     assert ranked and {stages[doc_id] for doc_id, _ in ranked} == {item["stage"]}
+
+
+# Floors a little under what the search reaches (tests/bench/eval_experience_search.py prints
+# the figures; the issue's goal is top-3 ≥ 0.85 on all): dev (odd ids) is what the weights
+# were tuned on, held-out (even ids) was not looked at while tuning.
+QUALITY_FLOORS = {"dev": 0.80, "held-out": 0.58, "all": 0.70}
+
+
+@pytest.mark.parametrize("part", sorted(QUALITY_FLOORS))
+def test_paraphrases_find_their_entry_in_the_top_three(labelled, pool_index, part):
+    items = {
+        "dev": [item for item in labelled if item["id"] % 2 == 1],
+        "held-out": [item for item in labelled if item["id"] % 2 == 0],
+        "all": labelled,
+    }[part]
+    assert evaluate(pool_index, items)["top3"] >= QUALITY_FLOORS[part]
+
+
+def test_preferring_the_alarm_category_does_not_lower_quality(labelled, pool_index):
+    plain = evaluate(pool_index, labelled)
+    preferred = evaluate(pool_index, labelled, prefer_category=True)
+    assert preferred["top3"] >= plain["top3"]
