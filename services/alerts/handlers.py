@@ -7,12 +7,14 @@ transaction.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import Session
 
 from common import clock, config, projection
@@ -546,8 +548,29 @@ def board(db: Db, actor: Actor, args: dict) -> dict:
 
 # --- responding and resolving ------------------------------------------------------------------
 
+STALE_RETRIES = 3
+
+
+def _retry_stale(fn):
+    """Run a change again on the alarm's new state when another transaction changed the row
+    first (its version moved: SQLite has no row lock): a second 方法有效 then sees the alarm
+    resolved and answers 409, never a 500."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for attempt in range(STALE_RETRIES):
+            try:
+                return fn(*args, **kwargs)
+            except StaleDataError:
+                log.info("%s: alarm changed meanwhile (attempt %s); again", fn.__name__, attempt + 1)
+        raise Conflict("报警正在被修改，请重试 / The alarm is being changed; retry", code="conflict")
+
+    return wrapper
+
+
 
 @database_errors_as_unavailable
+@_retry_stale
 def respond(db: Db, actor: Actor, alarm_id: int, body: str) -> dict:
     body = domain.check_response_body(body)
     with db.unit_of_work() as uow:
@@ -597,6 +620,7 @@ def _resolved_event(alarm: Alarm, via: str, method: str, method_author_id: str |
 
 
 @database_errors_as_unavailable
+@_retry_stale
 def mark_response_effective(db: Db, actor: Actor, alarm_id: int, response_id: int) -> dict:
     """方法有效: the requester alone (403), once (409 already_resolved)."""
     with db.unit_of_work() as uow:
@@ -618,6 +642,7 @@ def mark_response_effective(db: Db, actor: Actor, alarm_id: int, response_id: in
 
 
 @database_errors_as_unavailable
+@_retry_stale
 def mark_suggestion_effective(db: Db, actor: Actor, alarm_id: int, experience_id: str) -> dict:
     """The requester marks a suggested experience 方法有效: resolved, one reuse of the entry."""
     with db.unit_of_work() as uow:

@@ -209,3 +209,33 @@ def test_an_entry_with_a_difficulty_raises_one_alarm_however_often_its_event_arr
     assert again["id"] == items[0]["id"]
     eventually(lambda: len(tap.of_type("alarm_raised")) >= 1)
     assert len([e for e in tap.seen if e["type"] == "alarm_raised"]) == 1
+
+
+def test_concurrent_markings_resolve_once_and_the_rest_get_409(env):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from common.errors import Conflict
+
+    requester = Actor(id=str(next(_ids)), level=2, path=["1", "77"], name="郑")
+    helpers = [Actor(id=str(next(_ids)), level=2, path=["1", "77"], name=f"帮{i}") for i in range(4)]
+    alarm = call(env, "raise_alarm", actor=requester, category="price", description="客户压价")
+    responses = [
+        call(env, "respond", actor=h, alarm_id=alarm["id"], body=f"方法{i}")["id"]
+        for i, h in enumerate(helpers)
+    ]
+
+    def mark(response_id):
+        try:
+            return call(env, "mark_response_effective", actor=requester, alarm_id=alarm["id"], response_id=response_id)
+        except Conflict as exc:
+            return exc
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(mark, responses * 2))
+    resolved = [r for r in results if isinstance(r, dict)]
+    refused = [r for r in results if isinstance(r, Conflict)]
+    assert len(resolved) == 1 and len(refused) == len(results) - 1, results
+    assert all(r.code == "already_resolved" for r in refused)
+    final = call(env, "get", actor=requester, alarm_id=alarm["id"])
+    assert final["status"] == "resolved"
+    assert [r["effective"] for r in final["responses"]].count(True) == 1
