@@ -25,7 +25,6 @@ from dataclasses import replace
 from functools import partial
 
 import eventlet
-
 import kombu
 from kombu.pools import producers
 from nameko.exceptions import ContainerBeingKilled
@@ -84,7 +83,9 @@ def declare_family(channel, queues: list[kombu.Queue], event_type: str) -> None:
 
 
 class EventConsumer(Consumer):
-    def __init__(self, source_service: str, event_type: str, having: tuple[str, ...] = (), **kwargs):
+    def __init__(
+        self, source_service: str, event_type: str, having: tuple[str, ...] = (), **kwargs
+    ):
         self.source_service = source_service
         self.event_type = event_type
         self.binding = binding(source_service, event_type, tuple(having))

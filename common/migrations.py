@@ -13,9 +13,9 @@ import fcntl
 from contextlib import contextmanager
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command, context
 from alembic.config import Config
-import sqlalchemy as sa
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,5 +1,6 @@
 """RPC with a time bound (the gateway; a service asking another): nameko's reply listener and
-method proxy, waited on inside ``eventlet.Timeout``. A service that does not answer in time is ``ServiceUnavailable``.
+method proxy, waited on inside ``eventlet.Timeout``. A service that does not answer in time is
+``ServiceUnavailable``.
 
 Remote errors come back as the ``common.errors`` types they were raised as (they register
 with nameko's ``deserialize_to_instance``); a subclass a service declares in its own
@@ -21,8 +22,8 @@ from nameko.messaging import HeaderEncoder
 from nameko.rpc import ReplyListener, get_rpc_exchange
 
 from common import config
-from common.amqp import publish_transient
 from common.actor import CONTEXT_KEY, Actor
+from common.amqp import publish_transient
 from common.errors import BpcError, ServiceUnavailable
 
 log = logging.getLogger(__name__)

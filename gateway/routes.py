@@ -422,7 +422,9 @@ def escalate_alarms(call: Call):
 def search_experience(call: Call):
     q = call.query
     return call.rpc.call(
-        EXPERIENCE, "search", **{k: q.get(k) for k in ("q", "stage", "category", "kind", "limit", "cursor")}
+        EXPERIENCE,
+        "search",
+        **{k: q.get(k) for k in ("q", "stage", "category", "kind", "limit", "cursor")},
     )
 
 

@@ -883,9 +883,7 @@ class RaiseAlarmRequest(Strict):
     opportunity_id = Id(allow_none=True, load_default=None)
     customer_id = Id(allow_none=True, load_default=None)
     amount = Money(allow_none=True, load_default=None, metadata={"example": "50000.00"})
-    kind = fields.String(
-        allow_none=True, load_default=None, validate=validate.OneOf(ALARM_KINDS)
-    )
+    kind = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(ALARM_KINDS))
 
 
 class Suggestion(Schema):

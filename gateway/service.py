@@ -12,10 +12,10 @@ from nameko.web.handlers import HttpRequestHandler
 from werkzeug.routing import Rule
 
 from common.db import Database, DatabaseProvider
+from common.rpc import TimedRpc
 from gateway.app import Gateway
 from gateway.idempotency import IdempotencyStore
 from gateway.models import Base
-from common.rpc import TimedRpc
 
 
 class AnyMethod(HttpRequestHandler):

@@ -108,9 +108,7 @@ def _text(
     value = data.get(name)
     if value is None and optional:
         return ""
-    if not isinstance(value, str) or len(value.strip()) > limit or not (
-        value.strip() or optional
-    ):
+    if not isinstance(value, str) or len(value.strip()) > limit or not (value.strip() or optional):
         errors[prefix + name] = [REQUIRED if value is None else message]
         return ""
     return value.strip()
@@ -152,9 +150,7 @@ def validate_raise(
     elif not isinstance(category, str) or category not in {c.key for c in categories}:
         errors[field_prefix + "category"] = [UNKNOWN_CATEGORY]
 
-    description = _text(
-        data, "description", MAX_DESCRIPTION, BAD_DESCRIPTION, errors, field_prefix
-    )
+    description = _text(data, "description", MAX_DESCRIPTION, BAD_DESCRIPTION, errors, field_prefix)
     analysis = _text(data, "analysis", MAX_TEXT, BAD_TEXT, errors, field_prefix, optional=True)
 
     amount_fen = None
@@ -199,9 +195,7 @@ def check_response_body(body: Any) -> str:
 OPEN = "open"
 RESOLVED = "resolved"
 
-NOT_REQUESTER = (
-    "只有报警人可以标记“方法有效” / Only the requester may mark a method effective"
-)
+NOT_REQUESTER = "只有报警人可以标记“方法有效” / Only the requester may mark a method effective"
 ALREADY_RESOLVED = "该报警已解决 / This alarm is already resolved"
 UNKNOWN_RESPONSE = "该报警没有这条回复 / No such response on this alarm"
 NOT_SUGGESTED = "该经验未推荐给此报警 / This experience was not suggested for this alarm"
@@ -267,17 +261,14 @@ def _check_may_resolve(alarm: Alarm, actor_id: str) -> None:
     check_may_respond(alarm)
 
 
-def mark_response_effective(
-    alarm: Alarm, actor_id: str, response_id: str, now: datetime
-) -> Alarm:
+def mark_response_effective(alarm: Alarm, actor_id: str, response_id: str, now: datetime) -> Alarm:
     """The requester marks one response of the alarm 方法有效: the alarm is resolved at ``now``
     with that response as its method, which stops its clock (DOMAIN.md §6)."""
     _check_may_resolve(alarm, actor_id)
     if str(response_id) not in {str(r.id) for r in alarm.responses}:
         raise NotFound(UNKNOWN_RESPONSE, {"response_id": str(response_id)})
     responses = tuple(
-        replace(r, effective=True) if str(r.id) == str(response_id) else r
-        for r in alarm.responses
+        replace(r, effective=True) if str(r.id) == str(response_id) else r for r in alarm.responses
     )
     return replace(
         alarm, responses=responses, resolved_at=now, effective_response_id=str(response_id)
@@ -453,9 +444,7 @@ def _distribution(
     return sorted(rows.values(), key=order)
 
 
-def supporter_ranking(
-    alarms: Iterable[Alarm], names: Mapping[str, str]
-) -> list[dict[str, Any]]:
+def supporter_ranking(alarms: Iterable[Alarm], names: Mapping[str, str]) -> list[dict[str, Any]]:
     """Who helps with others' alarms (DOMAIN.md §6: enthusiasm, ability, speed).
 
     Per supporter: ``responses`` — distinct alarms of others they answered (several

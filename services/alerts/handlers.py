@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from common import clock, config, projection
 from common.actor import Actor
@@ -286,7 +286,9 @@ def _reschedule(session: Session, alarm: Alarm) -> None:
 # --- raising -----------------------------------------------------------------------------------
 
 
-def _context(session: Session, request: domain.RaiseRequest) -> tuple[str | None, str | None, str | None]:
+def _context(
+    session: Session, request: domain.RaiseRequest
+) -> tuple[str | None, str | None, str | None]:
     """(stage, customer_id, industry) of a request: the opportunity's stage and customer."""
     stage, customer_id = None, request.customer_id
     if request.opportunity_id is not None:
@@ -562,11 +564,14 @@ def _retry_stale(fn):
             try:
                 return fn(*args, **kwargs)
             except StaleDataError:
-                log.info("%s: alarm changed meanwhile (attempt %s); again", fn.__name__, attempt + 1)
-        raise Conflict("报警正在被修改，请重试 / The alarm is being changed; retry", code="conflict")
+                log.info(
+                    "%s: alarm changed meanwhile (attempt %s); again", fn.__name__, attempt + 1
+                )
+        raise Conflict(
+            "报警正在被修改，请重试 / The alarm is being changed; retry", code="conflict"
+        )
 
     return wrapper
-
 
 
 @database_errors_as_unavailable
@@ -654,7 +659,11 @@ def mark_suggestion_effective(db: Db, actor: Actor, alarm_id: int, experience_id
         alarm.effective_experience_id = str(experience_id)
         alarm.next_escalation_at = None
         method = next(
-            (s.get("method", "") for s in alarm.suggestions if str(s["experience_id"]) == str(experience_id)),
+            (
+                s.get("method", "")
+                for s in alarm.suggestions
+                if str(s["experience_id"]) == str(experience_id)
+            ),
             "",
         )
         uow.publish("alarm_resolved", _resolved_event(alarm, "suggestion", method, None))
@@ -755,7 +764,8 @@ def _scope_filter(session: Session, actor: Actor, scope: str):
         root = "/" + "/".join(lead) + "/"
         depth = len(lead) + 1
         return (Alarm.requester_path.startswith(root, autoescape=True)) & (
-            func.length(Alarm.requester_path) - func.length(func.replace(Alarm.requester_path, "/", ""))
+            func.length(Alarm.requester_path)
+            - func.length(func.replace(Alarm.requester_path, "/", ""))
             <= depth + 1
         )
     return Alarm.requester_path.startswith(root, autoescape=True)
@@ -774,21 +784,23 @@ def stats(db: Db, actor: Actor, args: dict) -> dict:
             query = query.where(condition)
         rows = list(session.scalars(query))
         alarms = [as_domain(a) for a in rows]
-        people = {a.requester_id for a in rows} | {
-            r.author_id for a in rows for r in a.responses
-        } | {d.team_leader_id for d in alarms}
+        people = (
+            {a.requester_id for a in rows}
+            | {r.author_id for a in rows for r in a.responses}
+            | {d.team_leader_id for d in alarms}
+        )
         names = _names(session, people)
     answer = domain.alarm_stats(alarms, start, end, names)
-    answer.update(
-        {"scope": args["scope"], "from": first.isoformat(), "to": last.isoformat()}
-    )
+    answer.update({"scope": args["scope"], "from": first.isoformat(), "to": last.isoformat()})
     return answer
 
 
 # --- bulk import -------------------------------------------------------------------------------
 
 BAD_ORDER = "时间须不早于报警时间 / Must not be before the alarm was raised"
-ONE_EFFECTIVE = "最多一条回复有效，且须与解决时间一致 / At most one effective response, with resolved_at"
+ONE_EFFECTIVE = (
+    "最多一条回复有效，且须与解决时间一致 / At most one effective response, with resolved_at"
+)
 
 
 @database_errors_as_unavailable
@@ -817,7 +829,9 @@ def import_alarms(db: Db, actor: Actor, items: list[dict]) -> dict:
     limits = _limits()
     with db.unit_of_work() as uow:
         for item in items:
-            supports = [r["posted_at"] for r in item["responses"] if r["author_id"] != item["requester_id"]]
+            supports = [
+                r["posted_at"] for r in item["responses"] if r["author_id"] != item["requester_id"]
+            ]
             alarm = Alarm(
                 requester_id=item["requester_id"],
                 requester_path=projection.user_path(item["requester_path"], item["requester_id"]),

@@ -71,9 +71,7 @@ class Alarm(Base):
     responses: Mapped[list[Response]] = relationship(
         back_populates="alarm", order_by="Response.id", lazy="selectin"
     )
-    escalations: Mapped[list[Escalation]] = relationship(
-        order_by="Escalation.id", lazy="selectin"
-    )
+    escalations: Mapped[list[Escalation]] = relationship(order_by="Escalation.id", lazy="selectin")
 
     __mapper_args__ = {"version_id_col": version}
 

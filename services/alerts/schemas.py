@@ -95,9 +95,13 @@ class ImportAlarm(Strict):
     opportunity_id = Text(allow_none=True, load_default=None, validate=validate.Length(max=64))
     customer_id = Text(allow_none=True, load_default=None, validate=validate.Length(max=64))
     industry = Text(allow_none=True, load_default=None, validate=validate.Length(max=100))
-    amount_fen = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(0, 10**14))
+    amount_fen = fields.Integer(
+        allow_none=True, load_default=None, validate=validate.Range(0, 10**14)
+    )
     description = Text(required=True, validate=validate.Length(min=1, max=domain.MAX_DESCRIPTION))
-    analysis = Text(allow_none=True, load_default=None, validate=validate.Length(max=domain.MAX_TEXT))
+    analysis = Text(
+        allow_none=True, load_default=None, validate=validate.Length(max=domain.MAX_TEXT)
+    )
     responses = fields.List(fields.Nested(ImportResponse), load_default=list)
     resolved_at = fields.AwareDateTime(allow_none=True, load_default=None)
 

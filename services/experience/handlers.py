@@ -93,7 +93,9 @@ def alarm_resolved(db: Db, event: Envelope) -> None:
         if data["via"] == "suggestion" and data.get("experience_id"):
             entry = session.get(Entry, int(data["experience_id"]))
             if entry is None:
-                log.warning("alarm %s reused unknown experience %s", data["alarm_id"], data["experience_id"])
+                log.warning(
+                    "alarm %s reused unknown experience %s", data["alarm_id"], data["experience_id"]
+                )
                 return
             if session.get(Reuse, data["alarm_id"]) is not None:
                 return
@@ -101,7 +103,9 @@ def alarm_resolved(db: Db, event: Envelope) -> None:
             session.execute(
                 update(Entry).where(Entry.id == entry.id).values(reuse_count=Entry.reuse_count + 1)
             )
-            session.add(Text_(entry_id=entry.id, text=data["description"], source="reuse", added_at=now))
+            session.add(
+                Text_(entry_id=entry.id, text=data["description"], source="reuse", added_at=now)
+            )
             return
         exists = session.scalar(select(Entry.id).where(Entry.source_alarm_id == data["alarm_id"]))
         if exists is not None:
@@ -143,7 +147,11 @@ def import_entries(db: Db, actor: Actor, items: list[dict]) -> dict:
         known = set()
         ids = [i["source_alarm_id"] for i in items if i.get("source_alarm_id")]
         if ids:
-            known = set(uow.session.scalars(select(Entry.source_alarm_id).where(Entry.source_alarm_id.in_(ids))))
+            known = set(
+                uow.session.scalars(
+                    select(Entry.source_alarm_id).where(Entry.source_alarm_id.in_(ids))
+                )
+            )
         for item in items:
             if item.get("source_alarm_id") and item["source_alarm_id"] in known:
                 continue
@@ -343,10 +351,16 @@ def handbook(db: Db, args: dict) -> dict:
         grouped = _handbook_entries(session, args.get("stage"))
         count = sum(len(v) for v in grouped.values())
         fmt = args["format"]
-        body = _markdown(grouped, args.get("stage")) if fmt == "md" else _html(grouped, args.get("stage"))
+        body = (
+            _markdown(grouped, args.get("stage"))
+            if fmt == "md"
+            else _html(grouped, args.get("stage"))
+        )
     return {
         "format": fmt,
-        "content_type": "text/markdown; charset=utf-8" if fmt == "md" else "text/html; charset=utf-8",
+        "content_type": "text/markdown; charset=utf-8"
+        if fmt == "md"
+        else "text/html; charset=utf-8",
         "entries": count,
         "body": body,
     }

@@ -383,8 +383,9 @@ def alarms_supported(session: Session, supervisors) -> dict[str, int]:
     paths = {p.user_id: p.path for p in supervisors}
     counts: dict[str, int] = defaultdict(int)
     for supporter, requester, requester_path in session.execute(
-        select(AlarmSupport.supporter_id, AlarmSupport.requester_id, AlarmSupport.requester_path)
-        .where(AlarmSupport.supporter_id.in_(sorted(paths)))
+        select(
+            AlarmSupport.supporter_id, AlarmSupport.requester_id, AlarmSupport.requester_path
+        ).where(AlarmSupport.supporter_id.in_(sorted(paths)))
     ):
         if requester != supporter and requester_path.startswith(paths[supporter]):
             counts[supporter] += 1

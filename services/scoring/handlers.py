@@ -75,7 +75,9 @@ def response_posted(db: Db, event: Envelope) -> None:
                 "alarm_id": data["alarm_id"],
                 "supporter_id": data["author_id"],
                 "requester_id": data["requester_id"],
-                "requester_path": projection.user_path(data["requester_path"], data["requester_id"]),
+                "requester_path": projection.user_path(
+                    data["requester_path"], data["requester_id"]
+                ),
                 "first_at": datetime.fromisoformat(data["posted_at"]),
             },
             (),

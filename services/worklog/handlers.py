@@ -284,7 +284,9 @@ def _alarms(session: Session, entry_ids: list[int]) -> dict[int, str]:
         return {}
     return dict(
         session.execute(
-            select(EntryAlarm.entry_id, EntryAlarm.alarm_id).where(EntryAlarm.entry_id.in_(entry_ids))
+            select(EntryAlarm.entry_id, EntryAlarm.alarm_id).where(
+                EntryAlarm.entry_id.in_(entry_ids)
+            )
         ).all()
     )
 

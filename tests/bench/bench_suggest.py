@@ -76,7 +76,9 @@ def wait_indexed(http: Http, expected_hits: str) -> float:
     """Seconds until a search finds the newest entry (the index has caught up)."""
     began = time.monotonic()
     while time.monotonic() - began < 900:
-        status, body = http.call("GET", "/api/v1/experience/suggest?" + urlencode({"q": expected_hits, "limit": 1}))
+        status, body = http.call(
+            "GET", "/api/v1/experience/suggest?" + urlencode({"q": expected_hits, "limit": 1})
+        )
         if status == 200 and body["items"] and body["items"][0]["problem"] == expected_hits:
             return time.monotonic() - began
         time.sleep(0.5)
@@ -121,7 +123,9 @@ def print_quality(label: str, result: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--pool", type=int, default=100_000, help="entries for the latency run")
     parser.add_argument("--rounds", type=int, default=3, help="times each paraphrase is sent")
     parser.add_argument("--start-timeout", type=float, default=120)
@@ -155,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         caught_up = wait_indexed(http, distractors[-1]["problem"])
         say(f"  import {imported:.1f} s; index caught up {caught_up:.1f} s after the last page")
 
-        say(f"· latency over {args.pool:,} entries: {len(labelled)} paraphrases × {args.rounds}, one client")
+        say(
+            f"· latency over {args.pool:,} entries: {len(labelled)} paraphrases"
+            f" × {args.rounds}, one client"
+        )
         latencies = []
         result = None
         for _ in range(args.rounds):

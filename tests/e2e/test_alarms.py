@@ -148,9 +148,7 @@ def test_alarm_from_an_entry_resolved_by_the_requester_enters_the_pool(people):
 def test_the_same_problem_in_other_words_is_suggested_and_counts_a_reuse(people):
     rep_id, rep = people["rep"]
     _, other = people["other"]
-    items = eventually(
-        lambda: rep.get("/api/v1/experience", params={"q": PROBLEM}).json()["items"]
-    )
+    items = eventually(lambda: rep.get("/api/v1/experience", params={"q": PROBLEM}).json()["items"])
     entry = next(i for i in items if i["problem"] == PROBLEM)
 
     raised = other.post(
@@ -170,7 +168,9 @@ def test_the_same_problem_in_other_words_is_suggested_and_counts_a_reuse(people)
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "resolved"
     assert done.json()["effective_experience_id"] == entry["id"]
-    assert other.post(f"{ALARMS}/{alarm['id']}/suggestions/{entry['id']}/effective").status_code == 409
+    assert (
+        other.post(f"{ALARMS}/{alarm['id']}/suggestions/{entry['id']}/effective").status_code == 409
+    )
 
     def reused():
         found = rep.get(f"/api/v1/experience/{entry['id']}").json()
@@ -187,7 +187,9 @@ def test_the_same_problem_in_other_words_is_suggested_and_counts_a_reuse(people)
     assert twice.json()["helpful_count"] == 1  # one vote per user
 
     handbook = rep.get("/api/v1/experience/handbook", params={"format": "md"})
-    assert handbook.status_code == 200 and handbook.headers["Content-Type"].startswith("text/markdown")
+    assert handbook.status_code == 200 and handbook.headers["Content-Type"].startswith(
+        "text/markdown"
+    )
     assert "生意经" in handbook.text and METHOD in handbook.text
     printable = rep.get("/api/v1/experience/handbook", params={"format": "html"})
     assert printable.headers["Content-Type"].startswith("text/html")
@@ -198,7 +200,9 @@ def test_an_unanswered_alarm_climbs_the_supervisor_chain(people):
     _, rep = people["rep"]
     supervisor_id, supervisor = people["supervisor"]
     manager_id, manager = people["manager"]
-    raised = rep.post(ALARMS, {"category": "payment", "description": "尾款拖欠三个月，客户财务不接电话"})
+    raised = rep.post(
+        ALARMS, {"category": "payment", "description": "尾款拖欠三个月，客户财务不接电话"}
+    )
     assert raised.status_code == 201, raised.text
     alarm_id = raised.json()["id"]
 
@@ -251,7 +255,11 @@ def test_bad_input_is_refused_and_changes_nothing(people):
         assert answer.json()["error"]["code"] == "validation_failed"
     unknown = rep.post(
         ENTRIES,
-        {"activities": ["training"], "minutes": 5, "difficulty": {"category": "x", "description": "y"}},
+        {
+            "activities": ["training"],
+            "minutes": 5,
+            "difficulty": {"category": "x", "description": "y"},
+        },
     )
     assert unknown.status_code == 422, unknown.text
     assert rep.get(ALARMS, params={"mine": "true"}).json()["items"] == before
@@ -262,7 +270,10 @@ def test_bad_input_is_refused_and_changes_nothing(people):
     })  # fmt: skip
     assert filtered.status_code == 200 and filtered.json()["items"] == []
     assert rep.get(ALARMS, params={"mine": "yes"}).status_code == 422
-    assert rep.get(f"{ALARMS}/stats", params={"from": "2026-11-02", "to": "2026-11-01"}).status_code == 422
+    assert (
+        rep.get(f"{ALARMS}/stats", params={"from": "2026-11-02", "to": "2026-11-01"}).status_code
+        == 422
+    )
     assert rep.get(f"{ALARMS}/999999").status_code == 404
     assert rep.post(f"{ALARMS}/999999/responses", {"body": "hi"}).status_code == 404
     assert rep.get("/api/v1/experience/suggest").status_code == 422

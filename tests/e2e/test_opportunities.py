@@ -205,7 +205,9 @@ def test_log_entries_restart_the_follow_up_clock_and_silence_confiscates(admin):
 
     detail = eventually(confiscated, timeout=15, interval=0.2)
     taken = entries(detail, "confiscated")[-1]
-    assert (taken["from"], taken["to"], taken["reason"]) == (owner.id, supervisor.id, "followup_limit")
+    assert (taken["from"], taken["to"], taken["reason"]) == (
+        owner.id, supervisor.id, "followup_limit"
+    )  # fmt: skip
     assert moment(taken["at"]) >= moment(first["recorded_at"]) + timedelta(seconds=10)
 
 

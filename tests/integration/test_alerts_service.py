@@ -67,9 +67,17 @@ def generate_month(seed: int, prefix: str):
         raised = at(rng.uniform(0, 31 * 24 - 80), start)
         responses = []
         for author in rng.sample([h for h in helpers if h != requester], rng.randint(0, 3)):
-            responses.append({"author_id": author, "body": "方法", "posted_at": at(rng.uniform(0.05, 60), raised)})
+            responses.append(
+                {
+                    "author_id": author,
+                    "body": "方法",
+                    "posted_at": at(rng.uniform(0.05, 60), raised),
+                }
+            )
         if rng.random() < 0.2:
-            responses.append({"author_id": requester, "body": "补充", "posted_at": at(rng.uniform(0, 5), raised)})
+            responses.append(
+                {"author_id": requester, "body": "补充", "posted_at": at(rng.uniform(0, 5), raised)}
+            )
         responses.sort(key=lambda r: r["posted_at"])
         resolved_at = None
         others = [r for r in responses if r["author_id"] != requester]
@@ -79,11 +87,15 @@ def generate_month(seed: int, prefix: str):
             resolved_at = at(rng.uniform(0, 20), chosen["posted_at"])
         items.append({
             "requester_id": requester, "requester_path": ["1", team_of[requester], requester],
-            "raised_at": raised, "category": rng.choice(["price", "competitor", "payment", "technical"]),
+            "raised_at": raised,
+            "category": rng.choice(["price", "competitor", "payment", "technical"]),
             "stage": rng.choice(["qualify", "quote", "negotiate"]), "description": "问题",
             "responses": responses, "resolved_at": resolved_at,
         })  # fmt: skip
-    outside = [datetime(2026, 9, 30, 23, 59, tzinfo=SHANGHAI), datetime(2026, 11, 1, tzinfo=SHANGHAI)]
+    outside = [
+        datetime(2026, 9, 30, 23, 59, tzinfo=SHANGHAI),
+        datetime(2026, 11, 1, tzinfo=SHANGHAI),
+    ]
     for moment in outside * 2:
         items.append({
             "requester_id": reps[0], "requester_path": ["1", team_of[reps[0]], reps[0]],
@@ -116,7 +128,9 @@ def hand_computed(items, start, end) -> dict:
     supporters = []
     for user_id, alarms in answered.items():
         hours = [(t - chosen[n]["raised_at"]).total_seconds() / 3600 for n, t in alarms.items()]
-        supporters.append((user_id, len(alarms), effective[user_id], round(statistics.median(hours), 2)))
+        supporters.append(
+            (user_id, len(alarms), effective[user_id], round(statistics.median(hours), 2))
+        )
     supporters.sort(key=lambda s: (-s[1], -s[2], s[3], s[0]))
     return {
         "raised": len(chosen),
@@ -145,9 +159,7 @@ def test_statistics_of_a_generated_month_equal_the_hand_computed_figures(env):
     prefix = f"s{next(_ids)}"
     items, start, end = generate_month(20261027, prefix)
     assert call(env, "import_alarms", items=_wire(items))["created"] == len(items)
-    stats = call(
-        env, "stats", scope="group", from_date="2026-10-01", to_date="2026-10-31"
-    )
+    stats = call(env, "stats", scope="group", from_date="2026-10-01", to_date="2026-10-31")
     # this module's other tests raise alarms today, not in October 2026
     expected = hand_computed(items, start, end)
     assert stats["raised"] == expected["raised"] == 320
@@ -170,10 +182,20 @@ def test_statistics_of_a_generated_month_equal_the_hand_computed_figures(env):
 def test_importing_needs_level_9_and_consistent_times(env):
     rep = Actor(id=str(next(_ids)), level=2, path=["1"], name="孙")
     moment = datetime(2026, 10, 5, 9, tzinfo=SHANGHAI)
-    good = {"requester_id": rep.id, "raised_at": moment.isoformat(), "category": "price", "description": "d"}
+    good = {
+        "requester_id": rep.id,
+        "raised_at": moment.isoformat(),
+        "category": "price",
+        "description": "d",
+    }
     with pytest.raises(Forbidden):
         call(env, "import_alarms", actor=rep, items=[good])
-    early = {**good, "responses": [{"author_id": "9", "body": "b", "posted_at": (moment - timedelta(hours=1)).isoformat()}]}
+    early = {
+        **good,
+        "responses": [
+            {"author_id": "9", "body": "b", "posted_at": (moment - timedelta(hours=1)).isoformat()}
+        ],
+    }
     with pytest.raises(ValidationFailed):
         call(env, "import_alarms", items=[early])
     with pytest.raises(ValidationFailed):
@@ -189,7 +211,10 @@ def test_an_entry_with_a_difficulty_raises_one_alarm_however_often_its_event_arr
         "work_date": "2026-11-27", "recorded_at": datetime.now(SHANGHAI).isoformat(), "late": False,
         "customer_id": None, "opportunity_id": None, "stage": None, "activities": ["call"],
         "points": 1.0, "minutes": 10, "expense": "0.00", "next_appointment_at": None,
-        "difficulty": {"category": "competitor", "description": "竞品免费送安装", "analysis": "", "amount": None},
+        "difficulty": {
+            "category": "competitor", "description": "竞品免费送安装",
+            "analysis": "", "amount": None,
+        },
     }  # fmt: skip
     for _ in range(3):
         publish_event(env, "worklog", "entry_recorded", data)
@@ -217,7 +242,9 @@ def test_concurrent_markings_resolve_once_and_the_rest_get_409(env):
     from common.errors import Conflict
 
     requester = Actor(id=str(next(_ids)), level=2, path=["1", "77"], name="郑")
-    helpers = [Actor(id=str(next(_ids)), level=2, path=["1", "77"], name=f"帮{i}") for i in range(4)]
+    helpers = [
+        Actor(id=str(next(_ids)), level=2, path=["1", "77"], name=f"帮{i}") for i in range(4)
+    ]
     alarm = call(env, "raise_alarm", actor=requester, category="price", description="客户压价")
     responses = [
         call(env, "respond", actor=h, alarm_id=alarm["id"], body=f"方法{i}")["id"]
@@ -226,7 +253,13 @@ def test_concurrent_markings_resolve_once_and_the_rest_get_409(env):
 
     def mark(response_id):
         try:
-            return call(env, "mark_response_effective", actor=requester, alarm_id=alarm["id"], response_id=response_id)
+            return call(
+                env,
+                "mark_response_effective",
+                actor=requester,
+                alarm_id=alarm["id"],
+                response_id=response_id,
+            )
         except Conflict as exc:
             return exc
 

@@ -290,7 +290,8 @@ def test_the_export_pages_the_log_in_id_order_in_either_shape(env, people):
     assert item["author_path"] == owner.path and item["expense"] == "0.00"
     assert item["recorded_at"] == recorded[0]["recorded_at"]
     columns = call(env, "export_entries", top, after_id=first, limit=2, format="columns")
-    assert [dict(zip(columns["columns"], row)) for row in columns["rows"]] == page["items"]
+    rows = [dict(zip(columns["columns"], row, strict=True)) for row in columns["rows"]]
+    assert rows == page["items"]
     assert columns["next_after_id"] == page["next_after_id"]
     rest = call(env, "export_entries", top, after_id=int(page["next_after_id"]), limit=2)
     assert [i["entry_id"] for i in rest["items"]] == [recorded[2]["id"]]

@@ -576,7 +576,8 @@ def test_statistics_of_a_generated_month_equal_the_hand_computed_figures():
             counts[1] += in_day
             counts[2] += a.resolved_at is not None
 
-    stats = domain.alarm_stats(alarms, MONTH_START, MONTH_END, dict(zip(USERS, PEOPLE)))
+    names = dict(zip(USERS, PEOPLE, strict=True))
+    stats = domain.alarm_stats(alarms, MONTH_START, MONTH_END, names)
 
     raised = len(month)
     assert stats["raised"] == raised

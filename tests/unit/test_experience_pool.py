@@ -40,7 +40,11 @@ def test_the_handbook_groups_by_stage_then_category_in_markdown():
     text = handlers._markdown(grouped, None)
     lines = text.splitlines()
     assert lines[0].startswith("# 生意经")
-    assert lines.index("## quote") < lines.index("### 价格 Price") < lines.index("### 竞争对手 Competitor")
+    assert (
+        lines.index("## quote")
+        < lines.index("### 价格 Price")
+        < lines.index("### 竞争对手 Competitor")
+    )
     assert lines.index("### 竞争对手 Competitor") < lines.index(f"## {handlers.NO_STAGE}")
     assert "- 有效方法 / Effective method: 拆分报价单" in lines
     assert "- 复用 / Reused: 3 · 有用 / Helpful: 0" in lines

@@ -9,9 +9,9 @@ import pytest
 from nameko.exceptions import RemoteError, serialize
 
 from common.errors import DuplicateCustomer, ServiceUnavailable
+from common.rpc import PendingCall, RpcClient, remote_exception
 from gateway.app import Gateway
 from gateway.routes import ROUTES
-from common.rpc import PendingCall, RpcClient, remote_exception
 
 
 @pytest.fixture(scope="module")
