@@ -923,6 +923,7 @@ class Alarm(Schema):
     raised_at = fields.DateTime(required=True)
     opportunity_id = fields.String(allow_none=True)
     customer_id = fields.String(allow_none=True)
+    industry = fields.String(allow_none=True)
     amount = fields.String(allow_none=True)
     description = fields.String(required=True)
     analysis = fields.String()

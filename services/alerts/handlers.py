@@ -217,6 +217,7 @@ def alarm_out(alarm: Alarm, *, detail: bool = False, names: dict | None = None) 
         "raised_at": clock.isoformat(alarm.raised_at),
         "opportunity_id": alarm.opportunity_id,
         "customer_id": alarm.customer_id,
+        "industry": alarm.industry,
         "amount": format_money(alarm.amount_fen) if alarm.amount_fen is not None else None,
         "description": alarm.description,
         "analysis": alarm.analysis,

@@ -272,3 +272,48 @@ def test_concurrent_markings_resolve_once_and_the_rest_get_409(env):
     final = call(env, "get", actor=requester, alarm_id=alarm["id"])
     assert final["status"] == "resolved"
     assert [r["effective"] for r in final["responses"]].count(True) == 1
+
+
+def test_a_resolution_carries_what_the_pool_files_it_under(env):
+    """alarm_resolved carries the stage (from the opportunity), the customer's industry, the
+    method, its author and the contributors in the order they first answered."""
+    customer, opportunity = str(next(_ids)), str(next(_ids))
+    requester = Actor(id=str(next(_ids)), level=2, path=["1", "88"], name="冯")
+    first, second = (Actor(id=str(next(_ids)), level=2, path=["1", "88"], name=n) for n in "甲乙")
+    publish_event(env, "customer", "customer_registered", {
+        "customer_id": customer, "name": "华东机床厂", "owner_id": requester.id,
+        "referred_by": None, "industry": "机械制造",
+    })  # fmt: skip
+    publish_event(env, "opportunity", "registered", {
+        "opportunity_id": opportunity, "customer_id": customer, "pipeline_id": "1",
+        "title": "数控改造", "amount": "500000.00", "owner_id": requester.id,
+        "holder_id": requester.id, "holder_path": requester.path, "status": "open",
+        "stage": "negotiate", "stage_index": 3, "probability": 60, "stage_deadline": None,
+        "at": datetime.now(SHANGHAI).isoformat(), "by": requester.id, "feasibility_score": 0.7,
+    })  # fmt: skip
+    # the customer's industry has reached the alerts service once an alarm about it shows it
+    eventually(lambda: call(env, "raise_alarm", actor=requester, category="other",
+                            description="探针", customer_id=customer)["industry"])  # fmt: skip
+    tap = EventTap(env.amqp_uri, "alerts")
+
+    def raised():
+        try:
+            return call(env, "raise_alarm", actor=requester, category="technical",
+                        description="老设备接口不兼容", opportunity_id=opportunity)  # fmt: skip
+        except ValidationFailed:
+            return None  # the opportunity event has not arrived yet
+
+    alarm = eventually(raised)
+    assert alarm["stage"] == "negotiate" and alarm["customer_id"] == customer
+    assert alarm["industry"] == "机械制造"
+    answers = [
+        call(env, "respond", actor=who, alarm_id=alarm["id"], body=body)["id"]
+        for who, body in ((second, "先看协议"), (first, "加网关转换"), (second, "再补一句"))
+    ]
+    call(env, "mark_response_effective", actor=requester, alarm_id=alarm["id"],
+         response_id=answers[1])  # fmt: skip
+    (resolved,) = eventually(lambda: tap.of_type("alarm_resolved"))
+    data = resolved["data"]
+    assert (data["stage"], data["industry"], data["method"]) == ("negotiate", "机械制造", "加网关转换")
+    assert data["method_author_id"] == first.id and data["via"] == "response"
+    assert data["contributors"] == [second.id, first.id]
