@@ -314,6 +314,10 @@ def test_a_resolution_carries_what_the_pool_files_it_under(env):
          response_id=answers[1])  # fmt: skip
     (resolved,) = eventually(lambda: tap.of_type("alarm_resolved"))
     data = resolved["data"]
-    assert (data["stage"], data["industry"], data["method"]) == ("negotiate", "机械制造", "加网关转换")
+    assert (data["stage"], data["industry"], data["method"]) == (
+        "negotiate",
+        "机械制造",
+        "加网关转换",
+    )
     assert data["method_author_id"] == first.id and data["via"] == "response"
     assert data["contributors"] == [second.id, first.id]
