@@ -68,3 +68,13 @@ SWEEP_LAG = Gauge(
     "bpc_sweep_lag_seconds",
     "After a sweep: how long the most overdue opportunity still on the clock has been overdue",
 )
+
+
+SEARCH_SECONDS = Histogram(
+    "bpc_experience_search_seconds",
+    "Time of one experience-pool search, by step (embed: the query's embedding; lexical: BM25;"
+    " dense: the cosines; total: the whole ranking)",
+    ["step"],
+    buckets=(0.002, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 1.0),
+)
+

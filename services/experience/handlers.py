@@ -17,6 +17,7 @@ from common.actor import Actor
 from common.db import Db, database_errors_as_unavailable, is_unique_violation
 from common.errors import NotFound, ValidationFailed
 from common.events import Envelope
+from services.experience import semantic
 from services.experience.models import Entry, HelpfulVote, Reuse, Text_
 from services.experience.pool import pool
 
@@ -68,13 +69,25 @@ def entry_out(entry: Entry, score: float | None = None) -> dict:
     return answer
 
 
-def _add(session: Session, entry: Entry) -> Entry:
-    """A new entry with its searchable texts: the problem, and the method (indexed at a lower
-    weight: the words of a problem say more about which problem it is)."""
+def _vectors(texts: list[str]) -> list[bytes | None]:
+    """Embeddings of problem wordings, computed before the transaction opens (a batch of 64
+    takes about a second); all None when embeddings are off."""
+    vectors = semantic.passages(texts)
+    if vectors is None:
+        return [None] * len(texts)
+    return [semantic.to_bytes(v) for v in vectors]
+
+
+def _add(session: Session, entry: Entry, vector: bytes | None) -> Entry:
+    """A new entry with its searchable texts: the problem (with its embedding), and the method
+    (indexed at a lower weight: the words of a problem say more about which problem it is)."""
     session.add(entry)
     session.flush()
-    for source, text in (("problem", entry.problem), ("method", entry.method)):
-        session.add(Text_(entry_id=entry.id, text=text, source=source, added_at=entry.created_at))
+    at = entry.created_at
+    session.add(
+        Text_(entry_id=entry.id, text=entry.problem, source="problem", added_at=at, vector=vector)
+    )
+    session.add(Text_(entry_id=entry.id, text=entry.method, source="method", added_at=at))
     return entry
 
 
@@ -86,6 +99,7 @@ def alarm_resolved(db: Db, event: Envelope) -> None:
     on a suggestion → one reuse of that entry, and the new wording joins its texts."""
     data = event.payload()
     now = clock.now()
+    (vector,) = _vectors([data["description"]])
     with db.unit_of_work() as uow:
         if not uow.first_time(event):
             return
@@ -104,7 +118,13 @@ def alarm_resolved(db: Db, event: Envelope) -> None:
                 update(Entry).where(Entry.id == entry.id).values(reuse_count=Entry.reuse_count + 1)
             )
             session.add(
-                Text_(entry_id=entry.id, text=data["description"], source="reuse", added_at=now)
+                Text_(
+                    entry_id=entry.id,
+                    text=data["description"],
+                    source="reuse",
+                    added_at=now,
+                    vector=vector,
+                )
             )
             return
         exists = session.scalar(select(Entry.id).where(Entry.source_alarm_id == data["alarm_id"]))
@@ -128,6 +148,7 @@ def alarm_resolved(db: Db, event: Envelope) -> None:
                 source_alarm_id=data["alarm_id"],
                 created_at=datetime_of(data["resolved_at"]) or now,
             ),
+            vector,
         )
 
 
@@ -142,19 +163,19 @@ def import_entries(db: Db, actor: Actor, items: list[dict]) -> dict:
     is skipped, so an import can be run again."""
     actor.require_level(9)
     now = clock.now()
+    given = len(items)
+    ids = [i["source_alarm_id"] for i in items if i.get("source_alarm_id")]
+    known: set[str] = set()
+    if ids:
+        with db.read() as session:
+            known = set(
+                session.scalars(select(Entry.source_alarm_id).where(Entry.source_alarm_id.in_(ids)))
+            )
+    items = [i for i in items if not (i.get("source_alarm_id") and i["source_alarm_id"] in known)]
+    vectors = _vectors([i["problem"] for i in items])
     created = 0
     with db.unit_of_work() as uow:
-        known = set()
-        ids = [i["source_alarm_id"] for i in items if i.get("source_alarm_id")]
-        if ids:
-            known = set(
-                uow.session.scalars(
-                    select(Entry.source_alarm_id).where(Entry.source_alarm_id.in_(ids))
-                )
-            )
-        for item in items:
-            if item.get("source_alarm_id") and item["source_alarm_id"] in known:
-                continue
+        for item, vector in zip(items, vectors, strict=True):
             _add(
                 uow.session,
                 Entry(
@@ -174,9 +195,10 @@ def import_entries(db: Db, actor: Actor, items: list[dict]) -> dict:
                     reuse_count=item.get("reuse_count") or 0,
                     helpful_count=0,
                 ),
+                vector,
             )
             created += 1
-    return {"created": created, "skipped": len(items) - created}
+    return {"created": created, "skipped": given - created}
 
 
 # --- reading ---------------------------------------------------------------------------------

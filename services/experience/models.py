@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db import service_base
@@ -53,6 +53,9 @@ class Text_(Base):
     text: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16))  # problem | method | reuse
     added_at: Mapped[datetime]
+    # its sentence embedding (float32 × 384, services/experience/semantic.py) for problem and
+    # reuse wordings; None for methods and when embeddings are off
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class Reuse(Base):

@@ -1,10 +1,23 @@
-"""The search index of one experience-service process, kept up to date from the database.
+"""The search index of one experience-service process, kept up to date from the database, and
+the hybrid ranking of suggestions: sentence embeddings and BM25 together.
 
 ``experience_texts`` is append-only and its ids only grow, so an index that has read every row
 up to id N is brought up to date by reading the rows after N: each search first reads those
 (usually none: one indexed query), so an entry written by any instance is found by every
 instance at once. The first search of a process loads the whole pool; it yields to other
 green threads as it goes, so the service keeps answering health checks while it loads.
+
+Ranking (``Pool.search``): the ``DENSE_DEPTH`` entries nearest to the query's embedding
+(the cosine with the nearest of an entry's problem wordings: its problem, and the wordings of
+the alarms it later solved) are the candidates; each scores its cosine, plus
+``LEXICAL_WEIGHT`` × its BM25 score relative to the best candidate's
+(services/experience/search.py: words, characters, synonyms, numbers), plus
+``PREFER_WEIGHT`` for each preferred field it matches. BM25 only re-ranks the candidates
+(a re-ranking of the dense top 100 found the same entries as fusing with BM25's own top 100
+on the labelled set, at a fraction of the cost). Without embeddings (turned off) the search is
+BM25 alone; an entry stored while embeddings were off is found only then. The two weights
+were chosen on the odd-id half of the labelled set (tests/data/experience_eval.json); the
+even-id half is held out (tests/bench/bench_suggest.py).
 """
 
 from __future__ import annotations
@@ -13,10 +26,15 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
 
 import eventlet
+import numpy as np
 from sqlalchemy import func, select
 
+from common.metrics import SEARCH_SECONDS
+from services.experience import semantic
 from services.experience.models import Entry, Text_
 from services.experience.search import SearchIndex
 
@@ -24,6 +42,10 @@ log = logging.getLogger(__name__)
 
 LOAD_PAGE = 5000
 YIELD_EVERY = 100  # entries indexed between two yields to other green threads (~50 ms)
+LEXICAL_WEIGHT = 0.02  # e5 cosines of related texts lie within a few hundredths of each other
+PREFER_WEIGHT = 0.02
+DENSE_DEPTH = 100
+FIELDS = ("stage", "category", "kind")
 
 
 class Pool:
@@ -32,6 +54,12 @@ class Pool:
         self.last_text_id = 0
         # entry id → its wordings as (source, text): problem | method | reuse
         self.texts: dict[int, list[tuple[str, str]]] = defaultdict(list)
+        self.fields: dict[int, dict] = {}
+        # one row per embedded wording: its entry, and the vectors (stacked when searched)
+        self._row_entry: list[int] = []
+        self._pending: list[np.ndarray] = []
+        self._matrix = np.zeros((0, semantic.DIM), dtype=np.float32)
+        self._rows_of_entry = np.zeros(0, dtype=np.int64)
         self._lock = threading.Lock()  # green under eventlet's monkey patch
 
     def _fields(self, entry) -> dict:
@@ -55,7 +83,7 @@ class Pool:
         started, loaded = time.monotonic(), 0
         while self.last_text_id < newest:
             rows = session.execute(
-                select(Text_.id, Text_.entry_id, Text_.source, Text_.text)
+                select(Text_.id, Text_.entry_id, Text_.source, Text_.text, Text_.vector)
                 .where(Text_.id > self.last_text_id, Text_.id <= newest)
                 .order_by(Text_.id)
                 .limit(LOAD_PAGE)
@@ -63,10 +91,16 @@ class Pool:
             if not rows:
                 break
             touched: dict[int, None] = {}
-            for text_id, entry_id, source, text in rows:
+            vectors = []
+            for text_id, entry_id, source, text, vector in rows:
                 self.texts[entry_id].append((source, text))
                 touched[entry_id] = None
                 self.last_text_id = text_id
+                if vector is not None and source != "method":
+                    self._row_entry.append(entry_id)
+                    vectors.append(semantic.from_bytes(vector))
+            if vectors:
+                self._pending.append(np.vstack(vectors))
             entries = session.execute(
                 select(Entry.id, Entry.stage, Entry.category, Entry.kind).where(
                     Entry.id.in_(list(touched))
@@ -87,18 +121,90 @@ class Pool:
         """(Re-)index an entry: its problem and the wordings of the alarms it solved as the
         main text, its method as the lower-weighted extra text."""
         texts = self.texts[entry.id]
+        self.fields[entry.id] = self._fields(entry)
         self.index.add(
             entry.id,
             "\n".join(t for source, t in texts if source != "method"),
-            self._fields(entry),
+            self.fields[entry.id],
             extra_text="\n".join(t for source, t in texts if source == "method"),
         )
 
+    def _vectors(self) -> np.ndarray:
+        if self._pending:
+            self._matrix = np.vstack([self._matrix, *self._pending])
+            self._pending = []
+            self._rows_of_entry = np.asarray(self._row_entry, dtype=np.int64)
+        return self._matrix
+
+    def _dense(self, query: str, filters: Mapping[str, Any]) -> dict[int, float] | None:
+        """The ``DENSE_DEPTH`` entries (passing the filters) nearest to the query, with the
+        cosine of their nearest wording; None without embeddings."""
+        matrix = self._vectors()
+        if not len(matrix):
+            return None
+        began = time.perf_counter()
+        vector = semantic.query(query)
+        if vector is None:
+            return None
+        embedded = time.perf_counter()
+        SEARCH_SECONDS.labels("embed").observe(embedded - began)
+        scores = matrix @ vector
+        entries = self._rows_of_entry
+        wanted = {k: v for k, v in filters.items() if v is not None}
+        if wanted:
+            allowed = np.fromiter(
+                (all(self.fields[e].get(k) == v for k, v in wanted.items()) for e in entries),
+                dtype=bool,
+                count=len(entries),
+            )
+            scores = np.where(allowed, scores, -np.inf)
+        # rows, not entries, are ranked: take enough rows for DENSE_DEPTH distinct entries
+        depth = min(len(scores), DENSE_DEPTH * 2)
+        best = np.argpartition(-scores, depth - 1)[:depth]
+        dense: dict[int, float] = {}
+        for row in best[np.argsort(-scores[best])]:
+            if not np.isfinite(scores[row]):
+                break
+            entry = int(entries[row])
+            if entry not in dense:
+                dense[entry] = float(scores[row])
+                if len(dense) == DENSE_DEPTH:
+                    break
+        SEARCH_SECONDS.labels("dense").observe(time.perf_counter() - embedded)
+        return dense
+
     def search(
-        self, session, query: str, limit: int, prefer=None, **filters
+        self,
+        session,
+        query: str,
+        limit: int,
+        prefer: Mapping[str, Any] | None = None,
+        **filters: Any,
     ) -> list[tuple[int, float]]:
+        """The ``limit`` best entries for ``query`` as ``(entry id, score)``, best first."""
         self.refresh(session, wait=0.2)
-        return self.index.search(query, limit=limit, prefer=prefer, **filters)
+        began = time.perf_counter()
+        dense = self._dense(query, filters)
+        if dense is None:  # words alone
+            ranked = self.index.search(query, limit=limit, prefer=prefer, **filters)
+            SEARCH_SECONDS.labels("total").observe(time.perf_counter() - began)
+            return ranked
+        lexical_began = time.perf_counter()
+        lexical = self.index.score(query, dense, prefer=prefer)
+        SEARCH_SECONDS.labels("lexical").observe(time.perf_counter() - lexical_began)
+        top_lexical = max(lexical.values(), default=0.0) or 1.0
+        preferred = {k: v for k, v in (prefer or {}).items() if v is not None}
+        fused = {}
+        for entry, cosine in dense.items():
+            fields = self.fields.get(entry, {})
+            fused[entry] = (
+                cosine
+                + LEXICAL_WEIGHT * lexical.get(entry, 0.0) / top_lexical
+                + PREFER_WEIGHT * sum(fields.get(k) == v for k, v in preferred.items())
+            )
+        ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        SEARCH_SECONDS.labels("total").observe(time.perf_counter() - began)
+        return ranked
 
 
 _pool: Pool | None = None

