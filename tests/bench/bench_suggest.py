@@ -146,8 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="times each paraphrase is sent")
     parser.add_argument("--start-timeout", type=float, default=120)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="BPC_NAME=VALUE",
+        help="a setting for every BPC process (e.g. BPC_SEMANTIC_THREADS=1); repeatable",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    args.set = []
     signal.signal(signal.SIGTERM, on_sigterm)
     bench = Bench(args)
     try:
