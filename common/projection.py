@@ -113,3 +113,21 @@ def user_deactivated(session: Session, model, data: dict) -> str:
     path = user_path(data["path"], data["user_id"])
     _person(session, model, data["user_id"], "", None, path, False, ("active",))
     return user_path(data["supervisor_path"], data["supervisor_id"])
+
+
+def person_event(db, model, event, *path_columns) -> None:
+    """org.user_created / user_moved / user_deactivated applied to a service's people
+    projection, once per event (``path_columns``: the service's own materialised paths that
+    follow a move)."""
+    data = event.payload()
+    with db.unit_of_work() as uow:
+        if not uow.first_time(event):
+            return
+        if event.type == "user_created":
+            user_created(uow.session, model, data)
+        elif event.type == "user_moved":
+            user_moved(uow.session, model, data, *path_columns)
+        elif event.type == "user_deactivated":
+            user_deactivated(uow.session, model, data)
+        else:
+            raise ValueError(f"not a people event: {event.type}")

@@ -163,15 +163,15 @@ class AlertsService(ServiceBase):
 
     @event_consumer("org", "user_created")
     def on_user_created(self, event) -> None:
-        handlers.person_created(self.db, event)
+        handlers.person_event(self.db, event)
 
     @event_consumer("org", "user_moved")
     def on_user_moved(self, event) -> None:
-        handlers.person_moved(self.db, event)
+        handlers.person_event(self.db, event)
 
     @event_consumer("org", "user_deactivated")
     def on_user_deactivated(self, event) -> None:
-        handlers.person_deactivated(self.db, event)
+        handlers.person_event(self.db, event)
 
     @event_consumer("customer", "customer_registered")
     def on_customer_registered(self, event) -> None:

@@ -105,22 +105,9 @@ def sync_actor(db: Db, actor: Actor) -> None:
     projection.sync_actor(db, Person, actor)
 
 
-def person_created(db: Db, event: Envelope) -> None:
-    with db.unit_of_work() as uow:
-        if uow.first_time(event):
-            projection.user_created(uow.session, Person, event.payload())
-
-
-def person_moved(db: Db, event: Envelope) -> None:
-    with db.unit_of_work() as uow:
-        if uow.first_time(event):
-            projection.user_moved(uow.session, Person, event.payload())
-
-
-def person_deactivated(db: Db, event: Envelope) -> None:
-    with db.unit_of_work() as uow:
-        if uow.first_time(event):
-            projection.user_deactivated(uow.session, Person, event.payload())
+def person_event(db: Db, event: Envelope) -> None:
+    """org.user_*: the people projection."""
+    projection.person_event(db, Person, event)
 
 
 # --- rebuild ---------------------------------------------------------------------------------

@@ -96,15 +96,15 @@ class WorklogService(ServiceBase):
 
     @event_consumer("org", "user_created")
     def on_user_created(self, event) -> None:
-        handlers.person_created(self.db, event)
+        handlers.person_event(self.db, event)
 
     @event_consumer("org", "user_moved")
     def on_user_moved(self, event) -> None:
-        handlers.person_moved(self.db, event)
+        handlers.person_event(self.db, event)
 
     @event_consumer("org", "user_deactivated")
     def on_user_deactivated(self, event) -> None:
-        handlers.person_deactivated(self.db, event)
+        handlers.person_event(self.db, event)
 
     @event_consumer("opportunity", "registered")
     def on_opportunity_registered(self, event) -> None:
