@@ -378,7 +378,8 @@ def _entry_request(session: Session, entry: dict) -> domain.RaiseRequest:
     becomes ``other``, with the original key kept in the analysis: the difficulty is raised
     rather than lost."""
     difficulty = dict(entry["difficulty"])
-    known = {c.key for c in _categories(session)}
+    categories = _domain_categories(session)
+    known = {c.key for c in categories}
     analysis = difficulty.get("analysis") or ""
     if difficulty.get("category") not in known:
         analysis = f"[{difficulty.get('category')}] {analysis}".strip()
@@ -392,7 +393,7 @@ def _entry_request(session: Session, entry: dict) -> domain.RaiseRequest:
             "opportunity_id": entry.get("opportunity_id"),
             "customer_id": entry.get("customer_id"),
         },
-        _domain_categories(session),
+        categories,
         field_prefix="difficulty.",
     )
 
