@@ -256,7 +256,7 @@ class BatchEventConsumer(EventConsumer):
                 self.queue_consumer.ack_message(message)
             return result, exc_info
         if len(batch) == 1:
-            (_, body, message), = batch
+            ((_, body, message),) = batch
             return self.handle_result(message, body, worker_ctx, result, exc_info)
         log.warning(
             "batch of %s events failed in %s (%s); handling each alone",

@@ -239,9 +239,7 @@ def make_engine(url: str):
     # request under load. No pre-ping: it cost a round trip per checkout; after a database
     # restart the first statement on each stale connection fails (503, or a retried event)
     # and SQLAlchemy then replaces every connection of the pool.
-    return create_engine(
-        url, pool_size=config.db_pool_size(), max_overflow=5, pool_pre_ping=False
-    )
+    return create_engine(url, pool_size=config.db_pool_size(), max_overflow=5, pool_pre_ping=False)
 
 
 class DatabaseProvider(DependencyProvider):

@@ -77,4 +77,9 @@ SEARCH_SECONDS = Histogram(
     ["step"],
     buckets=(0.002, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 1.0),
 )
-
+INDEX_ROWS = Gauge(
+    "bpc_experience_index_rows",
+    "Embedded problem wordings in this instance's index (loaded), and how many of them are in"
+    " its nearest-neighbour graph (graph; 0 while the pool is small enough to search exactly)",
+    ["part"],
+)

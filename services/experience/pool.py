@@ -9,7 +9,8 @@ green threads as it goes, so the service keeps answering health checks while it 
 
 Ranking (``Pool.search``): the ``DENSE_DEPTH`` entries nearest to the query's embedding
 (the cosine with the nearest of an entry's problem wordings: its problem, and the wordings of
-the alarms it later solved) are the candidates; each scores its cosine, plus
+the alarms it later solved; exact in a small pool, through an HNSW graph in a large one:
+services/experience/vectors.py) are the candidates; each scores its cosine, plus
 ``LEXICAL_WEIGHT`` × its BM25 score relative to the best candidate's
 (services/experience/search.py: words, characters, synonyms, numbers), plus
 ``PREFER_WEIGHT`` for each preferred field it matches. BM25 only re-ranks the candidates
@@ -33,10 +34,11 @@ import eventlet
 import numpy as np
 from sqlalchemy import func, select
 
-from common.metrics import SEARCH_SECONDS
+from common.metrics import INDEX_ROWS, SEARCH_SECONDS
 from services.experience import semantic
 from services.experience.models import Entry, Text_
 from services.experience.search import SearchIndex
+from services.experience.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,6 @@ YIELD_EVERY = 100  # entries indexed between two yields to other green threads (
 LEXICAL_WEIGHT = 0.02  # e5 cosines of related texts lie within a few hundredths of each other
 PREFER_WEIGHT = 0.02
 DENSE_DEPTH = 100
-FIELDS = ("stage", "category", "kind")
 
 
 class Pool:
@@ -55,12 +56,10 @@ class Pool:
         # entry id → its wordings as (source, text): problem | method | reuse
         self.texts: dict[int, list[tuple[str, str]]] = defaultdict(list)
         self.fields: dict[int, dict] = {}
-        # one row per embedded wording: its entry, and the vectors (stacked when searched)
-        self._row_entry: list[int] = []
-        self._pending: list[np.ndarray] = []
-        self._matrix = np.zeros((0, semantic.DIM), dtype=np.float32)
-        self._rows_of_entry = np.zeros(0, dtype=np.int64)
+        # one row per embedded wording, with its entry (services/experience/vectors.py)
+        self.vectors = VectorIndex(semantic.DIM)
         self._lock = threading.Lock()  # green under eventlet's monkey patch
+        self._growing = False
 
     def _fields(self, entry) -> dict:
         return {"stage": entry.stage, "category": entry.category, "kind": entry.kind}
@@ -91,16 +90,14 @@ class Pool:
             if not rows:
                 break
             touched: dict[int, None] = {}
-            vectors = []
+            vectors, vector_entries = [], []
             for text_id, entry_id, source, text, vector in rows:
                 self.texts[entry_id].append((source, text))
                 touched[entry_id] = None
                 self.last_text_id = text_id
                 if vector is not None and source != "method":
-                    self._row_entry.append(entry_id)
+                    vector_entries.append(entry_id)
                     vectors.append(semantic.from_bytes(vector))
-            if vectors:
-                self._pending.append(np.vstack(vectors))
             entries = session.execute(
                 select(Entry.id, Entry.stage, Entry.category, Entry.kind).where(
                     Entry.id.in_(list(touched))
@@ -110,11 +107,38 @@ class Pool:
                 self._index(entry)
                 if n % YIELD_EVERY == 0:
                     eventlet.sleep(0)  # let the health check and other workers run
+            if vectors:
+                self.vectors.append(
+                    np.vstack(vectors), vector_entries, [self.fields[e] for e in vector_entries]
+                )
+                INDEX_ROWS.labels("loaded").set(len(self.vectors))
             loaded += len(rows)
         if loaded > LOAD_PAGE:
             log.info(
                 "experience index: %s wordings loaded in %.1f s (%s entries)",
                 loaded, time.monotonic() - started, len(self.index),
+            )  # fmt: skip
+        if self.vectors.wants_graph() and not self._growing:
+            self._growing = True
+            eventlet.spawn_n(self._grow_graph)
+
+    def _grow_graph(self) -> None:
+        """Bring the nearest-neighbour graph up to the rows loaded, a chunk at a time, letting
+        searches and health checks run between chunks (services/experience/vectors.py)."""
+        started, added = time.monotonic(), 0
+        try:
+            while self.vectors.wants_graph():
+                added += self.vectors.grow_graph()
+                INDEX_ROWS.labels("graph").set(self.vectors.ann_rows)
+                eventlet.sleep(0)
+        except Exception:  # noqa: BLE001 - searches stay exact; the next refresh tries again
+            log.exception("experience index: the nearest-neighbour graph could not grow")
+        finally:
+            self._growing = False
+        if added > LOAD_PAGE:
+            log.info(
+                "experience index: %s rows entered the nearest-neighbour graph in %.1f s",
+                added, time.monotonic() - started,
             )  # fmt: skip
 
     def _index(self, entry) -> None:
@@ -129,18 +153,10 @@ class Pool:
             extra_text="\n".join(t for source, t in texts if source == "method"),
         )
 
-    def _vectors(self) -> np.ndarray:
-        if self._pending:
-            self._matrix = np.vstack([self._matrix, *self._pending])
-            self._pending = []
-            self._rows_of_entry = np.asarray(self._row_entry, dtype=np.int64)
-        return self._matrix
-
     def _dense(self, query: str, filters: Mapping[str, Any]) -> dict[int, float] | None:
         """The ``DENSE_DEPTH`` entries (passing the filters) nearest to the query, with the
         cosine of their nearest wording; None without embeddings."""
-        matrix = self._vectors()
-        if not len(matrix):
+        if not len(self.vectors):
             return None
         began = time.perf_counter()
         vector = semantic.query(query)
@@ -148,28 +164,7 @@ class Pool:
             return None
         embedded = time.perf_counter()
         SEARCH_SECONDS.labels("embed").observe(embedded - began)
-        scores = matrix @ vector
-        entries = self._rows_of_entry
-        wanted = {k: v for k, v in filters.items() if v is not None}
-        if wanted:
-            allowed = np.fromiter(
-                (all(self.fields[e].get(k) == v for k, v in wanted.items()) for e in entries),
-                dtype=bool,
-                count=len(entries),
-            )
-            scores = np.where(allowed, scores, -np.inf)
-        # rows, not entries, are ranked: take enough rows for DENSE_DEPTH distinct entries
-        depth = min(len(scores), DENSE_DEPTH * 2)
-        best = np.argpartition(-scores, depth - 1)[:depth]
-        dense: dict[int, float] = {}
-        for row in best[np.argsort(-scores[best])]:
-            if not np.isfinite(scores[row]):
-                break
-            entry = int(entries[row])
-            if entry not in dense:
-                dense[entry] = float(scores[row])
-                if len(dense) == DENSE_DEPTH:
-                    break
+        dense = self.vectors.nearest(vector, DENSE_DEPTH, filters)
         SEARCH_SECONDS.labels("dense").observe(time.perf_counter() - embedded)
         return dense
 

@@ -55,9 +55,7 @@ def _insert_new(session: Session, model, rows: list[dict], key: str) -> list[dic
     stmt = _statement(
         session,
         f"insert-new-{table.name}",
-        lambda ins: (
-            ins(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
-        ),
+        lambda ins: ins(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key]),
     )
     if len(rows) == 1:  # an event: one statement
         return rows if session.execute(stmt, rows[0]).first() is not None else []

@@ -44,15 +44,11 @@ def fetch_over_rpc(service: str, method: str, after_id: int, limit: int, **optio
     proxy = _proxies.get("proxy")
     if proxy is None:
         context = {"bpc_actor": SYSTEM.to_header()}
-        runner = ClusterRpcProxy(
-            config.nameko_config(), context_data=context, timeout=PAGE_TIMEOUT
-        )
+        runner = ClusterRpcProxy(config.nameko_config(), context_data=context, timeout=PAGE_TIMEOUT)
         proxy = _proxies["proxy"] = runner.start()
         _proxies["runner"] = runner
     try:
-        return getattr(getattr(proxy, service), method)(
-            after_id=after_id, limit=limit, **options
-        )
+        return getattr(getattr(proxy, service), method)(after_id=after_id, limit=limit, **options)
     except BaseException:
         close_proxies()  # a broken connection is not reused
         raise

@@ -149,13 +149,17 @@ class Bench:
         self.tmp = Path(tempfile.mkdtemp(prefix="bpc-bench-ingest-"))
         self.env = Environment(backend="postgresql", data_dir=self.tmp)
         self.bpc: RunningBpc | None = None
+        # service → an existing database to run it on (kept when the bench ends)
+        self.reuse: dict[str, str] = dict(getattr(args, "reuse", None) or {})
 
     def start(self) -> None:
         env = self.env
         env.vhost = create_vhost("bpc_bench_ingest")
         say(f"· vhost {env.vhost}, data dir {self.tmp}")
         for service in (*SERVICES, "gateway"):
-            env.pg_urls[service] = create_pg_database(f"bpc_bench_ingest_{service}")
+            env.pg_urls[service] = self.reuse.get(service) or create_pg_database(
+                f"bpc_bench_ingest_{service}"
+            )
         say(f"· {len(env.pg_urls)} PostgreSQL databases bpc_bench_ingest_<service>_…")
         env.admin_password = f"Bench-{uuid.uuid4().hex}"
         env.gateway_port = free_port()
@@ -227,6 +231,9 @@ class Bench:
             return
         dropped = 0
         for url in self.env.pg_urls.values():
+            if url in self.reuse.values():
+                say(f"· kept {url} (reused)")
+                continue
             try:
                 drop_pg_database(url)
                 dropped += 1

@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from services.experience.vectors import ann_min_rows  # noqa: E402
 from tests.bench.bench_ingest import Bench, Http, login, pct  # noqa: E402
 from tests.bench.benchkit import on_sigterm, say  # noqa: E402
 from tests.data.experience_distractors import generate  # noqa: E402
@@ -49,6 +50,31 @@ GOAL_TOP3 = 0.85
 GOAL_P95_MS = 50.0
 PAGE = 5000
 LABELLED = ROOT / "tests" / "data" / "experience_eval.json"
+
+
+def metric_values(env, name: str) -> dict[str, float]:
+    """label value → sample of a one-label metric of the experience service, from /metrics."""
+    import urllib.request
+
+    text = urllib.request.urlopen(env.metrics_url("experience"), timeout=10).read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line.startswith(name + "{"):
+            values[line.split('="')[1].split('"')[0]] = float(line.rsplit(" ", 1)[1])
+    return values
+
+
+def wait_graph(env, minimum: int) -> float:
+    """Seconds until every loaded row is in the nearest-neighbour graph (large pools)."""
+    began = time.monotonic()
+    while time.monotonic() - began < 1800:
+        rows = metric_values(env, "bpc_experience_index_rows")
+        loaded, graph = rows.get("loaded", 0), rows.get("graph", 0)
+        if loaded < minimum or graph >= loaded:
+            return time.monotonic() - began
+        say(f"  nearest-neighbour graph {graph:,.0f} of {loaded:,.0f} rows")
+        time.sleep(10)
+    raise RuntimeError("the graph never caught up")
 
 
 def search_steps(env) -> dict[str, tuple[float, float]]:
@@ -138,6 +164,37 @@ def print_quality(label: str, result: dict) -> None:
     )
 
 
+def pool_size(url: str) -> int:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.scalar(sqlalchemy.text("SELECT count(*) FROM experience_entries"))
+    except sqlalchemy.exc.ProgrammingError:  # an empty database: BPC migrates it
+        return 0
+    finally:
+        engine.dispose()
+
+
+def fill(env, admin, http: Http, labelled: list[dict], distractors: list[dict], pool: int):
+    """The labelled problems and distractors to 2,000, quality over those, then the rest."""
+    say(f"· pool of 2,000: {len(labelled)} labelled + {2000 - len(labelled):,} distractors")
+    import_all(env, admin, labelled, "eval", 0)
+    import_all(env, admin, distractors[: 2000 - len(labelled)], "gen", len(labelled))
+    wait_indexed(http, distractors[2000 - len(labelled) - 1]["problem"])
+    say("· quality over 2,000 entries, through GET /api/v1/experience/suggest")
+    print_quality("with the alarm's category", quality(http, labelled, prefer=True))
+    print_quality("without a category", quality(http, labelled, prefer=False))
+
+    say(f"· filling the pool to {pool:,}")
+    began = time.monotonic()
+    import_all(env, admin, distractors[2000 - len(labelled) :], "gen", 2000)
+    imported = time.monotonic() - began
+    caught_up = wait_indexed(http, distractors[-1]["problem"])
+    say(f"  import {imported:.1f} s; index caught up {caught_up:.1f} s after the last page")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -145,13 +202,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", type=int, default=100_000, help="entries for the latency run")
     parser.add_argument("--rounds", type=int, default=3, help="times each paraphrase is sent")
     parser.add_argument("--start-timeout", type=float, default=120)
-    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the databases at the end")
+    parser.add_argument(
+        "--pool-db", metavar="URL",
+        help="run the experience service on this PostgreSQL database (kept at the end); when "
+        "it already holds --pool entries (an earlier run with --keep), the imports and the "
+        "2,000-entry quality run are skipped and the latency run starts at once",
+    )  # fmt: skip
     parser.add_argument(
         "--set", action="append", default=[], metavar="BPC_NAME=VALUE",
         help="a setting for every BPC process (e.g. BPC_SEMANTIC_THREADS=1); repeatable",
     )  # fmt: skip
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, on_sigterm)
+    args.reuse = {"experience": args.pool_db} if args.pool_db else {}
+    filled = args.pool_db and pool_size(args.pool_db) >= args.pool
     bench = Bench(args)
     try:
         bench.start()
@@ -161,22 +226,15 @@ def main(argv: list[str] | None = None) -> int:
         http = Http(port, login(port, "admin", env.admin_password))
         labelled = labelled_items()
 
-        say(f"· pool of 2,000: {len(labelled)} labelled + {2000 - len(labelled):,} distractors")
-        import_all(env, admin, labelled, "eval", 0)
         distractors = generate(args.pool - len(labelled))
-        import_all(env, admin, distractors[: 2000 - len(labelled)], "gen", len(labelled))
-        wait_indexed(http, distractors[2000 - len(labelled) - 1]["problem"])
-        say("· quality over 2,000 entries, through GET /api/v1/experience/suggest")
-        with_category = quality(http, labelled, prefer=True)
-        print_quality("with the alarm's category", with_category)
-        print_quality("without a category", quality(http, labelled, prefer=False))
-
-        say(f"· filling the pool to {args.pool:,}")
-        began = time.monotonic()
-        import_all(env, admin, distractors[2000 - len(labelled) :], "gen", 2000)
-        imported = time.monotonic() - began
-        caught_up = wait_indexed(http, distractors[-1]["problem"])
-        say(f"  import {imported:.1f} s; index caught up {caught_up:.1f} s after the last page")
+        if filled:
+            say(f"· the pool in {args.pool_db} is already filled: no import")
+            caught_up = wait_indexed(http, distractors[-1]["problem"])
+            say(f"  the service loaded it in {caught_up:.1f} s")
+        else:
+            fill(env, admin, http, labelled, distractors, args.pool)
+        minimum = int(env.extra.get("BPC_ANN_MIN_ROWS", ann_min_rows()))
+        say(f"  nearest-neighbour graph complete after {wait_graph(env, minimum):.1f} s more")
 
         say(
             f"· latency over {args.pool:,} entries: {len(labelled)} paraphrases"
