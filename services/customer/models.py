@@ -43,6 +43,10 @@ class Customer(Base):
     owner_path: Mapped[str] = mapped_column(String(512))
     status: Mapped[str] = mapped_column(String(16), default="prospect")
     created_at: Mapped[datetime]
+    # customer care (DOMAIN.md §7): since the first won opportunity; revisits every N days
+    care_since: Mapped[datetime | None] = mapped_column(nullable=True)
+    revisit_interval_days: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
+    last_revisit_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     contacts: Mapped[list[Contact]] = relationship(
         back_populates="customer", order_by="Contact.id", lazy="selectin"
@@ -104,3 +108,56 @@ class Person(Base):
     level: Mapped[int | None] = mapped_column(Integer, nullable=True)
     path: Mapped[str] = mapped_column(String(512), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ImportantDate(Base):
+    """A date that matters to a customer (签约日, 周年庆 …): once, or every year."""
+
+    __tablename__ = "important_dates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    label: Mapped[str] = mapped_column(String(100))
+    date: Mapped[date] = mapped_column(Date)
+    recurring: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class Revisit(Base):
+    """A care revisit (回访), never rewritten; it may confirm or deny a claimed visit."""
+
+    __tablename__ = "revisits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(500))
+    notes: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    verifies_entry_id: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    verification: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class CustomerEntry(Base):
+    """Projection of work-log entries about a customer (worklog.entry_recorded): the
+    appointments they agreed, and which claimed visit a revisit may verify."""
+
+    __tablename__ = "customer_entries"
+    __table_args__ = (Index("ix_customer_entries_appointment", "next_appointment_at"),)
+
+    entry_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer, index=True)
+    author_id: Mapped[str] = mapped_column(String(64))
+    work_date: Mapped[date] = mapped_column(Date)
+    visit: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_appointment_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ReminderSent(Base):
+    """One ``reminder_due`` event per reminder and day, whatever the number of instances."""
+
+    __tablename__ = "reminders_sent"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sent_on: Mapped[date] = mapped_column(Date, index=True)
