@@ -87,8 +87,10 @@ def test_a_revisit_is_due_after_the_interval_and_stays_listed_when_overdue(monke
     monkeypatch.setenv("BPC_TZ", "Asia/Shanghai")
     won = datetime(2026, 11, 16, 2, 0, tzinfo=UTC)
     due_now = Obj(id=1, name="甲", care_since=won, last_revisit_at=None, revisit_interval_days=15)
-    overdue = Obj(id=2, name="乙", care_since=datetime(2026, 9, 1, tzinfo=UTC),
-                  last_revisit_at=datetime(2026, 10, 1, 3, tzinfo=UTC), revisit_interval_days=15)  # fmt: skip
+    overdue = Obj(
+        id=2, name="乙", care_since=datetime(2026, 9, 1, tzinfo=UTC),
+        last_revisit_at=datetime(2026, 10, 1, 3, tzinfo=UTC), revisit_interval_days=15,
+    )  # fmt: skip
     later = Obj(id=3, name="丙", care_since=won, last_revisit_at=None, revisit_interval_days=30)
     prospect = Obj(id=4, name="丁", care_since=None, last_revisit_at=None, revisit_interval_days=15)
     items = list(care.revisits([due_now, overdue, later, prospect], WINDOW))
