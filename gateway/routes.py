@@ -78,6 +78,32 @@ def get_customer(call: Call):
     return call.rpc.call("customer", "get", customer_id=call.path["id"])
 
 
+def set_care(call: Call):
+    return call.rpc.call("customer", "set_care", customer_id=call.path["id"], **call.body)
+
+
+def add_important_date(call: Call):
+    return call.rpc.call("customer", "add_important_date", customer_id=call.path["id"], **call.body)
+
+
+def record_revisit(call: Call):
+    return call.rpc.call("customer", "record_revisit", customer_id=call.path["id"], **call.body)
+
+
+def set_referrer(call: Call):
+    return call.rpc.call("customer", "set_referrer", customer_id=call.path["id"], **call.body)
+
+
+def referrals(call: Call):
+    return call.rpc.call("customer", "referrals")
+
+
+def reminders(call: Call):
+    return call.rpc.call(
+        "customer", "reminders", **{"from": call.query["from_"], "days": call.query["days"]}
+    )
+
+
 def unmask_contact(call: Call):
     return call.rpc.call(
         "customer", "unmask", customer_id=call.path["id"], contact_id=call.path["contact_id"]
@@ -564,6 +590,65 @@ ROUTES: list[Route] = [
         errors=(403,),
         tag=CUSTOMERS,
         content_type="text/csv",
+    ),
+    Route(
+        "GET",
+        f"{API}/customers/referrals",
+        referrals,
+        "客户关系图（推荐）/ The referral graph of the visible customers",
+        response=s.ReferralGraph,
+        tag=CUSTOMERS,
+    ),
+    Route(
+        "GET",
+        f"{API}/reminders",
+        reminders,
+        "提醒：生日（含农历）、周年、重要日子、约见、回访 / Reminders for a window of days",
+        query=s.RemindersQuery,
+        response=s.Reminders,
+        tag=CUSTOMERS,
+    ),
+    Route(
+        "PUT",
+        f"{API}/customers/{{id}}/referrer",
+        set_referrer,
+        "设置推荐人（不可成环）/ Set who referred the customer (no cycles)",
+        request=s.ReferrerRequest,
+        response=s.Referrer,
+        errors=(404, 422),
+        tag=CUSTOMERS,
+    ),
+    Route(
+        "POST",
+        f"{API}/customers/{{id}}/important-dates",
+        add_important_date,
+        "重要日子 / Add an important date",
+        request=s.ImportantDateRequest,
+        response=s.ImportantDate,
+        status=201,
+        errors=(404, 422),
+        tag=CUSTOMERS,
+    ),
+    Route(
+        "PUT",
+        f"{API}/customers/{{id}}/care",
+        set_care,
+        "维护设置：回访间隔 / Care settings: the revisit interval",
+        request=s.CareRequest,
+        response=s.Care,
+        errors=(404, 422),
+        tag=CUSTOMERS,
+    ),
+    Route(
+        "POST",
+        f"{API}/customers/{{id}}/revisits",
+        record_revisit,
+        "回访（可核实拜访）/ Record a revisit, optionally verifying a claimed visit",
+        request=s.RevisitRequest,
+        response=s.Revisit,
+        status=201,
+        errors=(403, 404, 409, 422),
+        tag=CUSTOMERS,
     ),
     Route(
         "GET",

@@ -309,7 +309,140 @@ class Customer(Schema):
     owner_id = fields.String(required=True)
     status = fields.String(required=True, metadata={"enum": ["prospect", "customer"]})
     created_at = fields.DateTime()
+    care_since = fields.DateTime(
+        allow_none=True, metadata={"description": "a care customer since (first won opportunity)"}
+    )
+    revisit_interval = fields.String(metadata={"description": "ISO 8601 days, default P15D"})
     contacts = fields.List(fields.Nested(Contact))
+
+
+# ---- customer care ----
+
+
+class CareRequest(Strict):
+    revisit_interval = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "ISO 8601 whole days, 1 to 366 (P15D, P2W)"},
+    )
+
+
+class Care(Schema):
+    customer_id = fields.String(required=True)
+    status = fields.String(required=True)
+    care_since = fields.DateTime(allow_none=True)
+    revisit_interval = fields.String(required=True)
+    last_revisit_at = fields.DateTime(allow_none=True)
+    next_revisit_on = fields.Date(allow_none=True)
+
+
+class ImportantDateRequest(Strict):
+    label = _text(100, required=True)
+    date = fields.Date(required=True)
+    recurring = StrictBoolean(load_default=False)
+
+
+class ImportantDate(Schema):
+    id = fields.String(required=True)
+    customer_id = fields.String(required=True)
+    label = fields.String(required=True)
+    date = fields.Date(required=True)
+    recurring = fields.Boolean(required=True)
+
+
+class RevisitRequest(Strict):
+    outcome = _text(500, required=True)
+    notes = _optional_text(2000)
+    verifies_entry_id = fields.String(
+        allow_none=True, load_default=None, validate=validate.Length(min=1, max=64)
+    )
+    verification = fields.String(
+        allow_none=True, load_default=None, validate=validate.OneOf(["confirmed", "denied"])
+    )
+
+
+class Revisit(Schema):
+    id = fields.String(required=True)
+    customer_id = fields.String(required=True)
+    by = fields.String(required=True)
+    at = fields.DateTime(required=True)
+    outcome = fields.String(required=True)
+    notes = fields.String(allow_none=True)
+    verifies_entry_id = fields.String(allow_none=True)
+    verification = fields.String(allow_none=True)
+
+
+class ReferrerRequest(Strict):
+    referred_by = Id(required=True, allow_none=True)
+
+
+class Referrer(Schema):
+    customer_id = fields.String(required=True)
+    referred_by = fields.String(allow_none=True, required=True)
+
+
+class ReferralNode(Schema):
+    customer_id = fields.String(required=True)
+    name = fields.String(required=True)
+    status = fields.String(required=True)
+    referred_by = fields.String(allow_none=True)
+    depth = fields.Integer(required=True, metadata={"description": "hops from its chain's start"})
+
+
+class ReferralEdge(Schema):
+    from_ = fields.String(data_key="from", required=True)
+    to = fields.String(required=True)
+
+
+class ReferralCount(Schema):
+    customer_id = fields.String(required=True)
+    referred_count = fields.Integer(required=True)
+
+
+class NonReferrer(Schema):
+    customer_id = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class ReferralGraph(Schema):
+    nodes = fields.List(fields.Nested(ReferralNode), required=True)
+    edges = fields.List(fields.Nested(ReferralEdge), required=True)
+    referrers = fields.List(fields.Nested(ReferralCount), required=True)
+    non_referrers = fields.List(fields.Nested(NonReferrer), required=True)
+    max_depth = fields.Integer(required=True)
+
+
+class RemindersQuery(Query):
+    from_ = fields.Date(
+        data_key="from", load_default=None, metadata={"description": "default today"}
+    )
+    days = fields.Integer(
+        load_default=3, validate=validate.Range(min=1, max=366), metadata={"description": "1..366"}
+    )
+
+
+class Reminder(Schema):
+    kind = fields.String(
+        required=True,
+        metadata={"enum": ["birthday", "anniversary", "important_date", "appointment", "revisit"]},
+    )
+    date = fields.Date(required=True)
+    customer_id = fields.String(required=True)
+    contact_id = fields.String()
+    label = fields.String(required=True)
+    calendar = fields.String(metadata={"description": "birthday: solar or lunar"})
+    years = fields.Integer(metadata={"description": "anniversary: years since founding"})
+    recurring = fields.Boolean()
+    overdue = fields.Boolean(metadata={"description": "revisit: due before the window"})
+    at = fields.DateTime(metadata={"description": "appointment: its time"})
+    entry_id = fields.String()
+    user_id = fields.String()
+
+
+class Reminders(Schema):
+    from_ = fields.Date(data_key="from", required=True)
+    days = fields.Integer(required=True)
+    items = fields.List(fields.Nested(Reminder), required=True)
 
 
 class CustomerPage(Schema):

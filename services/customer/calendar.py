@@ -69,3 +69,41 @@ def returns_between(original: date, calendar: str, start: date, end: date) -> It
 
 def window(start: date, days: int) -> tuple[date, date]:
     return start, start + timedelta(days=days)
+
+
+def month_day(day: date) -> int:
+    """``MMDD`` of a solar date, the key a yearly date is found by."""
+    return day.month * 100 + day.day
+
+
+def lunar_month_day_key(day: date) -> int:
+    """``MMDD`` of the lunar month and day of a solar date (a leap month as its number)."""
+    month, lunar_day = lunar_month_day(day)
+    return month * 100 + lunar_day
+
+
+def candidate_keys(start: date, end: date, calendar: str) -> set[int]:
+    """Every ``MMDD`` key whose yearly return may fall in ``[start, end)``: a superset that
+    a query narrows by index before ``returns_between`` decides (29 February and lunar 30ths
+    falling on a shorter month's last day included)."""
+    keys: set[int] = set()
+    day = start
+    while day < end:
+        if calendar == LUNAR:
+            key = lunar_month_day_key(day)
+            keys.add(key)
+            if key % 100 == 29:  # a 29-day month: the 30th is celebrated on its last day
+                keys.add(key + 1)
+        else:
+            keys.add(month_day(day))
+            if day.month == 2 and day.day == 28:
+                keys.add(229)
+        day += timedelta(days=1)
+    return keys
+
+
+def yearly_key(day: date | None, calendar: str = SOLAR) -> int | None:
+    """The ``MMDD`` key of a yearly date in its calendar (None for no date)."""
+    if day is None:
+        return None
+    return lunar_month_day_key(day) if calendar == LUNAR else month_day(day)

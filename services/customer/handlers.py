@@ -23,6 +23,7 @@ from common.errors import (
 )
 from common.events import Envelope
 from services.customer import domain, queries
+from services.customer.calendar import yearly_key
 from services.customer.models import Contact, Customer, OwnershipHistory, Person, UnmaskLog
 from services.customer.schemas import contact_out, customer_out
 
@@ -80,6 +81,7 @@ def register(db: Db, actor: Actor, args: dict) -> dict:
                 industry=args["industry"],
                 region=args["region"],
                 founded_on=args["founded_on"],
+                founded_key=yearly_key(args["founded_on"]),
                 referred_by=args["referred_by"],
                 owner_id=actor.id,
                 owner_path=actor.path_prefix,
@@ -94,6 +96,7 @@ def register(db: Db, actor: Actor, args: dict) -> dict:
                         email=c["email"],
                         birthday=c["birthday"],
                         birthday_calendar=c["birthday_calendar"],
+                        birthday_key=yearly_key(c["birthday"], c["birthday_calendar"]),
                         decision_maker=c["decision_maker"],
                     )
                     for c in contacts

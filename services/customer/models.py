@@ -35,6 +35,7 @@ class Customer(Base):
     industry: Mapped[str | None] = mapped_column(String(100), nullable=True)
     region: Mapped[str | None] = mapped_column(String(100), nullable=True)
     founded_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    founded_key: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)  # MMDD
     referred_by: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("customers.id"), nullable=True, index=True
     )
@@ -66,6 +67,9 @@ class Contact(Base):
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     birthday: Mapped[date | None] = mapped_column(Date, nullable=True)
     birthday_calendar: Mapped[str] = mapped_column(String(8), default="solar")
+    # MMDD of the birthday in its own calendar (services/customer/calendar.py): reminders
+    # find the few contacts whose birthday may fall in a window by index
+    birthday_key: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     decision_maker: Mapped[bool] = mapped_column(Boolean, default=False)
 
     customer: Mapped[Customer] = relationship(back_populates="contacts")
@@ -120,6 +124,7 @@ class ImportantDate(Base):
     label: Mapped[str] = mapped_column(String(100))
     date: Mapped[date] = mapped_column(Date)
     recurring: Mapped[bool] = mapped_column(Boolean, default=False)
+    date_key: Mapped[int] = mapped_column(Integer, index=True)  # MMDD
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
 

@@ -107,6 +107,78 @@ class ExportIn(Strict):
     pass
 
 
+def revisit_interval(value: str) -> int:
+    """An ISO 8601 duration of whole days (``P15D``, ``P2W``) → days, 1 to 366."""
+    try:
+        delta = clock.parse_duration(value)
+    except (ValueError, TypeError, OverflowError):
+        raise ValidationError(
+            "应为 ISO 8601 时长，如 P15D / Expected an ISO 8601 duration such as P15D"
+        ) from None
+    if delta.seconds or delta.microseconds or not 1 <= delta.days <= 366:
+        raise ValidationError(
+            "回访间隔应为 1 到 366 整天 / The interval must be 1 to 366 whole days"
+        )
+    return delta.days
+
+
+class CareIn(Strict):
+    customer_id = Id(required=True)
+    revisit_interval = Text(required=True, validate=validate.Length(max=40))
+
+    @post_load
+    def _days(self, data, **_):
+        try:
+            data["revisit_interval_days"] = revisit_interval(data["revisit_interval"])
+        except ValidationError as exc:
+            raise ValidationError({"revisit_interval": exc.messages}) from None
+        return data
+
+
+class ImportantDateIn(Strict):
+    customer_id = Id(required=True)
+    label = Text(required=True, validate=validate.Length(min=1, max=100))
+    date = fields.Date(required=True)
+    recurring = fields.Boolean(load_default=False)
+
+
+class RevisitIn(Strict):
+    customer_id = Id(required=True)
+    outcome = Text(required=True, validate=validate.Length(min=1, max=500))
+    notes = Text(allow_none=True, load_default=None, validate=validate.Length(max=2000))
+    verifies_entry_id = Text(allow_none=True, load_default=None, validate=validate.Length(max=64))
+    verification = fields.String(
+        allow_none=True, load_default=None, validate=validate.OneOf(["confirmed", "denied"])
+    )
+
+    @validates_schema
+    def _verification_with_entry(self, data, **_):
+        if (data.get("verifies_entry_id") is None) != (data.get("verification") is None):
+            raise ValidationError(
+                "核实拜访需同时给出日志和结论 / Give both verifies_entry_id and verification",
+                "verification",
+            )
+
+
+class RemindersIn(Strict):
+    start = fields.Date(data_key="from", allow_none=True, load_default=None)
+    days = fields.Integer(allow_none=True, load_default=3, validate=validate.Range(1, 366))
+
+    @post_load
+    def _default_days(self, data, **_):
+        data["days"] = data["days"] or 3
+        return data
+
+
+class ReferrerIn(Strict):
+    customer_id = Id(required=True)
+    referred_by = Id(required=True, allow_none=True)
+
+
+class ReferralsIn(Strict):
+    pass
+
+
 # --- out ---------------------------------------------------------------------------------
 
 
@@ -136,5 +208,7 @@ def customer_out(customer) -> dict:
         "owner_id": customer.owner_id,
         "status": customer.status,
         "created_at": clock.isoformat(customer.created_at),
+        "care_since": clock.isoformat(customer.care_since),
+        "revisit_interval": f"P{customer.revisit_interval_days or 15}D",
         "contacts": [contact_out(c) for c in customer.contacts],
     }

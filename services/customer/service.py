@@ -9,10 +9,10 @@ from __future__ import annotations
 from nameko.rpc import rpc
 
 from common.actor import Actor, CurrentActor, require_actor
-from common.consumer import event_consumer
+from common.consumer import batch_event_consumer, event_consumer
 from common.db import Database
 from common.service import ServiceBase
-from services.customer import handlers, schemas
+from services.customer import care_cases, handlers, schemas
 from services.customer.models import Base
 
 
@@ -78,6 +78,69 @@ class CustomerService(ServiceBase):
         actor = self._caller()
         schemas.load(schemas.ExportIn, fields)
         return handlers.export(self.db, actor)
+
+    # --- customer care (DOMAIN.md §7) -------------------------------------------------------
+
+    @rpc
+    def set_care(self, **fields) -> dict:
+        """Whoever sees the customer: the revisit interval (``revisit_interval``, ISO 8601
+        days). A customer won before BPC becomes a care customer now."""
+        actor = self._caller()
+        args = schemas.load(schemas.CareIn, fields)
+        return care_cases.set_care(
+            self.db, actor, args["customer_id"], args["revisit_interval_days"]
+        )
+
+    @rpc
+    def add_important_date(self, **fields) -> dict:
+        """Whoever sees the customer: a date reminded once, or every year (``recurring``)."""
+        actor = self._caller()
+        args = schemas.load(schemas.ImportantDateIn, fields)
+        return care_cases.add_important_date(self.db, actor, args["customer_id"], args)
+
+    @rpc
+    def record_revisit(self, **fields) -> dict:
+        """The owner, the owner's chain, or customer service (level ≥ 3) of the owner's branch.
+        Verifying a claimed visit (``verifies_entry_id`` + ``verification``): once per entry,
+        never one's own; a denial emits ``visit_denied``."""
+        actor = self._caller()
+        args = schemas.load(schemas.RevisitIn, fields)
+        return care_cases.record_revisit(self.db, actor, args["customer_id"], args)
+
+    @rpc
+    def reminders(self, **fields) -> dict:
+        """Any user: birthdays, anniversaries, important dates, appointments and revisits of the
+        visible customers in ``[from, from + days)`` (default today, 3 days)."""
+        actor = self._caller()
+        args = schemas.load(schemas.RemindersIn, fields)
+        return care_cases.reminders(self.db, actor, args["start"], args["days"])
+
+    @rpc
+    def set_referrer(self, **fields) -> dict:
+        """Whoever sees the customer: who referred it (``referred_by``, null for nobody); a
+        cycle → ValidationFailed ``referral_cycle``."""
+        actor = self._caller()
+        args = schemas.load(schemas.ReferrerIn, fields)
+        return care_cases.set_referrer(self.db, actor, args["customer_id"], args["referred_by"])
+
+    @rpc
+    def referrals(self, **fields) -> dict:
+        """Any user: the referral graph of the visible customers."""
+        actor = self._caller()
+        schemas.load(schemas.ReferralsIn, fields)
+        return care_cases.referrals(self.db, actor)
+
+    @event_consumer("opportunity", "won")
+    def on_opportunity_won(self, event) -> None:
+        """opportunity.won: the customer becomes a care customer."""
+        care_cases.opportunity_won(self.db, event)
+
+    @batch_event_consumer("worklog", "entry_recorded")
+    def on_entry_recorded(self, events) -> None:
+        """worklog.entry_recorded: an entry about a customer that claims a visit or agrees an
+        appointment is kept (the routing facets cannot tell a visit, so every entry arrives,
+        in batches, and the rest cost one look)."""
+        care_cases.entries_recorded(self.db, events)
 
     @event_consumer("org", "user_created")
     def on_user_created(self, event) -> None:
