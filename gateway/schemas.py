@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import date
 from decimal import Decimal
 from typing import ClassVar
 
@@ -414,7 +415,10 @@ class ReferralGraph(Schema):
 
 class RemindersQuery(Query):
     from_ = fields.Date(
-        data_key="from", load_default=None, metadata={"description": "default today"}
+        data_key="from",
+        load_default=None,
+        validate=validate.Range(min=date(1901, 1, 1), max=date(2099, 12, 31)),
+        metadata={"description": "default today; 1901-01-01 to 2099-12-31"},
     )
     days = fields.Integer(
         load_default=3, validate=validate.Range(min=1, max=366), metadata={"description": "1..366"}

@@ -160,8 +160,18 @@ class RevisitIn(Strict):
             )
 
 
+REMINDER_RANGE = "日期应在 1901 至 2099 年之间 / The date must be within 1901–2099"
+
+
+def reminder_start(value) -> None:
+    if value is not None and not 1901 <= value.year <= 2099:  # the lunar calendar's range
+        raise ValidationError(REMINDER_RANGE)
+
+
 class RemindersIn(Strict):
-    start = fields.Date(data_key="from", allow_none=True, load_default=None)
+    start = fields.Date(
+        data_key="from", allow_none=True, load_default=None, validate=reminder_start
+    )
     days = fields.Integer(allow_none=True, load_default=3, validate=validate.Range(1, 366))
 
     @post_load
