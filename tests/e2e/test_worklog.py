@@ -119,3 +119,38 @@ def test_visibility_and_the_curve(team):
     assert board.status_code == 200
     ranked = {i["user_id"]: i for i in board.json()["items"]}
     assert ranked[rep["id"]]["value"] == total and ranked[rep["id"]]["rank"] == 1
+
+
+def test_a_visit_denied_by_a_revisit_is_proven_false_and_leaves_the_diligence(team):
+    """DOMAIN.md §5 and §7: a care revisit that finds a claimed visit never happened proves the
+    entry false; that day's diligence loses its minutes (the entry itself never changes)."""
+    rep, api = team["rep"]
+    _, lead = team["supervisor"]
+    customer = api.post("/api/v1/customers", {"name": f"回访核实{uuid.uuid4().hex[:6]}有限公司"})
+    assert customer.status_code == 201, customer.text
+    cid = customer.json()["id"]
+    visit = api.post(ENTRIES, {"customer_id": cid, "activities": ["visit"], "minutes": 40})
+    assert visit.status_code == 201, visit.text
+    today = datetime.now(SHANGHAI).date().isoformat()
+
+    def today_minutes():
+        return api.get("/api/v1/scoring/curves", params={"from": today, "to": today}).json()[
+            "points"
+        ][0]["minutes"]
+
+    total = sum(e["minutes"] for e in api.get(ENTRIES).json()["items"] if e["work_date"] == today)
+    eventually(lambda: today_minutes() == total, message="the curve never showed the visit")
+    body = {"outcome": "客户说当天无人来访", "verifies_entry_id": visit.json()["id"],
+            "verification": "denied"}  # fmt: skip
+
+    def denied():  # 422 until the customer service has heard of the entry
+        answer = lead.post(f"/api/v1/customers/{cid}/revisits", body)
+        assert answer.status_code in (201, 422), answer.text
+        return answer if answer.status_code == 201 else None
+
+    revisit = eventually(denied)
+    assert revisit.json()["verification"] == "denied"
+    again = lead.post(f"/api/v1/customers/{cid}/revisits", body)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_verified"
+    eventually(lambda: today_minutes() == total - 40, message="the denial never reached scoring")
+    assert api.get(f"{ENTRIES}/{visit.json()['id']}").json()["minutes"] == 40
