@@ -68,6 +68,11 @@ def escalation_interval() -> float:
     return max(0.05, float(os.environ.get("BPC_ESCALATION_INTERVAL", "5")))
 
 
+def reminder_interval() -> float:
+    """Seconds between two passes of each customer instance over today's reminders."""
+    return max(0.05, float(os.environ.get("BPC_REMINDER_INTERVAL", "60")))
+
+
 def alarm_no_response_limit() -> str:
     """ISO 8601 duration: no response within it → the next supervisor is notified."""
     return os.environ.get("BPC_ALARM_NO_RESPONSE", "P1D")

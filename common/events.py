@@ -159,6 +159,22 @@ class VisitDenied(Payload):
     at = fields.String(required=True)
 
 
+class ReminderDue(Payload):
+    """A care reminder that is current today (DOMAIN.md §7), sent once per reminder and day to
+    whoever should act: for a notifier (mail, SMS, 企业微信) to pass on."""
+
+    reminder_key = fields.String(required=True)
+    sent_on = fields.String(required=True)  # YYYY-MM-DD, the organisation's day
+    kind = fields.String(required=True)
+    date = fields.String(required=True)
+    customer_id = fields.String(required=True)
+    contact_id = fields.String(allow_none=True)
+    label = fields.String(required=True)
+    user_id = fields.String(required=True)  # the customer's owner, or the appointment's author
+    user_path = fields.List(fields.String(), required=True)
+    overdue = fields.Boolean(load_default=False)
+
+
 class AlarmFact(Payload):
     """What every alarm event carries (``requester_path``: supervisor chain top → requester)."""
 
@@ -253,6 +269,7 @@ CONTRACTS: dict[tuple[str, str], type[Payload]] = {
     ("customer", "contact_unmasked"): AuditableAccess,
     ("customer", "customers_exported"): AuditableAccess,
     ("customer", "visit_denied"): VisitDenied,
+    ("customer", "reminder_due"): ReminderDue,
     ("opportunity", "registered"): OpportunityRegistered,
     ("opportunity", "stage_advanced"): StageAdvanced,
     ("opportunity", "deadline_approaching"): DeadlineApproaching,

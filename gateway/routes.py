@@ -104,6 +104,10 @@ def reminders(call: Call):
     )
 
 
+def send_reminders(call: Call):
+    return call.rpc.call("customer", "send_reminders")
+
+
 def unmask_contact(call: Call):
     return call.rpc.call(
         "customer", "unmask", customer_id=call.path["id"], contact_id=call.path["contact_id"]
@@ -648,6 +652,15 @@ ROUTES: list[Route] = [
         response=s.Revisit,
         status=201,
         errors=(403, 404, 409, 422),
+        tag=CUSTOMERS,
+    ),
+    Route(
+        "POST",
+        f"{API}/admin/reminders/send",
+        send_reminders,
+        "立即发送今日提醒事件 / Publish today's due reminders now (reminder_due, once a day each)",
+        min_level=9,
+        errors=(403,),
         tag=CUSTOMERS,
     ),
     Route(

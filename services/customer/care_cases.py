@@ -15,9 +15,9 @@ Who may do what:
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,7 @@ from services.customer.models import (
     CustomerEntry,
     ImportantDate,
     Person,
+    ReminderSent,
     Revisit,
 )
 
@@ -338,6 +339,78 @@ def reminders(db: Db, actor: Actor, start: date | None, days: int) -> dict:
         "days": days,
         "items": [reminder_out(i) for i in items],
     }
+
+
+# --- reminder events ----------------------------------------------------------------------------
+
+SEND_BATCH = 500
+KEEP_SENT_DAYS = 7
+
+
+def _paths(session: Session, user_ids: set[str]) -> dict[str, list[str]]:
+    rows = session.execute(
+        select(Person.user_id, Person.path).where(Person.user_id.in_(user_ids))
+    ).all()
+    return {user_id: _path_ids(path) for user_id, path in rows}
+
+
+@database_errors_as_unavailable
+def send_due_reminders(db: Db, days: int = 3) -> int:
+    """Publish ``reminder_due`` for every reminder current today (the window of ``days`` from
+    today, overdue revisits included) not yet sent today; the number published. Each is
+    recorded in ``reminders_sent`` in the transaction that writes its event to the outbox,
+    so instances racing on one reminder publish it once (the loser's transaction rolls back
+    on the key and tries again on its next tick)."""
+    today = clock.today()
+    window = care.Window.of(today, days)
+    with db.read() as session:
+        items = reminders_in(session, window, Customer.id.isnot(None))
+        sent = set(session.scalars(select(ReminderSent.key).where(ReminderSent.sent_on == today)))
+        todo = [i for i in items if f"{today.isoformat()}:{i['key']}" not in sent]
+        owners = dict(
+            session.execute(
+                select(Customer.id, Customer.owner_id).where(
+                    Customer.id.in_({i["customer_id"] for i in todo})
+                )
+            ).all()
+        ) if todo else {}  # fmt: skip
+        users = {i.get("user_id") or owners.get(i["customer_id"]) for i in todo} - {None}
+        paths = _paths(session, users) if users else {}
+    published = 0
+    for start in range(0, len(todo), SEND_BATCH):
+        try:
+            with db.unit_of_work() as uow:
+                for item in todo[start : start + SEND_BATCH]:
+                    key = f"{today.isoformat()}:{item['key']}"
+                    user_id = item.get("user_id") or owners.get(item["customer_id"])
+                    if user_id is None:
+                        continue
+                    uow.session.add(ReminderSent(key=key, sent_on=today))
+                    uow.publish("reminder_due", {
+                        "reminder_key": item["key"], "sent_on": today.isoformat(),
+                        "kind": item["kind"], "date": item["date"].isoformat(),
+                        "customer_id": str(item["customer_id"]),
+                        "contact_id": (str(item["contact_id"])
+                                       if item.get("contact_id") is not None else None),
+                        "label": item["label"], "user_id": user_id,
+                        "user_path": paths.get(user_id, [user_id]),
+                        "overdue": bool(item.get("overdue")),
+                    })  # fmt: skip
+                    published += 1
+        except IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+            log.info("reminders of %s are being sent by another instance", today)
+            return published
+    with db.unit_of_work() as uow:
+        uow.session.execute(
+            delete(ReminderSent).where(
+                ReminderSent.sent_on < today - timedelta(days=KEEP_SENT_DAYS)
+            )
+        )
+    if published:
+        log.info("%s reminders due on %s published", published, today)
+    return published
 
 
 # --- referrals ----------------------------------------------------------------------------------

@@ -186,7 +186,7 @@ class ReferrerIn(Strict):
 
 
 class ReferralsIn(Strict):
-    pass
+    """No arguments (also ``send_reminders``)."""
 
 
 # --- out ---------------------------------------------------------------------------------

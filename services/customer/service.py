@@ -6,14 +6,21 @@ returns a JSON-ready dict shaped as the HTTP API answers (docs/INTERFACES.md "cu
 
 from __future__ import annotations
 
-from nameko.rpc import rpc
+import logging
 
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from common import config
 from common.actor import Actor, CurrentActor, require_actor
 from common.consumer import batch_event_consumer, event_consumer
 from common.db import Database
+from common.errors import BpcError
 from common.service import ServiceBase
 from services.customer import care_cases, handlers, schemas
 from services.customer.models import Base
+
+log = logging.getLogger(__name__)
 
 
 class CustomerService(ServiceBase):
@@ -129,6 +136,22 @@ class CustomerService(ServiceBase):
         actor = self._caller()
         schemas.load(schemas.ReferralsIn, fields)
         return care_cases.referrals(self.db, actor)
+
+    @rpc
+    def send_reminders(self, **fields) -> dict:
+        """Level 9: send today's due reminders now (the timer does it every minute)."""
+        actor = self._caller()
+        actor.require_level(9)
+        schemas.load(schemas.ReferralsIn, fields)
+        return {"published": care_cases.send_due_reminders(self.db)}
+
+    @timer(interval=config.reminder_interval())
+    def send_reminders_on_timer(self) -> None:
+        """Today's reminders as ``reminder_due`` events, once per reminder and day."""
+        try:
+            care_cases.send_due_reminders(self.db)
+        except BpcError as exc:
+            log.warning("reminders not sent: %s", exc)
 
     @event_consumer("opportunity", "won")
     def on_opportunity_won(self, event) -> None:

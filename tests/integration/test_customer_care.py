@@ -284,3 +284,32 @@ def test_bad_care_arguments_are_validation_failures(env, method, kwargs, field):
     with pytest.raises(ValidationFailed) as caught:
         call(env, make_team().owner, method, **kwargs)
     assert field in caught.value.details
+
+
+def test_reminders_due_today_are_published_once_however_many_instances_send(env, events):
+    team = make_team()
+    today = clock.today()
+    cid = register(env, team.owner, contacts=[
+        contact(None, name="周到", birthday=date(1980, today.month, today.day).isoformat(),
+                decision_maker=True),
+    ])["id"]  # fmt: skip
+    call(env, team.owner, "add_important_date", customer_id=cid, label="今日开业",
+         date=today.isoformat(), recurring=False)  # fmt: skip
+
+    def sent() -> list[dict]:
+        return [e["data"] for e in events.of_type("reminder_due")
+                if e["data"]["customer_id"] == cid]  # fmt: skip
+
+    call(env, team.top, "list", limit=1)  # the service learns the top (level 9)
+    pool = eventlet.GreenPool()  # six passes at once, spread over both instances
+    answers = list(pool.imap(lambda _: call(env, team.top, "send_reminders"), range(6)))
+    assert sum(a["published"] for a in answers) >= 2
+    eventually(lambda: len(sent()) >= 2)
+    call(env, team.top, "send_reminders")  # again the same day: nothing new
+    eventlet.sleep(1.5)  # anything published twice would have arrived by now
+    mine = sent()
+    assert sorted(d["kind"] for d in mine) == ["birthday", "important_date"]
+    assert {d["user_id"] for d in mine} == {team.owner.id}
+    assert {d["sent_on"] for d in mine} == {today.isoformat()}
+    with pytest.raises(Forbidden):
+        call(env, team.owner, "send_reminders")
