@@ -68,6 +68,11 @@ def escalation_interval() -> float:
     return max(0.05, float(os.environ.get("BPC_ESCALATION_INTERVAL", "5")))
 
 
+def workbench_timeout() -> float:
+    """Seconds the workbench waits for its sections; a section later than that is null."""
+    return max(0.05, float(os.environ.get("BPC_WORKBENCH_TIMEOUT", "1.5")))
+
+
 def reminder_interval() -> float:
     """Seconds between two passes of each customer instance over today's reminders."""
     return max(0.05, float(os.environ.get("BPC_REMINDER_INTERVAL", "60")))

@@ -140,14 +140,15 @@ class RpcClient:
             timer.cancel()
         return self._finish(pending, deadline - time.monotonic())
 
-    def call_each(self, calls: dict[str, tuple[str, str]], timeout: float) -> dict:
-        """Several calls at once, all within ``timeout``: key → result or the exception."""
+    def call_each(self, calls: dict[str, tuple], timeout: float) -> dict:
+        """Several calls at once, all within ``timeout``: key → result or the exception.
+        A call is ``(service, method)`` or ``(service, method, kwargs)``."""
         deadline = time.monotonic() + timeout
         pending: dict[str, PendingCall | Exception] = {}
-        for key, (service, method) in calls.items():
+        for key, (service, method, *kwargs) in calls.items():
             timer = eventlet.Timeout(max(deadline - time.monotonic(), 0.001))
             try:
-                pending[key] = self._start(service, method, {})
+                pending[key] = self._start(service, method, kwargs[0] if kwargs else {})
             except eventlet.Timeout as exc:
                 if exc is not timer:
                     raise

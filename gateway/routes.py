@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from common.errors import BpcError, Immutable, Locked, ServiceUnavailable, ValidationFailed
 from gateway import schemas as s
 from gateway.routing import Call, Route
+from gateway.workbench import workbench
 
 API = "/api/v1"
 log = logging.getLogger(__name__)
@@ -404,6 +405,8 @@ def alarm_board(call: Call):
         opportunity_id=q.get("opportunity_id"),
         mine=q.get("mine"),
         to_help=q.get("to_help"),
+        subordinates=q.get("subordinates"),
+        unsupported=q.get("unsupported"),
         limit=q.get("limit"),
         cursor=q.get("cursor"),
     )
@@ -653,6 +656,14 @@ ROUTES: list[Route] = [
         status=201,
         errors=(403, 404, 409, 422),
         tag=CUSTOMERS,
+    ),
+    Route(
+        "GET",
+        f"{API}/workbench",
+        workbench,
+        "工作台：约见、提醒、报警、临期商机、工作清单、今日、预测、待决定 / The workbench",
+        response=s.Workbench,
+        tag="workbench",
     ),
     Route(
         "POST",

@@ -1101,6 +1101,18 @@ class AlarmsQuery(PageQuery):
         falsy={"false"},
         metadata={"description": "open alarms of the caller's subordinates or escalated to them"},
     )
+    subordinates = fields.Boolean(
+        load_default=False,
+        truthy={"true"},
+        falsy={"false"},
+        metadata={"description": "alarms of the caller's subordinates (true|false)"},
+    )
+    unsupported = fields.Boolean(
+        load_default=False,
+        truthy={"true"},
+        falsy={"false"},
+        metadata={"description": "open alarms nobody but the requester answered (true|false)"},
+    )
 
 
 class RespondRequest(Strict):
@@ -1224,3 +1236,41 @@ class SuggestQuery(Query):
 class HandbookQuery(Query):
     stage = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
     format = fields.String(load_default="md", validate=validate.OneOf(["md", "html"]))
+
+
+# ---- workbench ----
+
+
+class WorkbenchAlarms(Schema):
+    mine = fields.List(fields.Dict(), allow_none=True)
+    to_help = fields.List(fields.Dict(), allow_none=True)
+    unsupported = fields.List(
+        fields.Dict(), allow_none=True, metadata={"description": "supervisors (level ≥ 4)"}
+    )
+
+
+class Today(Schema):
+    date = fields.Date(required=True)
+    minutes = fields.Integer(required=True)
+    score = fields.Float(required=True)
+    entries = fields.Integer(required=True)
+    rank = fields.Integer(allow_none=True, metadata={"description": "by diligence in the team"})
+    of = fields.Integer(required=True)
+
+
+class Workbench(Schema):
+    appointments = fields.List(fields.Nested(Reminder), allow_none=True, required=True)
+    reminders = fields.List(fields.Nested(Reminder), allow_none=True, required=True)
+    alarms = fields.Nested(WorkbenchAlarms, allow_none=True, required=True)
+    near_deadline = fields.List(fields.Dict(), allow_none=True, required=True)
+    worklist = fields.List(fields.Dict(), allow_none=True, required=True)
+    today = fields.Nested(Today, allow_none=True, required=True)
+    forecast = fields.Dict(allow_none=True, required=True)
+    decisions_pending = fields.List(
+        fields.Dict(), allow_none=True, required=True, metadata={"description": "level ≥ 4"}
+    )
+    unavailable = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "services whose sections are null because they did not answer"},
+    )

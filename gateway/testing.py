@@ -31,11 +31,11 @@ class FakeRpc:
             raise answer
         return answer(**kwargs) if callable(answer) else answer
 
-    def call_each(self, calls: dict[str, tuple[str, str]], timeout: float) -> dict:
+    def call_each(self, calls: dict[str, tuple], timeout: float) -> dict:
         results = {}
-        for key, (service, method) in calls.items():
+        for key, (service, method, *kwargs) in calls.items():
             try:
-                results[key] = self.call(service, method)
+                results[key] = self.call(service, method, **(kwargs[0] if kwargs else {}))
             except Exception as exc:  # noqa: BLE001
                 results[key] = exc
         return results

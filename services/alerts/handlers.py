@@ -497,7 +497,9 @@ def get(db: Db, actor: Actor, alarm_id: int) -> dict:
 @database_errors_as_unavailable
 def board(db: Db, actor: Actor, args: dict) -> dict:
     """The group-wide board, newest first, with filters; ``to_help``: open alarms whose
-    escalation reached the caller or whose requester the caller supervises, not their own."""
+    escalation reached the caller or whose requester the caller supervises, not their own;
+    ``subordinates``: alarms of the caller's subordinates; ``unsupported``: open alarms
+    nobody but the requester has answered yet."""
     limit = args["limit"] or 50
     with db.read() as session:
         query = select(Alarm)
@@ -525,6 +527,13 @@ def board(db: Db, actor: Actor, args: dict) -> dict:
                     Alarm.requester_path.startswith(actor.path_prefix, autoescape=True),
                 ),
             )
+        if args.get("subordinates"):
+            query = query.where(
+                Alarm.requester_id != actor.id,
+                Alarm.requester_path.startswith(actor.path_prefix, autoescape=True),
+            )
+        if args.get("unsupported"):
+            query = query.where(Alarm.status == domain.OPEN, Alarm.first_support_at.is_(None))
         if args.get("cursor") is not None:
             query = query.where(Alarm.id < args["cursor"])
         rows = list(session.scalars(query.order_by(Alarm.id.desc()).limit(limit + 1)))

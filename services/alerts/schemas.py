@@ -38,6 +38,8 @@ class BoardIn(Strict):
     opportunity_id = Id(allow_none=True, load_default=None)
     mine = fields.Boolean(allow_none=True, load_default=False)
     to_help = fields.Boolean(allow_none=True, load_default=False)
+    subordinates = fields.Boolean(allow_none=True, load_default=False)
+    unsupported = fields.Boolean(allow_none=True, load_default=False)
     limit = fields.Integer(allow_none=True, load_default=50, validate=validate.Range(1, 500))
     cursor = Cursor(allow_none=True, load_default=None)
 

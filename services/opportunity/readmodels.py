@@ -4,7 +4,7 @@ lost reasons. Queries here; the arithmetic is ``domain``'s."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -433,3 +433,33 @@ def lost_reasons(db: Db, actor: Actor, scope: str) -> dict:
     ]
     items.sort(key=lambda i: (-i["count"], i["reason"] or ""))
     return {"scope": scope, "items": items}
+
+
+WORKBENCH_LIMIT = 20
+
+
+def workbench(db: Db, actor: Actor, days: int) -> dict:
+    """What the caller's workbench shows of opportunities (DOMAIN.md §8): those in hand whose
+    deadline comes within ``days`` (nearest first), the 100%→0% work list, the caller's own
+    weighted forecast, and for a supervisor (level ≥ 4) the confiscated opportunities awaiting
+    their decision (nearest decision deadline first)."""
+    work = worklist(db, actor, 500)["items"]
+    horizon = clock.now() + timedelta(days=days)
+    near = sorted(
+        (i for i in work if i["status"] == OPEN and i["deadline"]
+         and _parse(i["deadline"]) <= horizon),
+        key=lambda i: _parse(i["deadline"]),
+    )  # fmt: skip
+    pending = None
+    if actor.level >= 4:
+        pending = sorted(
+            (i for i in work if i["status"] == CONFISCATED),
+            key=lambda i: _parse(i["deadline"]) or clock.now(),
+        )[:WORKBENCH_LIMIT]
+    own = forecast(db, actor, "me", 3)
+    return {
+        "near_deadline": near[:WORKBENCH_LIMIT],
+        "worklist": work[:WORKBENCH_LIMIT],
+        "forecast": {"months": own["months"], "probabilities": own["probabilities"]},
+        "decisions_pending": pending,
+    }

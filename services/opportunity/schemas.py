@@ -103,6 +103,10 @@ class WorklistIn(Strict):
     limit = fields.Integer(allow_none=True, load_default=100, validate=validate.Range(1, 500))
 
 
+class WorkbenchIn(Strict):
+    days = fields.Integer(allow_none=True, load_default=3, validate=validate.Range(1, 31))
+
+
 class TargetsIn(ScopeIn):
     month = Month(allow_none=True, load_default=None)
 

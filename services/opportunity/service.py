@@ -173,6 +173,15 @@ class OpportunityService(ServiceBase):
 
     @rpc
     @database_errors_as_unavailable
+    def workbench(self, **fields) -> dict:
+        """Any user: near-deadline opportunities, the work list, the own forecast and (level
+        ≥ 4) confiscated opportunities awaiting a decision, for the workbench."""
+        actor = self._caller()
+        args = schemas.load(schemas.WorkbenchIn, fields)
+        return readmodels.workbench(self.db, actor, args["days"] or 3)
+
+    @rpc
+    @database_errors_as_unavailable
     def worklist(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.WorklistIn, fields)

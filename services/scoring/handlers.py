@@ -356,3 +356,20 @@ def totals(db: Db) -> dict:
             for uid, day, minutes, score, n in daily
         ],
     }
+
+
+def today(db: Db, actor: Actor) -> dict:
+    """The caller's day so far (the workbench): minutes, score, entries, and rank by diligence
+    in the team (``rank`` of ``of``)."""
+    day = clock.today()
+    point = curves(db, actor, actor.id, day, day, "day")["points"][0]
+    board = leaderboard(db, actor, "diligence", "day", day, "team")["items"]
+    rank = next((i["rank"] for i in board if i["user_id"] == actor.id), None)
+    return {
+        "date": point["date"],
+        "minutes": point["minutes"],
+        "score": point["score"],
+        "entries": point["entries"],
+        "rank": rank,
+        "of": len(board),
+    }

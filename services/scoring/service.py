@@ -35,6 +35,14 @@ class ScoringService(ServiceBase):
 
     @rpc
     @database_errors_as_unavailable
+    def today(self, **fields) -> dict:
+        """Any user: their own day so far, with the rank by diligence in their team."""
+        actor = self._caller()
+        schemas.load(schemas.NoArgs, fields)
+        return handlers.today(self.db, actor)
+
+    @rpc
+    @database_errors_as_unavailable
     def curves(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.CurvesIn, fields)

@@ -10,6 +10,9 @@ an alarm nobody answers climbs the supervisor chain (limits of seconds here).
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 import uuid
 
 import pytest
@@ -306,3 +309,41 @@ def test_a_customer_service_problem_flows_into_the_same_pool_as_kind_service(peo
     assert entry["kind"] == "service" and entry["method"] == "先升级固件再校准传感器"
     sales = rep.get("/api/v1/experience", params={"kind": "sales"}).json()["items"]
     assert alarm["id"] not in {i["source_alarm_id"] for i in sales}
+
+
+def test_the_workbench_answers_without_a_stopped_service(bpc, people):
+    """DOMAIN.md §8, API.md "Workbench": every section from its service at once; with scoring
+    stopped the workbench still answers 200 within 2 s, ``today`` null and scoring named."""
+    supervisor_id, supervisor = people["supervisor"]
+    rep_id, rep = people["rep"]
+    raised = rep.post(ALARMS, {"category": "price", "description": "客户压价两成，要求本周答复",
+                               "analysis": "竞品报价更低"})  # fmt: skip
+    assert raised.status_code == 201, raised.text
+    alarm_id = raised.json()["id"]
+
+    full = rep.get("/api/v1/workbench")
+    assert full.status_code == 200, full.text
+    bench = full.json()
+    assert bench["unavailable"] == []
+    assert alarm_id in {a["id"] for a in bench["alarms"]["mine"]}
+    assert bench["today"]["rank"] is not None and bench["decisions_pending"] is None
+    assert {"appointments", "reminders", "near_deadline", "worklist", "forecast"} <= set(bench)
+    lead = supervisor.get("/api/v1/workbench").json()
+    assert alarm_id in {a["id"] for a in lead["alarms"]["to_help"]}
+    assert alarm_id in {a["id"] for a in lead["alarms"]["unsupported"]}
+    assert lead["decisions_pending"] == []
+
+    scoring = bpc.children()["scoring"]
+    os.kill(scoring, signal.SIGSTOP)  # alive but silent: its requests are never answered
+    try:
+        began = time.monotonic()
+        degraded = rep.get("/api/v1/workbench")
+        took = time.monotonic() - began
+    finally:
+        os.kill(scoring, signal.SIGCONT)
+    assert degraded.status_code == 200, degraded.text
+    assert took < 2.0, took
+    answer = degraded.json()
+    assert answer["today"] is None and answer["unavailable"] == ["scoring"]
+    assert alarm_id in {a["id"] for a in answer["alarms"]["mine"]}
+    assert answer["worklist"] is not None and answer["reminders"] is not None
