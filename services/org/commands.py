@@ -165,6 +165,7 @@ def create_user(
     org_unit_id: int | None,
     supervisor_id: int | None,
     bootstrap: bool = False,
+    password_hash: str | None = None,
 ) -> User:
     """A new user under ``supervisor_id``; emits ``user_created``.
 
@@ -189,7 +190,7 @@ def create_user(
         org_unit_id=org_unit_id,
         supervisor_id=supervisor_id,
         active=True,
-        password_hash=hash_password(password),
+        password_hash=password_hash or hash_password(password),
         path="/",
         created_at=clock.now(),
     )
@@ -418,3 +419,44 @@ def create_first_admin(uow: UnitOfWork, password: str) -> User:
 
 def unauthenticated_login() -> Unauthenticated:
     return Unauthenticated("登录名或密码错误 / Wrong login or password")
+
+
+# --- bulk import (demo data, migration from another system) --------------------------------
+
+
+def import_org(uow: UnitOfWork, actor_id: str, units: list[dict], users: list[dict]) -> dict:
+    """Units (each under an earlier one or an existing unit) then users (each under an earlier
+    one or an existing user), by the caller's keys, in one transaction, with every rule of a
+    single creation and one ``user_created`` each. A password is hashed once however many
+    users share it. → ``{"units": {key: id}, "users": {key: id}}``."""
+    unit_ids: dict[str, int] = {}
+    for item in units:
+        parent = item.get("parent_key")
+        parent_id = unit_ids[parent] if parent in unit_ids else item.get("parent_id")
+        unit_ids[item["key"]] = create_unit(uow, actor_id, item["name"], parent_id).id
+    hashes: dict[str, str] = {}
+    user_ids: dict[str, int] = {}
+    for item in users:
+        password = item["password"]
+        if password not in hashes:
+            hashes[password] = hash_password(password)
+        unit = item.get("unit_key")
+        supervisor = item.get("supervisor_key")
+        user = create_user(
+            uow,
+            actor_id,
+            login=item["login"],
+            password=password,
+            password_hash=hashes[password],
+            name=item["name"],
+            level=item["level"],
+            org_unit_id=unit_ids[unit] if unit in unit_ids else item.get("org_unit_id"),
+            supervisor_id=(
+                user_ids[supervisor] if supervisor in user_ids else item.get("supervisor_id")
+            ),
+        )
+        user_ids[item["key"]] = user.id
+    return {
+        "units": {k: str(v) for k, v in unit_ids.items()},
+        "users": {k: str(v) for k, v in user_ids.items()},
+    }

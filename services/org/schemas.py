@@ -10,7 +10,7 @@ import base64
 import json
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from common import clock
 from common.errors import ValidationFailed
@@ -206,3 +206,48 @@ def user_moved_payload(user: User, old_path: str) -> dict[str, Any]:
         "org_unit_id": _str_or_none(user.org_unit_id),
         "supervisor_id": _str_or_none(user.supervisor_id),
     }
+
+
+PARENT_FIRST = "上级单元须在前 / The parent unit's key must come first"
+SUPERVISOR_FIRST = "上级须在前 / The supervisor's key must come first"
+
+
+class ImportUnit(_Args):
+    key = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    name = _text(200, required=True)
+    parent_key = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=64))
+    parent_id = _id(allow_none=True, load_default=None)
+
+
+class ImportUser(CreateUserArgs):
+    key = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    unit_key = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=64))
+    supervisor_key = fields.String(
+        allow_none=True, load_default=None, validate=validate.Length(max=64)
+    )
+
+
+class ImportOrgArgs(_Args):
+    units = fields.List(fields.Nested(ImportUnit), load_default=list,
+                        validate=validate.Length(max=5000))  # fmt: skip
+    users = fields.List(fields.Nested(ImportUser), load_default=list,
+                        validate=validate.Length(max=5000))  # fmt: skip
+
+    @validates_schema
+    def _keys_known_in_order(self, data, **_):
+        seen_units: set[str] = set()
+        for n, unit in enumerate(data.get("units", [])):
+            if unit["parent_key"] is not None and unit["parent_key"] not in seen_units:
+                raise ValidationError(
+                    {"units": {n: ["上级单元须在前 / Parent key must come first"]}}
+                )
+            seen_units.add(unit["key"])
+        seen_users: set[str] = set()
+        for n, user in enumerate(data.get("users", [])):
+            if user["unit_key"] is not None and user["unit_key"] not in seen_units:
+                raise ValidationError({"users": {n: ["未知单元 / Unknown unit key"]}})
+            if user["supervisor_key"] is not None and user["supervisor_key"] not in seen_users:
+                raise ValidationError(
+                    {"users": {n: ["上级须在前 / Supervisor key must come first"]}}
+                )
+            seen_users.add(user["key"])

@@ -97,6 +97,16 @@ class OrgService(ServiceBase):
             return schemas.dump_user(user)
 
     @rpc
+    def import_org(self, units: list | None = None, users: list | None = None) -> dict:
+        """Level 9: units and users in bulk (demo data, migration), by the caller's keys, in
+        one transaction; each user as ``create_user`` makes it (rules, audit, event)."""
+        actor = require_actor(self.actor)
+        actor.require_level(ADMIN_LEVEL)
+        args = schemas.load(schemas.ImportOrgArgs, {"units": units or [], "users": users or []})
+        with self.db.unit_of_work() as uow:
+            return commands.import_org(uow, actor.id, args["units"], args["users"])
+
+    @rpc
     def update_user(self, user_id: str | None = None, changes: dict | None = None) -> dict:
         """Level 9. ``changes`` ⊆ {supervisor_id, org_unit_id, level, active}; audited.
 

@@ -513,3 +513,73 @@ def test_the_audit_log_refuses_changes_in_the_database_itself(org):
                 conn.execute(text(statement))
     finally:
         engine.dispose()
+
+
+def test_a_bulk_import_builds_the_tree_by_keys_in_one_transaction(org):
+    """Demo data and migrations: units and users by the caller's keys, every rule of a single
+    creation, one user_created each, all or nothing."""
+    env, tap, _ = org
+    admin = admin_of(env)
+    region, branch = unique("region"), unique("branch")
+    units = [
+        {"key": "east", "name": f"华东大区{region}", "parent_id": admin.org_unit_id},
+        {"key": "sh", "name": f"上海分公司{branch}", "parent_key": "east"},
+    ]
+    people = [
+        {"key": "gm", "login": unique("gm"), "name": "上海总经理", "level": 6, "unit_key": "sh",
+         "supervisor_id": admin.id},
+        {"key": "sup", "login": unique("sup"), "name": "王主管", "level": 4, "unit_key": "sh",
+         "supervisor_key": "gm"},
+        {"key": "rep1", "login": unique("rep"), "name": "张三", "level": 2, "unit_key": "sh",
+         "supervisor_key": "sup"},
+        {"key": "rep2", "login": unique("rep"), "name": "李四", "level": 1, "unit_key": "sh",
+         "supervisor_key": "sup"},
+    ]  # fmt: skip
+    for person in people:
+        person["password"] = "Demo-Passw0rd"
+    made = call(env, "import_org", admin, units=units, users=people)
+    assert set(made["units"]) == {"east", "sh"} and set(made["users"]) == {
+        "gm",
+        "sup",
+        "rep1",
+        "rep2",
+    }
+    rep = call(env, "get_user", admin, user_id=made["users"]["rep1"])
+    assert (
+        rep["supervisor_id"] == made["users"]["sup"] and rep["org_unit_id"] == made["units"]["sh"]
+    )
+    logged_in = call(env, "login", login=people[2]["login"], password="Demo-Passw0rd")
+    assert logged_in["user"]["id"] == made["users"]["rep1"]
+    created = eventually(
+        lambda: (
+            [u for u in made["users"].values() if tap.events("user_created", user_id=u)]
+            == list(made["users"].values())
+        ),
+        timeout=10,
+    )
+    assert created
+    path = tap.events("user_created", user_id=made["users"]["rep2"])[0]["path"]
+    assert path == [admin.id, made["users"]["gm"], made["users"]["sup"], made["users"]["rep2"]]
+
+    def again(person: dict, **changes) -> dict:  # placed by ids, as a second import would
+        placed = {"unit_key": None, "org_unit_id": made["units"]["sh"],
+                  "supervisor_key": None, "supervisor_id": made["users"]["gm"]}  # fmt: skip
+        return {**person, **placed, **changes}
+
+    # a supervisor of a level not above → the whole import is refused, nothing is created
+    first = again(people[1], key="a", login=unique("a"))
+    bad = [first, again(people[2], key="b", login=unique("b"), level=7, supervisor_key="a",
+                        supervisor_id=None)]  # fmt: skip
+    with pytest.raises(ValidationFailed) as caught:
+        call(env, "import_org", admin, units=[], users=bad)
+    assert "level" in str(caught.value.details)
+    assert not [u for u in call(env, "list_users", admin, limit=500)["items"]
+                if u["login"] == first["login"]]  # fmt: skip
+    with pytest.raises(ValidationFailed) as caught:  # a key used before it is defined
+        call(env, "import_org", admin, users=[again(people[3], key="x", supervisor_key="later")])
+    assert "users" in caught.value.details
+    with pytest.raises(Conflict):  # a login taken
+        call(env, "import_org", admin, users=[again(people[1], key="y")])
+    rep1 = Actor.from_header(call(env, "resolve_actor", user_id=made["users"]["rep1"]))
+    with pytest.raises(Forbidden):
+        call(env, "import_org", rep1, units=[], users=[])
