@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -329,3 +329,67 @@ def owner_deactivated(db: Db, event: Envelope) -> None:
         supervisor_id,
         event.event_id,
     )
+
+
+# --- bulk import ---------------------------------------------------------------------------------
+
+
+@database_errors_as_unavailable
+def import_customers(db: Db, actor: Actor, items: list[dict]) -> dict:
+    """Level 9: customers with their contacts, owners and care state (demo data, migrations),
+    in one transaction; ``referred_by`` names an existing customer (an earlier page). No events:
+    services that derive from customers learn them as they are used. A duplicate name, uscc or
+    phone refuses the whole page (Conflict). → ``{"imported", "ids"}`` in the items' order."""
+    actor.require_level(9)
+    rows, contacts = [], []
+    for item in items:
+        path = "/" + "/".join(item["owner_path"]) + "/"
+        rows.append({
+            "name": item["name"], "name_key": domain.normalise_name(item["name"]),
+            "uscc": domain.validate_uscc(item["uscc"]) if item["uscc"] else None,
+            "industry": item["industry"], "region": item["region"],
+            "founded_on": item["founded_on"], "founded_key": yearly_key(item["founded_on"]),
+            "referred_by": item["referred_by"], "owner_id": item["owner_id"],
+            "owner_path": path, "status": "customer" if item["care_since"] else "prospect",
+            "created_at": item["created_at"], "care_since": item["care_since"],
+            "revisit_interval_days": item["revisit_interval_days"], "last_revisit_at": None,
+        })  # fmt: skip
+        contacts.append(item["contacts"])
+    try:
+        with db.unit_of_work() as uow:
+            session = uow.session
+            referred = {r["referred_by"] for r in rows if r["referred_by"]}
+            if referred:
+                known = set(session.scalars(select(Customer.id).where(Customer.id.in_(referred))))
+                if referred - known:
+                    missing = [str(i) for i in sorted(referred - known)[:5]]
+                    raise ValidationFailed(details={"referred_by": [
+                        "推荐客户不存在 / Referring customer not found", *missing
+                    ]})  # fmt: skip
+            ids = list(session.scalars(
+                insert(Customer).returning(Customer.id, sort_by_parameter_order=True), rows
+            ))  # fmt: skip
+            contact_rows = [
+                {"customer_id": cid, "name": c["name"], "title": c["title"], "phone": c["phone"],
+                 "phone_key": domain.normalise_phone(c["phone"]) if c["phone"] else None,
+                 "email": c["email"], "birthday": c["birthday"],
+                 "birthday_calendar": c["birthday_calendar"],
+                 "birthday_key": yearly_key(c["birthday"], c["birthday_calendar"]),
+                 "decision_maker": c["decision_maker"]}
+                for cid, people in zip(ids, contacts, strict=True) for c in people
+            ]  # fmt: skip
+            if contact_rows:
+                session.execute(insert(Contact), contact_rows)
+            session.execute(insert(OwnershipHistory), [
+                {"customer_id": cid, "at": row["created_at"], "from_owner": None,
+                 "to_owner": row["owner_id"], "reason": "imported", "by": actor.id}
+                for cid, row in zip(ids, rows, strict=True)
+            ])  # fmt: skip
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        raise Conflict(
+            "导入的客户与已有客户重复 / An imported customer duplicates an existing one",
+            code="duplicate_customer",
+        ) from None
+    return {"imported": len(ids), "ids": [str(i) for i in ids]}

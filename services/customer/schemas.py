@@ -222,3 +222,20 @@ def customer_out(customer) -> dict:
         "revisit_interval": f"P{customer.revisit_interval_days or 15}D",
         "contacts": [contact_out(c) for c in customer.contacts],
     }
+
+
+# --- bulk import (demo data, migration from another system) -------------------------------
+
+
+class ImportCustomer(RegisterIn):
+    owner_id = Text(required=True, validate=validate.Length(min=1, max=64))
+    owner_path = fields.List(Text(validate=validate.Length(min=1, max=64)), required=True,
+                             validate=validate.Length(min=1, max=20))  # fmt: skip
+    created_at = fields.AwareDateTime(required=True)
+    care_since = fields.AwareDateTime(allow_none=True, load_default=None)
+    revisit_interval_days = fields.Integer(load_default=15, validate=validate.Range(1, 366))
+
+
+class ImportCustomersIn(Strict):
+    items = fields.List(fields.Nested(ImportCustomer), required=True,
+                        validate=validate.Length(min=1, max=5000))  # fmt: skip

@@ -86,6 +86,15 @@ class CustomerService(ServiceBase):
         schemas.load(schemas.ExportIn, fields)
         return handlers.export(self.db, actor)
 
+    @rpc
+    def import_customers(self, **fields) -> dict:
+        """Level 9: customers with contacts, owners and care state, in pages of up to 5,000
+        (demo data, migrations; no events)."""
+        actor = self._caller()
+        actor.require_level(9)
+        args = schemas.load(schemas.ImportCustomersIn, fields)
+        return handlers.import_customers(self.db, actor, args["items"])
+
     # --- customer care (DOMAIN.md §7) -------------------------------------------------------
 
     @rpc

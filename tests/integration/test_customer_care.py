@@ -313,3 +313,52 @@ def test_reminders_due_today_are_published_once_however_many_instances_send(env,
     assert {d["sent_on"] for d in mine} == {today.isoformat()}
     with pytest.raises(Forbidden):
         call(env, team.owner, "send_reminders")
+
+
+def test_a_bulk_import_brings_customers_contacts_owners_and_care(env):
+    team = make_team()
+    when = "2026-03-01T09:00:00+08:00"
+    first = call(env, team.top, "import_customers", items=[
+        {"name": f"导入{tag()}有限公司", "owner_id": team.owner.id, "owner_path": team.owner.path,
+         "created_at": when, "founded_on": "2016-11-30", "care_since": when,
+         "contacts": [contact(None, name="郑总", birthday="1970-12-01", decision_maker=True)]},
+        {"name": f"导入{tag()}有限公司", "owner_id": team.peer.id, "owner_path": team.peer.path,
+         "created_at": when},
+    ])  # fmt: skip
+    assert first["imported"] == 2
+    signed, other = first["ids"]
+    second = call(env, team.top, "import_customers", items=[
+        {"name": f"导入{tag()}有限公司", "owner_id": team.owner.id, "owner_path": team.owner.path,
+         "created_at": when, "referred_by": signed},
+    ])  # fmt: skip
+    shown = call(env, team.owner, "get", customer_id=signed)
+    assert shown["status"] == "customer" and shown["contacts"][0]["name"] == "郑总"
+    with pytest.raises(NotFound):  # owned by the peer
+        call(env, team.owner, "get", customer_id=other)
+    kinds = {(r[0], r[1]) for r in reminders(env, team.owner, "2026-11-30", 2)
+             if r[2] == signed}  # fmt: skip
+    # care since March with no revisit: overdue since 15 days later
+    assert kinds == {
+        ("anniversary", "2026-11-30"),
+        ("birthday", "2026-12-01"),
+        ("revisit", "2026-03-16"),
+    }
+    graph = call(env, team.owner, "referrals")
+    assert {"from": signed, "to": second["ids"][0]} in graph["edges"]
+    with pytest.raises(Conflict):  # a name already registered: the whole page is refused
+        call(env, team.top, "import_customers", items=[
+            {"name": f"新{tag()}公司", "owner_id": team.owner.id, "owner_path": team.owner.path,
+             "created_at": when},
+            {"name": shown["name"], "owner_id": team.owner.id, "owner_path": team.owner.path,
+             "created_at": when},
+        ])  # fmt: skip
+    with pytest.raises(ValidationFailed):
+        call(env, team.top, "import_customers", items=[
+            {"name": f"新{tag()}公司", "owner_id": team.owner.id, "owner_path": team.owner.path,
+             "created_at": when, "referred_by": "999999999"},
+        ])  # fmt: skip
+    with pytest.raises(Forbidden):
+        call(env, team.owner, "import_customers", items=[
+            {"name": f"新{tag()}公司", "owner_id": team.owner.id, "owner_path": team.owner.path,
+             "created_at": when},
+        ])  # fmt: skip
