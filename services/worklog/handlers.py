@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from common import clock, config, projection
 from common.actor import Actor
 from common.db import Db, is_unique_violation
-from common.errors import Conflict, Forbidden, NotFound
+from common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from common.events import Envelope
 from common.projection import path_list, upsert
 from services.worklog import domain
@@ -470,3 +470,42 @@ def opportunity_changed(db: Db, event: Envelope) -> None:
             },
             ("customer_id", "holder_id", "stage", "status", "as_of"),
         )
+
+
+# --- bulk import ---------------------------------------------------------------------------------
+
+
+def import_entries(db: Db, actor: Actor, items: list[dict]) -> dict:
+    """Level 9: past entries (demo data, migrations), each author's in the order given, appended
+    to that author's hash chain exactly as recording would seal them — so ``verify`` holds for
+    imported history too. Activities must be in the catalog (points from it); no events: the
+    services deriving from entries rebuild from ``export_entries``. → ``{"imported"}``."""
+    actor.require_level(9)
+    with db.unit_of_work() as uow:
+        session = uow.session
+        known = catalog(session)
+        unknown = sorted({a for i in items for a in i["activities"]} - set(known))
+        if unknown:
+            raise ValidationFailed(details={"activities": [domain.UNKNOWN_ACTIVITY, *unknown[:5]]})
+        heads: dict[str, str] = {}
+        for author in {i["author_id"] for i in items}:
+            heads[author] = (
+                session.execute(_HEAD_AND_DAY, {"author": author, "day": None}).one()[0] or ""
+            )
+        rows = []
+        for item in items:
+            entry = Entry(
+                author_id=item["author_id"], work_date=item["work_date"],
+                recorded_at=item["recorded_at"], late=item["late"],
+                customer_id=item["customer_id"], opportunity_id=item["opportunity_id"],
+                stage=item["stage"], activities=list(item["activities"]),
+                points=float(sum(known[a].points for a in item["activities"])),
+                minutes=item["minutes"], expense_fen=item["expense"] or 0, note=item["note"],
+                next_appointment_at=item["next_appointment_at"], difficulty=None,
+                prev_hash=heads[item["author_id"]],
+            )  # fmt: skip
+            entry.hash = domain.chain_hash(entry.prev_hash or None, _hashed_fields(entry))
+            heads[item["author_id"]] = entry.hash
+            rows.append({c.key: getattr(entry, c.key) for c in _entries.columns if c.key != "id"})
+        session.execute(insert(_entries), rows)
+    return {"imported": len(rows)}

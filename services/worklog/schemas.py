@@ -61,3 +61,27 @@ class ExportIn(Strict):
 
 class NoArgs(Strict):
     pass
+
+
+# --- bulk import (demo data, migration from another system) -------------------------------
+
+
+class ImportEntry(Strict):
+    author_id = Text(required=True, validate=validate.Length(min=1, max=64))
+    work_date = fields.Date(required=True)
+    recorded_at = fields.AwareDateTime(required=True)
+    late = fields.Boolean(load_default=False)
+    customer_id = Id(allow_none=True, load_default=None)
+    opportunity_id = Id(allow_none=True, load_default=None)
+    stage = Text(allow_none=True, load_default=None, validate=validate.Length(max=64))
+    activities = fields.List(fields.String(validate=validate.Length(max=40)), required=True,
+                             validate=validate.Length(min=1, max=20))  # fmt: skip
+    minutes = fields.Integer(required=True, validate=validate.Range(1, domain.MAX_MINUTES))
+    expense = Money(allow_none=True, load_default=None)
+    note = Text(allow_none=True, load_default=None, validate=validate.Length(max=2000))
+    next_appointment_at = fields.AwareDateTime(allow_none=True, load_default=None)
+
+
+class ImportIn(Strict):
+    items = fields.List(fields.Nested(ImportEntry), required=True,
+                        validate=validate.Length(min=1, max=10_000))  # fmt: skip

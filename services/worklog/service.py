@@ -82,6 +82,16 @@ class WorklogService(ServiceBase):
 
     @rpc
     @database_errors_as_unavailable
+    def import_entries(self, **fields) -> dict:
+        """Level 9: past entries in pages of up to 10,000, chained as recording would (no
+        events; demo data, migrations)."""
+        actor = self._caller()
+        actor.require_level(9)
+        args = schemas.load(schemas.ImportIn, fields)
+        return handlers.import_entries(self.db, actor, args["items"])
+
+    @rpc
+    @database_errors_as_unavailable
     def export_entries(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.ExportIn, fields)

@@ -297,3 +297,40 @@ def test_the_export_pages_the_log_in_id_order_in_either_shape(env, people):
     assert [i["entry_id"] for i in rest["items"]] == [recorded[2]["id"]]
     with pytest.raises(ValidationFailed):
         call(env, "export_entries", top, format="csv")
+
+
+def test_a_bulk_import_chains_past_entries_as_recording_would(env, people):
+    """Demo data and migrations: imported history joins each author's hash chain, so verify
+    holds for it, and an entry recorded afterwards links onto the imported head."""
+    sup, owner, peer = people
+    admin = Actor(id="1", level=9, path=["1"], name="管理员")
+    items = [
+        {"author_id": author.id, "work_date": f"2026-10-{day:02d}",
+         "recorded_at": f"2026-10-{day:02d}T18:00:00+08:00", "customer_id": new_id(),
+         "activities": ["visit", "call"] if day % 2 else ["call"], "minutes": 30 + day,
+         "expense": "12.50" if day == 3 else None,
+         "next_appointment_at": "2026-11-02T10:00:00+08:00" if day == 5 else None}
+        for day in range(1, 11) for author in (owner, peer)
+    ]  # fmt: skip
+    assert call(env, "import_entries", admin, items=items[:8]) == {"imported": 8}
+    assert call(env, "import_entries", admin, items=items[8:]) == {"imported": 12}
+    for author in (owner, peer):
+        assert call(env, "verify", author) == {
+            "author_id": author.id, "valid": True, "entries": 10, "broken_at": None
+        }  # fmt: skip
+    listed = call(env, "list", owner, author_id=owner.id, limit=50)["items"]
+    by_date = {e["work_date"]: e for e in listed}
+    assert by_date["2026-10-03"]["points"] == 3 + 1 and by_date["2026-10-03"]["minutes"] == 33
+    assert by_date["2026-10-03"]["expense"] == "12.50"
+    head = max(listed, key=lambda e: int(e["id"]))
+    after = call(env, "record", owner, customer_id=new_id(), activities=["call"], minutes=20)
+    assert after["prev_hash"] == head["hash"]
+    assert call(env, "verify", owner)["valid"] is True
+    with pytest.raises(ValidationFailed) as caught:
+        call(env, "import_entries", admin, items=[{**items[0], "activities": ["teleport"]}])
+    assert "activities" in caught.value.details
+    with pytest.raises(ValidationFailed):
+        call(env, "import_entries", admin, items=[{**items[0], "minutes": 961}])
+    with pytest.raises(Forbidden):
+        call(env, "import_entries", sup, items=items[:1])
+    assert call(env, "verify", peer)["entries"] == 10
