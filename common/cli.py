@@ -204,6 +204,13 @@ def cmd_rebuild_scoring(args) -> int:
     return 0
 
 
+def cmd_demo(args) -> int:
+    """Fill a running BPC with a realistic group through the services' bulk imports."""
+    from common import demo
+
+    return demo.main(args.small, args.admin_password)
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     parser = argparse.ArgumentParser(
@@ -212,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run").set_defaults(func=cmd_run)
     sub.add_parser("topology").set_defaults(func=cmd_topology)
+    demo = sub.add_parser("demo", help="fill a running BPC with demo data (--small: in seconds)")
+    demo.add_argument("--small", action="store_true")
+    demo.add_argument("--admin-password", default=None)
+    demo.set_defaults(func=cmd_demo)
     migrate = sub.add_parser("migrate")
     migrate.add_argument("services", nargs="*")
     migrate.set_defaults(func=cmd_migrate)

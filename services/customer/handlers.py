@@ -352,7 +352,8 @@ def import_customers(db: Db, actor: Actor, items: list[dict]) -> dict:
             "referred_by": item["referred_by"], "owner_id": item["owner_id"],
             "owner_path": path, "status": "customer" if item["care_since"] else "prospect",
             "created_at": item["created_at"], "care_since": item["care_since"],
-            "revisit_interval_days": item["revisit_interval_days"], "last_revisit_at": None,
+            "revisit_interval_days": item["revisit_interval_days"],
+            "last_revisit_at": item["last_revisit_at"],
         })  # fmt: skip
         contacts.append(item["contacts"])
     try:

@@ -233,6 +233,7 @@ class ImportCustomer(RegisterIn):
                              validate=validate.Length(min=1, max=20))  # fmt: skip
     created_at = fields.AwareDateTime(required=True)
     care_since = fields.AwareDateTime(allow_none=True, load_default=None)
+    last_revisit_at = fields.AwareDateTime(allow_none=True, load_default=None)
     revisit_interval_days = fields.Integer(load_default=15, validate=validate.Range(1, 366))
 
 

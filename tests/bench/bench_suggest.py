@@ -11,7 +11,7 @@ It starts the whole BPC as the README says (``python -m common.cli run``) on a f
 vhost and fresh PostgreSQL databases, and fills the pool through the experience service's own
 bulk import RPC (``import_entries``, as demo data does): the 205 labelled problems of
 ``tests/data/experience_eval.json`` (problem + method, as a resolved alarm leaves them) and
-generated distractors (``tests/data/experience_distractors.py``) up to 2,000.
+generated distractors (``common/demo_texts.py``) up to 2,000.
 
 1. Quality: each labelled problem is looked for with its paraphrase (the same difficulty in
    another salesperson's words), as ``GET /experience/suggest?q=<paraphrase>&limit=3`` — once
@@ -40,10 +40,10 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from common.demo_texts import generate  # noqa: E402
 from services.experience.vectors import ann_min_rows  # noqa: E402
 from tests.bench.bench_ingest import Bench, Http, login, pct  # noqa: E402
 from tests.bench.benchkit import on_sigterm, say  # noqa: E402
-from tests.data.experience_distractors import generate  # noqa: E402
 from tests.support import admin_actor, rpc, rss_mb  # noqa: E402
 
 GOAL_TOP3 = 0.85

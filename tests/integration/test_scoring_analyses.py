@@ -404,6 +404,7 @@ def test_managers_mean_hours_to_decide_and_team_means(env):
         logged(first, day - timedelta(days=2), 200, 3),
         logged(second, day - timedelta(days=1), 300, 2),
     ]
+
     # the lead answers two alarms of their people (one of them twice), one of their own and
     # one of someone outside their team: 2 alarms supported
     def answered(alarm_id, author, requester):

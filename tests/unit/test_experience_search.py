@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from common.demo_texts import generate
 from services.experience.search import (
     PREFER_BOOST,
     SearchIndex,
@@ -18,7 +19,6 @@ from services.experience.search import (
     query_terms,
     tokenize,
 )
-from tests.data.experience_distractors import generate
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 STAGES = {"contact", "needs", "demo", "quote", "negotiate", "payment", "won"}

@@ -1,0 +1,559 @@
+"""Demo data: a realistic corporate group filled through each service's own bulk import RPC
+(never by writing another service's tables), then scoring rebuilt from the history.
+
+    ./bpc demo            # 2,000 users, 100,000 customers, 200,000 opportunities,
+                          # 2,000,000 log entries over a year, alarms and experience
+    ./bpc demo --small    # the same shape in seconds: 40 users, 400 customers …
+
+Run it against a running BPC (``./bpc run`` in another terminal): it speaks to the services
+over the broker as the administrator, with the password in ``BPC_ADMIN_PASSWORD`` (or
+``--admin-password``; a first start without one logged the generated password). Everything
+is generated from a seed, so two runs on two empty systems give the same group. Demo users
+log in with the password ``Demo-2026!`` (some logins are printed at the end).
+
+The shape: regions → branches → departments → teams; per branch a manager (6), customer
+service (3), per department a manager (5), per team a supervisor (4) and salespeople (3, 2,
+and trainees at 1); executives (8) and regional directors (7) above. Customers belong to
+salespeople, with decision makers (some birthdays lunar), founding days and referral chains;
+opportunities move through the default pipeline over the past year (won, lost or open on the
+clock); each salesperson logs about five entries a working day on their own customers and
+opportunities; alarms with responses and resolutions; an experience pool of solved problems.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from common import clock
+
+PASSWORD = "Demo-2026!"
+SEED = 20261127
+
+
+@dataclass(frozen=True)
+class Size:
+    regions: int
+    branches: int  # per region
+    departments: int  # per branch
+    teams: int  # per department
+    users: int
+    customers: int
+    opportunities: int
+    entries: int
+    alarms: int
+    experience: int
+
+
+FULL = Size(4, 5, 2, 4, 2_000, 100_000, 200_000, 2_000_000, 6_000, 3_000)
+SMALL = Size(1, 2, 1, 2, 40, 400, 600, 6_000, 60, 150)
+
+CITIES = (
+    "上海 北京 广州 深圳 杭州 苏州 南京 成都 武汉 西安 "
+    "重庆 天津 青岛 厦门 宁波 长沙 郑州 合肥 福州 济南"
+).split()
+BRANDS = list("华瑞恒鑫达盛宏泰丰信安嘉博源通新创联东海金明德正中天祥和利康")
+TRADES = {
+    "manufacturing": ("精密机械", "智能装备", "汽车零部件", "模具", "电子科技"),
+    "software": ("软件", "信息技术", "数据科技", "网络科技"),
+    "medical": ("医疗器械", "生物科技", "健康管理"),
+    "retail": ("商贸", "连锁超市", "电子商务"),
+    "construction": ("建设工程", "建材", "装饰工程"),
+    "logistics": ("物流", "供应链管理", "冷链运输"),
+}
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜"
+    "叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶"
+)
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍鹏辉建国红梅文博宇浩然子轩欣怡"
+TITLES = ("总经理", "采购经理", "技术总监", "财务总监", "董事长", "厂长", "IT经理")
+ACTIVITIES_BY_STAGE = {  # keys of the default catalog (services/worklog/domain.py)
+    None: (["call"], ["visit"], ["call", "visit"], ["revisit"]),
+    "contact": (["call"], ["visit"], ["call", "visit"]),
+    "needs": (["visit"], ["call", "demo"], ["proposal"]),
+    "demo": (["demo"], ["visit", "demo"], ["call"]),
+    "quote": (["proposal"], ["call", "negotiation"], ["visit"]),
+    "negotiate": (["negotiation"], ["call", "negotiation"], ["visit", "contract"]),
+    "payment": (["collection"], ["call", "collection"], ["contract"]),
+}
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def progress(label: str, done: int, total: int, began: float) -> None:
+    rate = done / max(time.monotonic() - began, 0.001)
+    end = "\n" if done >= total else ""
+    print(f"\r  {label}: {done:,}/{total:,} ({rate:,.0f}/s)", end=end, flush=True)
+
+
+class Demo:
+    def __init__(self, call, size: Size, seed: int = SEED):
+        """``call(service, method, **kwargs)`` → the answer, as the administrator."""
+        self.call = call
+        self.size = size
+        self.rng = random.Random(seed)
+        self.now = clock.now()
+        self.users: dict[str, dict] = {}  # key → {id, level, path, unit}
+        self.reps: list[dict] = []
+        self.customers: list[dict] = []  # {id, owner, industry}
+        self.opportunities: list[dict] = []  # {id, customer, owner, stages: [(key, at)]}
+
+    # --- people ---------------------------------------------------------------------------
+
+    def person_name(self) -> str:
+        rng = self.rng
+        return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+
+    def org(self, admin: dict) -> None:
+        size, rng = self.size, self.rng
+        units, users = [], []
+
+        def user(key, level, unit, supervisor, name=None):
+            users.append(
+                {
+                    "key": key,
+                    "login": f"demo_{key}",
+                    "password": PASSWORD,
+                    "name": name or self.person_name(),
+                    "level": level,
+                    "unit_key": unit,
+                    "supervisor_key": supervisor if supervisor != "admin" else None,
+                    "supervisor_id": admin["id"] if supervisor == "admin" else None,
+                    "org_unit_id": admin["org_unit_id"] if unit is None else None,
+                }
+            )
+
+        for n in range(min(3, max(1, size.regions))):
+            user(f"exec{n}", 8, None, "admin")
+        teams, fixed = [], []
+        for r in range(size.regions):
+            region = f"r{r}"
+            units.append(
+                {"key": region, "name": f"{CITIES[r]}大区", "parent_id": admin["org_unit_id"]}
+            )
+            user(f"dir{r}", 7, region, f"exec{r % min(3, max(1, size.regions))}")
+            for b in range(size.branches):
+                branch = f"{region}b{b}"
+                city = CITIES[(r * size.branches + b) % len(CITIES)]
+                units.append({"key": branch, "name": f"{city}分公司", "parent_key": region})
+                user(f"gm{branch}", 6, branch, f"dir{r}")
+                for s in range(3 if size.users > 100 else 1):
+                    fixed.append((f"cs{branch}_{s}", 3, branch, f"gm{branch}"))
+                for d in range(size.departments):
+                    dept = f"{branch}d{d}"
+                    units.append(
+                        {"key": dept, "name": f"{city}销售{d + 1}部", "parent_key": branch}
+                    )
+                    user(f"dm{dept}", 5, dept, f"gm{branch}")
+                    for t in range(size.teams):
+                        team = f"{dept}t{t}"
+                        units.append(
+                            {
+                                "key": team,
+                                "name": f"{city}销售{d + 1}部{t + 1}组",
+                                "parent_key": dept,
+                            }
+                        )
+                        user(f"sup{team}", 4, team, f"dm{dept}")
+                        teams.append(team)
+        for key, level, unit, supervisor in fixed:
+            user(key, level, unit, supervisor)
+        reps_total = max(len(teams), size.users - len(users) - 1)
+        for n in range(reps_total):
+            team = teams[n % len(teams)]
+            level = 1 if n % 10 in (7, 8) else 3 if n % 10 == 9 else 2
+            user(f"rep{n}", level, team, f"sup{team}")
+        say(f"· 组织 org: {len(units)} units, {len(users):,} users")
+        began, made = time.monotonic(), {"units": {}, "users": {}}
+        first = self.call("org", "import_org", units=units, users=[])
+        made["units"].update(first["units"])
+        for start in range(0, len(users), 500):
+            page = []
+            for item in users[start : start + 500]:
+                item = dict(item)
+                if item["unit_key"] in made["units"]:
+                    item["org_unit_id"], item["unit_key"] = made["units"][item["unit_key"]], None
+                if item["supervisor_key"] in made["users"]:
+                    item["supervisor_id"] = made["users"][item["supervisor_key"]]
+                    item["supervisor_key"] = None
+                page.append(item)
+            made["users"].update(self.call("org", "import_org", units=[], users=page)["users"])
+            progress("users", min(start + 500, len(users)), len(users), began)
+        by_key = {u["key"]: u for u in users}
+        for key, user_id in made["users"].items():
+            chain, cursor = [], key
+            while cursor is not None:
+                chain.append(made["users"][cursor])
+                cursor = by_key[cursor]["supervisor_key"]
+            path = [admin["id"], *reversed(chain)]
+            self.users[key] = {
+                "id": user_id,
+                "level": by_key[key]["level"],
+                "path": path,
+                "login": by_key[key]["login"],
+            }
+        self.reps = [u for k, u in self.users.items() if k.startswith("rep")]
+        rng.shuffle(self.reps)
+
+    # --- customers ------------------------------------------------------------------------
+
+    def company(self, n: int) -> tuple[str, str]:
+        industry = sorted(TRADES)[n % len(TRADES)]
+        trades = TRADES[industry]
+        k = n // len(TRADES)
+        city = CITIES[k % len(CITIES)]
+        k //= len(CITIES)
+        first, second = BRANDS[k % len(BRANDS)], BRANDS[(k // len(BRANDS)) % len(BRANDS)]
+        trade = trades[(k // len(BRANDS) ** 2) % len(trades)]
+        serial = k // (len(BRANDS) ** 2 * len(trades))
+        suffix = f"第{serial + 1}" if serial else ""
+        return f"{city}{first}{second}{trade}{suffix}有限公司", industry
+
+    def customers_(self) -> None:
+        size, rng = self.size, self.rng
+        say(f"· 客户 customers: {size.customers:,}")
+        began, page_size = time.monotonic(), 2000
+        won_share = 0.15
+        for start in range(0, size.customers, page_size):
+            items, meta = [], []
+            for n in range(start, min(start + page_size, size.customers)):
+                owner = self.reps[n % len(self.reps)]
+                name, industry = self.company(n)
+                created = self.now - timedelta(days=rng.randrange(30, 900))
+                care = created + timedelta(days=rng.randrange(20, 200))
+                signed = rng.random() < won_share and care < self.now
+                contacts = []
+                for c in range(rng.choice((1, 1, 2, 3))):
+                    born = date(
+                        rng.randrange(1960, 1995), rng.randrange(1, 13), rng.randrange(1, 29)
+                    )
+                    contacts.append(
+                        {
+                            "name": self.person_name(),
+                            "title": rng.choice(TITLES),
+                            "phone": f"1{rng.choice('3589')}{n:05d}{c}{rng.randrange(100, 999)}",
+                            "birthday": born.isoformat(),
+                            "birthday_calendar": "lunar" if rng.random() < 0.3 else "solar",
+                            "decision_maker": c == 0,
+                        }
+                    )
+                referred = None
+                if self.customers and rng.random() < 0.3:
+                    referred = rng.choice(self.customers[-5000:])["id"]
+                items.append(
+                    {
+                        "name": name,
+                        "industry": industry,
+                        "region": name[:2],
+                        "founded_on": date(
+                            rng.randrange(1990, 2022), rng.randrange(1, 13), rng.randrange(1, 29)
+                        ).isoformat(),
+                        "referred_by": referred,
+                        "owner_id": owner["id"],
+                        "owner_path": owner["path"],
+                        "created_at": created.isoformat(),
+                        "care_since": care.isoformat() if signed else None,
+                        # most care customers were revisited lately; some are overdue
+                        "last_revisit_at": (
+                            (self.now - timedelta(days=rng.uniform(0, 17))).isoformat()
+                            if signed and rng.random() < 0.9
+                            else None
+                        ),
+                        "contacts": contacts,
+                    }
+                )
+                meta.append((owner, industry, created, signed))
+            ids = self.call("customer", "import_customers", items=items)["ids"]
+            for cid, (owner, industry, created, signed) in zip(ids, meta, strict=True):
+                self.customers.append(
+                    {
+                        "id": cid,
+                        "owner": owner,
+                        "industry": industry,
+                        "created": created,
+                        "signed": signed,
+                    }
+                )
+            progress("customers", len(self.customers), size.customers, began)
+
+    # --- opportunities --------------------------------------------------------------------
+
+    def opportunities_(self) -> None:
+        size, rng = self.size, self.rng
+        stages = [(s["key"], s.get("time_limit")) for s in self.pipeline["stages"]]
+        limits = [clock.parse_duration(t) if t else None for _, t in stages]
+        won_index = len(stages) - 1
+        say(f"· 商机 opportunities: {size.opportunities:,}")
+        began, page_size, done = time.monotonic(), 1000, 0
+        for start in range(0, size.opportunities, page_size):
+            items, meta = [], []
+            for n in range(start, min(start + page_size, size.opportunities)):
+                customer = self.customers[n % len(self.customers)]
+                owner = customer["owner"]
+                fate = (
+                    "won"
+                    if customer["signed"] and n < len(self.customers)
+                    else rng.choice(("open", "open", "open", "lost", "lost"))
+                )
+                reach = won_index - 1 if fate == "won" else rng.randrange(0, won_index)
+                if fate == "open":  # on the clock now: the last stage entered recently
+                    at = self.now - sum((limits[i] for i in range(reach)), timedelta()) * 0.6
+                    at -= timedelta(days=rng.random())
+                else:
+                    at = self.now - timedelta(days=rng.randrange(40, 330))
+                created, advances, entered = at, [], at
+                for index in range(1, reach + 1):
+                    entered = entered + limits[index - 1] * rng.uniform(0.3, 0.6)
+                    advances.append({"stage": stages[index][0], "at": entered.isoformat()})
+                closed = entered + timedelta(days=rng.randrange(1, 10))
+                item = {
+                    "customer_id": customer["id"],
+                    "title": f"{self.trade(customer)}项目",
+                    "amount": f"{rng.randrange(5, 500) * 1000}.00",
+                    "owner_id": owner["id"],
+                    "owner_path": owner["path"][:-1],
+                    "created_at": created.isoformat(),
+                    "advances": advances,
+                    "status": fate,
+                    "closed_at": closed.isoformat() if fate != "open" else None,
+                }
+                if fate == "lost":
+                    item["loss_reason"] = rng.choice(
+                        ("price", "competitor", "no_budget", "no_need")
+                    )
+                    item["loss_analysis"] = "客户预算收紧，竞品报价更低，我方未能及时调整方案"
+                items.append(item)
+                meta.append(
+                    (
+                        customer,
+                        owner,
+                        [(stages[0][0], created)]
+                        + [(a["stage"], datetime.fromisoformat(a["at"])) for a in advances],
+                        fate,
+                        closed,
+                    )
+                )
+            ids = self.call("opportunity", "import_opportunities", items=items)["ids"]
+            for oid, (customer, owner, path, fate, closed) in zip(ids, meta, strict=True):
+                self.opportunities.append(
+                    {
+                        "id": oid,
+                        "customer": customer,
+                        "owner": owner,
+                        "stages": path,
+                        "fate": fate,
+                        "closed": closed,
+                    }
+                )
+            done += len(ids)
+            progress("opportunities", done, size.opportunities, began)
+
+    def trade(self, customer: dict) -> str:
+        return TRADES[customer["industry"]][0]
+
+    # --- the work log ---------------------------------------------------------------------
+
+    def entries_(self) -> None:
+        size, rng = self.size, self.rng
+        say(f"· 日志 work log: {size.entries:,} entries over a year")
+        by_owner: dict[str, list] = {}
+        for customer in self.customers:
+            by_owner.setdefault(customer["owner"]["id"], []).append(customer)
+        opps: dict[str, list] = {}
+        for opp in self.opportunities:
+            opps.setdefault(opp["owner"]["id"], []).append(opp)
+        per_rep = max(1, size.entries // len(self.reps))
+        today = clock.today()
+        days = [today - timedelta(days=d) for d in range(365, 0, -1)]
+        workdays = [d for d in days if d.weekday() < 5]
+        began, page, done = time.monotonic(), [], 0
+        for rep in self.reps:
+            mine, my_opps = by_owner.get(rep["id"], []), opps.get(rep["id"], [])
+            count = per_rep if rep is not self.reps[-1] else size.entries - done - len(page)
+            chosen = sorted(rng.choices(workdays, k=count))
+            for day in chosen:
+                opp = rng.choice(my_opps) if my_opps and rng.random() < 0.5 else None
+                stage = None
+                if opp is not None:
+                    moment = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+                    passed = [k for k, at in opp["stages"] if at <= moment]
+                    closed = opp["fate"] != "open" and opp["closed"] <= moment
+                    if not passed or closed:
+                        opp = None
+                    else:
+                        stage = passed[-1]
+                customer = opp["customer"] if opp else (rng.choice(mine) if mine else None)
+                activities = list(
+                    rng.choice(ACTIVITIES_BY_STAGE.get(stage, ACTIVITIES_BY_STAGE[None]))
+                )
+                if customer is None:
+                    activities = ["training"]
+                recorded = datetime.combine(
+                    day, datetime.min.time(), tzinfo=clock.org_tz()
+                ) + timedelta(hours=rng.uniform(17, 21))
+                appointment = None
+                if customer is not None and rng.random() < 0.1:
+                    appointment = (recorded + timedelta(days=rng.randrange(1, 6))).isoformat()
+                page.append(
+                    {
+                        "author_id": rep["id"],
+                        "work_date": day.isoformat(),
+                        "recorded_at": recorded.isoformat(),
+                        "customer_id": customer["id"] if customer else None,
+                        "opportunity_id": opp["id"] if opp else None,
+                        "stage": stage,
+                        "activities": activities,
+                        "minutes": rng.randrange(15, 120),
+                        "expense": f"{rng.randrange(0, 300)}.00" if "visit" in activities else None,
+                        "next_appointment_at": appointment,
+                    }
+                )
+                if len(page) == 10_000:
+                    done += self.call("worklog", "import_entries", items=page)["imported"]
+                    page = []
+                    progress("entries", done, size.entries, began)
+        if page:
+            done += self.call("worklog", "import_entries", items=page)["imported"]
+        progress("entries", done, done, began)
+
+    # --- alarms and experience ------------------------------------------------------------
+
+    def pool(self) -> None:
+        from common.demo_texts import generate
+
+        size, rng = self.size, self.rng
+        texts = generate(size.experience + size.alarms, seed=SEED)
+        say(f"· 经验池 experience: {size.experience:,} solved problems (embedded as they arrive)")
+        began, done = time.monotonic(), 0
+        for start in range(0, size.experience, 500):
+            items = []
+            for t in texts[start : min(start + 500, size.experience)]:
+                author = rng.choice(self.reps)
+                items.append(
+                    {
+                        "problem": t["problem"],
+                        "method": t["method"],
+                        "stage": t["stage"],
+                        "category": t["category"],
+                        "kind": t["kind"],
+                        "industry": t["industry"],
+                        "requester_id": author["id"],
+                        "method_author_id": rng.choice(self.reps)["id"],
+                        "source_alarm_id": f"demo-{t['id']}",
+                        "reuse_count": rng.randrange(0, 6),
+                    }
+                )
+            answer = self.call("experience", "import_entries", items=items)
+            done += answer["created"] + answer["skipped"]
+            progress("experience", done, size.experience, began)
+        say(f"· 报警 alarms: {size.alarms:,}")
+        began, done = time.monotonic(), 0
+        rest = texts[size.experience :]
+        for start in range(0, len(rest), 1000):
+            items = []
+            for t in rest[start : start + 1000]:
+                requester = rng.choice(self.reps)
+                raised = self.now - timedelta(days=rng.uniform(0.2, 200))
+                responses, resolved = [], None
+                for _ in range(rng.choice((0, 1, 1, 2, 3))):
+                    posted = raised + timedelta(hours=rng.uniform(0.2, 30))
+                    if posted < self.now:
+                        responses.append(
+                            {
+                                "author_id": rng.choice(self.reps)["id"],
+                                "body": t["method"],
+                                "posted_at": posted.isoformat(),
+                            }
+                        )
+                if responses and rng.random() < 0.6:
+                    responses[0]["effective"] = True
+                    resolved = max(datetime.fromisoformat(r["posted_at"]) for r in responses)
+                    resolved = min(resolved + timedelta(hours=2), self.now).isoformat()
+                items.append(
+                    {
+                        "requester_id": requester["id"],
+                        "requester_path": requester["path"],
+                        "raised_at": raised.isoformat(),
+                        "category": t["category"],
+                        "kind": t["kind"],
+                        "stage": t["stage"],
+                        "industry": t["industry"],
+                        "description": t["problem"],
+                        "analysis": "",
+                        "responses": responses,
+                        "resolved_at": resolved,
+                    }
+                )
+            done += self.call("alerts", "import_alarms", items=items)["created"]
+            progress("alarms", done, len(rest), began)
+
+    # --- scoring --------------------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        say("· 重建评分 rebuilding scoring from the history")
+        status = self.call("scoring", "rebuild")
+        while status.get("state") not in ("done", "failed"):
+            time.sleep(1)
+            status = self.call("scoring", "rebuild_status")
+            print(
+                f"\r  {status.get('entries', 0):,} entries, {status.get('progress', 0):,} "
+                f"history rows, {status.get('seconds', 0):.0f} s",
+                end="",
+                flush=True,
+            )
+        print()
+        if status["state"] == "failed":
+            raise RuntimeError(f"scoring rebuild failed: {status}")
+
+    def run(self, admin: dict) -> None:
+        began = time.monotonic()
+        self.pipeline = next(
+            p for p in self.call("opportunity", "list_pipelines")["items"] if p["is_default"]
+        )
+        self.org(admin)
+        self.customers_()
+        self.opportunities_()
+        self.entries_()
+        self.pool()
+        self.rebuild()
+        say(f"· 完成 done in {time.monotonic() - began:.0f} s. Log in as, for example:")
+        for key in ("exec0", "dir0", "gmr0b0", "supr0b0d0t0", "rep0", "rep1"):
+            if key in self.users:
+                user = self.users[key]
+                say(f"    {user['login']} / {PASSWORD}  (level {user['level']})")
+
+
+def main(small: bool, password: str | None = None) -> int:
+    import eventlet
+
+    eventlet.monkey_patch()
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from common import config
+    from common.actor import Actor
+
+    password = password or os.environ.get("BPC_ADMIN_PASSWORD")
+    if not password:
+        say(
+            "需要管理员密码 / The administrator's password is needed: set BPC_ADMIN_PASSWORD or "
+            "pass --admin-password (a first start without one logged the generated password)"
+        )
+        return 2
+    nameko = {"AMQP_URI": config.amqp_uri(), "serializer": "json"}
+    with ClusterRpcProxy(nameko, timeout=600) as anonymous:
+        login = anonymous.org.login(login="admin", password=password)
+        actor = Actor.from_header(anonymous.org.resolve_actor(user_id=login["user"]["id"]))
+    admin = {"id": actor.id, "org_unit_id": actor.org_unit_id}
+    context = {"bpc_actor": actor.to_header()}
+    with ClusterRpcProxy(nameko, context_data=context, timeout=600) as proxy:
+
+        def call(service: str, method: str, **kwargs):
+            return getattr(getattr(proxy, service), method)(**kwargs)
+
+        Demo(call, SMALL if small else FULL).run(admin)
+    return 0
