@@ -1,0 +1,132 @@
+"""The workbench (``GET /api/v1/workbench``) under 20 concurrent users, on PostgreSQL, on the
+demo data (issue 6).
+
+    .venv/bin/python tests/bench/bench_workbench.py            # full demo size (long: the fill)
+    .venv/bin/python tests/bench/bench_workbench.py --small    # the small demo, in a minute
+
+Goal (issue 6): p95 under 150 ms with 20 concurrent users on the demo-scale data (2,000 users,
+100,000 customers, 200,000 opportunities, 2,000,000 entries).
+
+It starts the whole BPC as the README says (``python -m common.cli run``) on a fresh RabbitMQ
+vhost and fresh PostgreSQL databases, fills it with ``bpc demo`` (the same command a user runs,
+progress shown), logs in ``--users`` demo users of every level that has a workbench of its own
+(salespeople, supervisors, managers), and has each of them open the workbench again and again on
+a keep-alive connection of its own for ``--seconds``: p50, p95, p99, requests per second, and
+any answer other than 200 or with a section ``unavailable``. Everything it created is removed
+(``--keep`` keeps the databases). Not a pytest test (the file name does not match
+``test_*.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.bench.bench_ingest import Bench, Http, login, pct  # noqa: E402
+from tests.bench.benchkit import on_sigterm, say  # noqa: E402
+
+GOAL_P95_MS = 150.0
+PASSWORD = "Demo-2026!"
+
+
+def fill(env, small: bool) -> float:
+    """Run ``bpc demo`` against the running BPC, its progress passed through; seconds taken."""
+    command = [sys.executable, "-m", "common.cli", "demo"] + (["--small"] if small else [])
+    environ = {**os.environ, "BPC_AMQP_URI": env.amqp_uri,
+               "BPC_ADMIN_PASSWORD": env.admin_password}  # fmt: skip
+    began = time.monotonic()
+    subprocess.run(command, cwd=ROOT, env=environ, check=True)
+    return time.monotonic() - began
+
+
+def logins(count: int) -> list[str]:
+    """Mostly salespeople, some supervisors and managers, as a working morning has them."""
+    people = [f"demo_rep{n}" for n in range(count)]
+    for n, key in enumerate(("demo_supr0b0d0t0", "demo_supr0b0d0t1", "demo_dmr0b0d0")):
+        if n * 6 < count:
+            people[n * 6] = key
+    return people
+
+
+def hammer(port: int, tokens: list[str], seconds: float) -> tuple[list[float], dict, int]:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    degraded = [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def user(token: str) -> None:
+        http = Http(port, token)
+        mine, codes, partial = [], {}, 0
+        while time.monotonic() < deadline:
+            began = time.perf_counter()
+            status, body = http.call("GET", "/api/v1/workbench")
+            mine.append((time.perf_counter() - began) * 1000)
+            codes[status] = codes.get(status, 0) + 1
+            if status == 200 and body.get("unavailable"):
+                partial += 1
+        http.close()
+        with lock:
+            latencies.extend(mine)
+            for code, n in codes.items():
+                statuses[code] = statuses.get(code, 0) + n
+            degraded[0] += partial
+
+    threads = [threading.Thread(target=user, args=(t,)) for t in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(latencies), statuses, degraded[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--small", action="store_true", help="the small demo instead")
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--warmup", type=float, default=10)
+    parser.add_argument("--start-timeout", type=float, default=120)
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--set", action="append", default=[], metavar="BPC_NAME=VALUE")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, on_sigterm)
+    bench = Bench(args)
+    try:
+        bench.start()
+        env = bench.env
+        say(f"· filling with bpc demo{' --small' if args.small else ''}")
+        say(f"  filled in {fill(env, args.small):.0f} s")
+        port = env.gateway_port
+        tokens = [login(port, name, PASSWORD) for name in logins(args.users)]
+        say(f"· {len(tokens)} users logged in; warming up {args.warmup:.0f} s")
+        hammer(port, tokens, args.warmup)
+        say(f"· {len(tokens)} users open the workbench again and again for {args.seconds:.0f} s")
+        latencies, statuses, degraded = hammer(port, tokens, args.seconds)
+        p50, p95, p99 = (pct(latencies, q) for q in (0.5, 0.95, 0.99))
+        verdict = "PASS" if p95 < GOAL_P95_MS and set(statuses) == {200} else "FAIL"
+        say(f"  requests {len(latencies):,} ({len(latencies) / args.seconds:.1f}/s): "
+            f"p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms  "
+            f"(goal p95 < {GOAL_P95_MS:.0f} ms: {verdict})")  # fmt: skip
+        say(f"  statuses {statuses}; answers with a section unavailable: {degraded}")
+        for label, pid, rss in bench.rss():
+            say(f"  RSS {label} (pid {pid}): {rss:.0f} MB")
+        return 0 if verdict == "PASS" else 1
+    finally:
+        bench.stop(args.keep)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
