@@ -604,3 +604,30 @@ def test_forecast_learns_stage_probabilities_from_history_and_backtests(env, tea
     assert by_key["won"]["reached"] == sum(won for _, won in truth["closed"])
     assert by_key["b"]["count"] == 5  # the open ones now in b
     assert by_key["a"]["median_time_in_stage"] == "P3D"
+
+
+def test_the_workbench_part_near_deadlines_work_list_forecast_and_pending_decisions(env, team):
+    """DOMAIN.md §8: what is near its deadline (nearest first), the 100%→0% list and the own
+    forecast for anyone; a supervisor also sees what awaits their decision."""
+    default_soon = register(env, team.owner, customer_of(env, team.owner))["id"]  # 7 days left
+    fast = fast_pipeline(env, team)
+    taken = register(env, team.owner, customer_of(env, team.owner), pipeline_id=fast)["id"]
+    eventually(
+        lambda: call(env, "get", team.supervisor, opportunity_id=taken)["status"] == "confiscated",
+        timeout=15,
+    )
+    mine = call(env, "workbench", team.owner, days=8)
+    assert default_soon in [o["id"] for o in mine["near_deadline"]]
+    assert taken not in [o["id"] for o in mine["worklist"]]  # the supervisor holds it now
+    assert [o["id"] for o in mine["near_deadline"]] == [
+        o["id"] for o in sorted(mine["near_deadline"], key=lambda o: o["deadline"])
+    ]
+    assert mine["decisions_pending"] is None  # a salesperson decides nothing
+    assert {"months", "probabilities"} <= set(mine["forecast"])
+    soon = call(env, "workbench", team.owner, days=1)["near_deadline"]
+    assert default_soon not in [o["id"] for o in soon]  # seven days left is not near
+    lead = call(env, "workbench", team.supervisor)
+    pending = [o["id"] for o in lead["decisions_pending"]]
+    assert taken in pending
+    with pytest.raises(ValidationFailed):
+        call(env, "workbench", team.owner, days=0)
