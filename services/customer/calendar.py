@@ -15,10 +15,12 @@ Readings (DOMAIN.md §7):
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator
 from datetime import date, timedelta
+from functools import lru_cache
 
-from lunar_python import Lunar, LunarMonth, Solar
+from lunar_python import Lunar, LunarMonth, LunarYear, Solar
 
 SOLAR = "solar"
 LUNAR = "lunar"
@@ -35,22 +37,58 @@ def solar_in_year(original: date, year: int) -> date:
     return original.replace(year=year)
 
 
+# lunar-python builds a whole lunar year (solar terms included) for each conversion: about 10 ms
+# a date. Its month starts and lengths are read once per lunar year instead (cached), and a date
+# is then placed by bisection — the library's own calendar, at a few microseconds a date.
+JULIAN_DAY_OF_ORDINAL_0 = 1721425  # lunar-python's integer Julian day of date.fromordinal(0)
+
+
+@lru_cache(maxsize=1024)
+def _listed_months(year: int) -> tuple[tuple[int, int, int, int], ...]:
+    """(first day as an ordinal, lunar year, month (negative: leap), days) of every month the
+    library lists for lunar year ``year`` (it includes the last months of the year before)."""
+    return tuple(
+        (m.getFirstJulianDay() - JULIAN_DAY_OF_ORDINAL_0, m.getYear(), m.getMonth(),
+         m.getDayCount())
+        for m in LunarYear.fromYear(year).getMonths()
+    )  # fmt: skip
+
+
+@lru_cache(maxsize=1024)
+def _months_around(year: int) -> tuple[list[int], list[tuple[int, int, int, int]]]:
+    """The months covering solar year ``year``, by first day: (first days, months)."""
+    months = sorted(set(_listed_months(year - 1) + _listed_months(year) + _listed_months(year + 1)))
+    return [m[0] for m in months], months
+
+
+def _lunar_month_of(day: date) -> tuple[int, int, int, int]:
+    starts, months = _months_around(day.year)
+    return months[bisect_right(starts, day.toordinal()) - 1]
+
+
 def lunar_month_day(original: date) -> tuple[int, int]:
     """The lunar month (1–12, a leap month as its number) and day of a solar date."""
-    lunar = Solar.fromYmd(original.year, original.month, original.day).getLunar()
-    return abs(lunar.getMonth()), lunar.getDay()
+    try:
+        first, _, month, _ = _lunar_month_of(original)
+    except Exception:  # noqa: BLE001 - outside the years the month lists cover: ask directly
+        lunar = Solar.fromYmd(original.year, original.month, original.day).getLunar()
+        return abs(lunar.getMonth()), lunar.getDay()
+    return abs(month), original.toordinal() - first + 1
 
 
 def lunar_in_year(month: int, day: int, lunar_year: int) -> date:
     """The solar date of lunar ``month``/``day`` in ``lunar_year`` (the regular month, not the
     leap one; day 30 on the 29th when that month is short)."""
+    for first, year, number, days in _listed_months(lunar_year) + _listed_months(lunar_year + 1):
+        if year == lunar_year and number == month:
+            return date.fromordinal(first + min(day, days) - 1)
     days = LunarMonth.fromYm(lunar_year, month).getDayCount()
     solar = Lunar.fromYmd(lunar_year, month, min(day, days)).getSolar()
     return date(solar.getYear(), solar.getMonth(), solar.getDay())
 
 
 def lunar_year_of(day: date) -> int:
-    return Solar.fromYmd(day.year, day.month, day.day).getLunar().getYear()
+    return _lunar_month_of(day)[1]
 
 
 def returns_between(original: date, calendar: str, start: date, end: date) -> Iterator[date]:

@@ -81,3 +81,23 @@ def test_nothing_returns_before_the_original_date():
     founded = date(2026, 5, 20)
     assert between(founded, SOLAR, date(2026, 5, 1), date(2026, 6, 1)) == []
     assert between(founded, SOLAR, date(2027, 5, 19), date(2027, 5, 22)) == [date(2027, 5, 20)]
+
+
+def test_the_fast_conversion_agrees_with_the_library_over_two_centuries():
+    """calendar.py reads the library's month starts once per year instead of asking it per
+    date (10 ms each); both must give the same lunar dates, leap months included."""
+    import random
+    from datetime import timedelta
+
+    from services.customer.calendar import lunar_in_year, lunar_year_of
+
+    rng = random.Random(20261127)
+    for _ in range(250):
+        day = date(1901, 3, 1) + timedelta(days=rng.randrange(0, 72_000))
+        lunar = Solar.fromYmd(day.year, day.month, day.day).getLunar()
+        assert lunar_month_day(day) == (abs(lunar.getMonth()), lunar.getDay()), day
+        assert lunar_year_of(day) == lunar.getYear(), day
+    for _ in range(100):
+        year, month, day = rng.randrange(1902, 2098), rng.randrange(1, 13), rng.randrange(1, 31)
+        last = LunarMonth.fromYm(year, month).getDayCount()
+        assert lunar_in_year(month, day, year) == solar(Lunar.fromYmd(year, month, min(day, last)))
