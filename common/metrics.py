@@ -80,6 +80,6 @@ SEARCH_SECONDS = Histogram(
 INDEX_ROWS = Gauge(
     "bpc_experience_index_rows",
     "Embedded problem wordings in this instance's index (loaded), and how many of them are in"
-    " its nearest-neighbour graph (graph; 0 while the pool is small enough to search exactly)",
+    " its clustering (indexed; 0 while the pool is small enough to search exactly)",
     ["part"],
 )

@@ -9,7 +9,7 @@ green threads as it goes, so the service keeps answering health checks while it 
 
 Ranking (``Pool.search``): the ``DENSE_DEPTH`` entries nearest to the query's embedding
 (the cosine with the nearest of an entry's problem wordings: its problem, and the wordings of
-the alarms it later solved; exact in a small pool, through an HNSW graph in a large one:
+the alarms it later solved; exact in a small pool, through an inverted file in a large one:
 services/experience/vectors.py) are the candidates; each scores its cosine, plus
 ``LEXICAL_WEIGHT`` × its BM25 score relative to the best candidate's
 (services/experience/search.py: words, characters, synonyms, numbers), plus
@@ -32,6 +32,7 @@ from typing import Any
 
 import eventlet
 import numpy as np
+from eventlet import tpool
 from sqlalchemy import func, select
 
 from common.metrics import INDEX_ROWS, SEARCH_SECONDS
@@ -118,28 +119,37 @@ class Pool:
                 "experience index: %s wordings loaded in %.1f s (%s entries)",
                 loaded, time.monotonic() - started, len(self.index),
             )  # fmt: skip
-        if self.vectors.wants_graph() and not self._growing:
+        if (self.vectors.needs_training() or self.vectors.wants_rows()) and not self._growing:
             self._growing = True
-            eventlet.spawn_n(self._grow_graph)
+            eventlet.spawn_n(self._grow_index)
 
-    def _grow_graph(self) -> None:
-        """Bring the nearest-neighbour graph up to the rows loaded, a chunk at a time, letting
-        searches and health checks run between chunks (services/experience/vectors.py)."""
+    def _grow_index(self) -> None:
+        """Cluster the vectors when the pool is large enough (again when it has doubled) in a
+        native thread, and add the rows to the clustering a chunk at a time on this thread,
+        letting searches and health checks run between chunks (services/experience/vectors.py)."""
         started, added = time.monotonic(), 0
         try:
-            while self.vectors.wants_graph():
-                added += self.vectors.grow_graph()
-                INDEX_ROWS.labels("graph").set(self.vectors.ann_rows)
-                eventlet.sleep(0)
+            while True:
+                if self.vectors.needs_training():
+                    rows = len(self.vectors)
+                    sample = self.vectors.training_sample()
+                    trained = tpool.execute(self.vectors.train, sample, rows)
+                    self.vectors.install(trained, rows)
+                    log.info("experience index: %s rows clustered in %.1f s", rows,
+                             time.monotonic() - started)  # fmt: skip
+                elif self.vectors.wants_rows():
+                    added += self.vectors.add_rows()
+                    INDEX_ROWS.labels("indexed").set(self.vectors.ann_rows)
+                    eventlet.sleep(0)
+                else:
+                    break
         except Exception:  # noqa: BLE001 - searches stay exact; the next refresh tries again
-            log.exception("experience index: the nearest-neighbour graph could not grow")
+            log.exception("experience index: the clustering could not grow")
         finally:
             self._growing = False
         if added > LOAD_PAGE:
-            log.info(
-                "experience index: %s rows entered the nearest-neighbour graph in %.1f s",
-                added, time.monotonic() - started,
-            )  # fmt: skip
+            log.info("experience index: %s rows clustered and added in %.1f s",
+                     added, time.monotonic() - started)  # fmt: skip
 
     def _index(self, entry) -> None:
         """(Re-)index an entry: its problem and the wordings of the alarms it solved as the

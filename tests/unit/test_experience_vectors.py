@@ -3,8 +3,8 @@
 Specifications: suggestions start from the entries whose problem wordings are nearest to the
 new problem (cosine of unit vectors); an entry counts once, with its nearest wording; a
 filtered search only returns entries whose stage/category/kind match; a large pool is searched
-through an HNSW graph that finds the same nearest entries as an exact search, including the
-rows that have not entered the graph yet.
+through an inverted file that finds the same nearest entries as an exact search, including the
+rows that have not entered it yet.
 """
 
 from __future__ import annotations
@@ -65,28 +65,55 @@ def test_a_filtered_search_returns_only_matching_entries():
     assert index.nearest(vectors[0], depth=5, filters={"stage": "no such stage"}) == {}
 
 
-def test_a_large_pool_is_searched_through_the_graph_with_the_exact_answers(monkeypatch):
+def test_a_large_pool_is_searched_through_clusters_with_the_exact_answers(monkeypatch):
     monkeypatch.setenv("BPC_ANN_MIN_ROWS", "2000")
-    vectors = clustered(6000)
+    vectors = clustered(11000)
     index = filled(vectors[:5000])
-    assert index.wants_graph()
-    while index.wants_graph():
-        index.grow_graph()
-    assert index.ann_rows == 5000
-    index.append(vectors[5000:], list(range(5000, 6000)), [{}] * 1000)  # the tail, not in it
+    assert index.needs_training()
+    index.grow()
+    assert index.ann_rows == 5000 and not index.needs_training()
+    index.append(vectors[5000:6000], list(range(5000, 6000)), [{}] * 1000)  # the tail, not in it
     rng = np.random.default_rng(1)
     queries = unit(vectors[rng.integers(0, 6000, 100)] + 0.2 * rng.standard_normal((100, DIM)))
-    first = top10 = 0
-    for query in queries:
-        found = list(index.nearest(query, depth=100))
-        want = exact(vectors, query, 10)
-        first += found[0] == want[0]
-        top10 += len(set(found[:100]) & set(want)) / 10
-    assert first >= 97 and top10 / len(queries) >= 0.97
+
+    def agreement(rows: int) -> tuple[int, float]:
+        first = top10 = 0
+        for query in queries:
+            found = list(index.nearest(query, depth=100))
+            want = exact(vectors[:rows], query, 10)
+            first += found[0] == want[0]
+            top10 += len(set(found[:100]) & set(want)) / 10
+        return first, top10 / len(queries)
+
+    first, top10 = agreement(6000)
+    assert first >= 97 and top10 >= 0.97
     assert index.ann_rows == 5000  # the tail was searched exactly, not added behind our back
+    # the pool doubles: a new clustering is trained and filled, then takes over
+    index.append(vectors[6000:], list(range(6000, 11000)), [{}] * 5000)
+    assert index.needs_training()
+    index.grow()
+    assert index.ann_rows == 11000 and not index.needs_training() and not index.wants_rows()
+    first, top10 = agreement(11000)
+    assert first >= 97 and top10 >= 0.97
 
 
-def test_a_small_pool_has_no_graph():
+def test_a_new_clustering_serves_only_once_it_holds_every_row(monkeypatch):
+    monkeypatch.setenv("BPC_ANN_MIN_ROWS", "1000")
+    vectors = clustered(4000)
+    index = filled(vectors[:1500])
+    index.grow()
+    before = index.ann_rows
+    index.append(vectors[1500:], list(range(1500, 4000)), [{}] * 2500)
+    index.install(index.train(index.training_sample(), len(index)), len(index))
+    index.add_rows(rows=1000)  # the new one is partly filled: the old one still serves
+    assert index.ann_rows == before
+    assert list(index.nearest(vectors[3999], depth=1)) == [3999]  # found in the exact tail
+    while index.wants_rows():
+        index.add_rows()
+    assert index.ann_rows == 4000
+
+
+def test_a_small_pool_is_searched_exactly():
     index = filled(clustered(500))
-    assert not index.wants_graph() and index.grow_graph() == 0
+    assert not index.needs_training() and index.grow() == 0
     assert len(index.nearest(clustered(1, seed=3)[0], depth=10)) == 10
