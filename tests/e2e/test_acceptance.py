@@ -294,7 +294,7 @@ def _fuzz(bpc, tmp_path, label: str, headers: list[str]) -> tuple[int, list]:
         "--checks",
         "not_a_server_error",
         "--max-examples",
-        "15",
+        "10",
         "--seed",
         "2026",
         "--workers",

@@ -42,7 +42,9 @@ def env(tmp_path_factory):
     env = Environment.create(tmp_path_factory.mktemp("analyses"), "sqlite")
     from common import topology
 
-    topology.declare(services=("customer", "worklog", "opportunity", "scoring"), uri=env.amqp_uri)
+    # no customer queues: the customer service does not run here, and entries it would keep
+    # (every entry_recorded) would pile up in a durable queue nobody reads
+    topology.declare(services=("worklog", "opportunity", "scoring"), uri=env.amqp_uri)
     processes = [
         ServiceProcess(env, "worklog", BPC_GRACE_HOUR="24"),  # yesterday is always late
         ServiceProcess(env, "opportunity", BPC_SWEEP_INTERVAL="0.3"),
