@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -32,6 +33,24 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def free_port_range(count: int = 8) -> int:
+    """The first of ``count`` consecutive free ports below the kernel's ephemeral range
+    (32768–60999): a port picked inside it may be taken a moment later as the local end of an
+    outgoing connection (to RabbitMQ, PostgreSQL), and a metrics server would then fail to
+    bind."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, 32_000)
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free range of ports")
 
 
 def _rabbitmqctl(*args: str) -> None:
@@ -98,7 +117,7 @@ class Environment:
         env.vhost = create_vhost()
         env.data_dir = tmp
         env.gateway_port = free_port()
-        env.metrics_offset = free_port() - 9101  # a distinct, probably free range of ports
+        env.metrics_offset = free_port_range() - 9101  # a distinct, free range of ports
         if backend == "postgresql":
             for service in (*SERVICES, "gateway"):
                 env.pg_urls[service] = create_pg_database(f"bpc_t_{service}")
