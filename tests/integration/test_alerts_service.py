@@ -21,7 +21,15 @@ import pytest
 
 from common.actor import Actor
 from common.errors import Forbidden, ValidationFailed
-from tests.support import Environment, EventTap, ServiceProcess, eventually, publish_event, rpc
+from tests.support import (
+    Environment,
+    EventTap,
+    ServiceProcess,
+    discard,
+    eventually,
+    publish_event,
+    rpc,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ADMIN = Actor(id="1", level=9, path=["1"], name="管理员")
@@ -39,7 +47,7 @@ def env(request, tmp_path_factory):
         service.wait_ready()
         yield environment
     finally:
-        service.stop()
+        discard(service)
         environment.destroy()
 
 

@@ -45,6 +45,7 @@ from tests.support import (  # noqa: E402
     EventTap,
     ServiceProcess,
     create_pg_database,
+    discard,
     drop_pg_database,
     eventually,
     publish_event,
@@ -140,8 +141,7 @@ def env():
         first.stop()
         raise
     yield environment
-    second.stop()
-    first.stop()
+    discard(second, first)
     for url in environment.pg_urls.values():
         drop_pg_database(url)
     shutil.rmtree(environment.data_dir, ignore_errors=True)

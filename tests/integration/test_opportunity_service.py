@@ -33,6 +33,7 @@ from tests.support import (
     Environment,
     EventTap,
     ServiceProcess,
+    discard,
     eventually,
     publish_event,
     rpc,
@@ -100,7 +101,7 @@ def env(request, tmp_path_factory):
         service.wait_ready()
         yield environment
     finally:
-        service.stop()
+        discard(service)
         environment.destroy()
 
 

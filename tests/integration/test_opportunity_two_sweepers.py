@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from common.actor import Actor
-from tests.support import Environment, EventTap, ServiceProcess, eventually, rpc
+from tests.support import Environment, EventTap, ServiceProcess, discard, eventually, rpc
 
 OVERDUE = 1000
 TOP, SUP, REP = "9001", "9002", "9003"
@@ -109,5 +109,4 @@ def test_two_instances_confiscate_each_overdue_opportunity_exactly_once(env):
         # just committed usually takes it again, so one instance may do all the work there
     finally:
         tap.close()
-        for instance in instances:
-            instance.stop()
+        discard(*instances)

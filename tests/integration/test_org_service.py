@@ -27,6 +27,7 @@ from tests.support import (
     Environment,
     ServiceProcess,
     create_pg_database,
+    discard,
     drop_pg_database,
     eventually,
     publish_event,
@@ -124,7 +125,7 @@ def org(request, tmp_path_factory):
         process.wait_ready()
         yield env, tap, process
     finally:
-        process.stop()
+        discard(process)
         tap.close()
         env.destroy()
 

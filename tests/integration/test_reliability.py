@@ -29,6 +29,7 @@ from tests.support import (
     actor_of,
     admin_actor,
     declare_topology,
+    discard,
     eventually,
     make_user,
     metric_value,
@@ -46,8 +47,7 @@ def cluster(make_environment, backend):
     for proc in procs.values():
         proc.wait_ready()
     yield env, procs
-    for proc in procs.values():
-        proc.stop()
+    discard(*procs.values())
 
 
 def _team(env):
@@ -244,8 +244,7 @@ def test_events_and_services_survive_a_broker_restart(make_environment):
         boss_actor = actor_of(env, boss["id"])
         eventually(lambda: _owner(env, boss_actor, customer["id"]) == boss["id"], timeout=30)
     finally:
-        for proc in procs.values():
-            proc.stop()
+        discard(*procs.values())
 
 
 def test_entries_reach_only_the_consumers_that_act_on_them(make_environment):

@@ -23,7 +23,7 @@ import pytest
 from common.actor import Actor
 from common.errors import Forbidden, ValidationFailed
 from common.events import Envelope, validate_payload
-from tests.support import Environment, ServiceProcess, eventually, rpc
+from tests.support import Environment, ServiceProcess, discard, eventually, rpc
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TOP = Actor(id="1", level=9, path=["1"], name="董事长")
@@ -57,8 +57,7 @@ def env(tmp_path_factory):
             process.wait_ready()
         yield env
     finally:
-        for process in processes:
-            process.stop()
+        discard(*processes)
         env.destroy()
 
 

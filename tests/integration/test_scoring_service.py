@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from common.actor import Actor
-from tests.support import ROOT, Environment, ServiceProcess, eventually, publish_event, rpc
+from tests.support import ROOT, Environment, ServiceProcess, discard, eventually, publish_event, rpc
 
 _ids = itertools.count(random.randint(10**6, 10**7) * 100)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -63,7 +63,7 @@ def system(request, tmp_path_factory):
         running.start()
         yield running
     finally:
-        running.stop()
+        discard(*running.processes.values())
         env.destroy()
 
 

@@ -20,7 +20,15 @@ from sqlalchemy.exc import DBAPIError
 
 from common.actor import Actor
 from common.errors import BusinessRuleViolated, Forbidden, NotFound, ValidationFailed
-from tests.support import Environment, EventTap, ServiceProcess, eventually, publish_event, rpc
+from tests.support import (
+    Environment,
+    EventTap,
+    ServiceProcess,
+    discard,
+    eventually,
+    publish_event,
+    rpc,
+)
 
 _ids = itertools.count(random.randint(10**6, 10**7) * 100)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -42,7 +50,7 @@ def env(request, tmp_path_factory):
         service.wait_ready()
         yield environment
     finally:
-        service.stop()
+        discard(service)
         environment.destroy()
 
 
@@ -208,7 +216,7 @@ def test_yesterday_after_the_grace_hour_is_too_late_and_records_nothing(tmp_path
         entry = call(environment, "record", owner, activities=["training"], minutes=60)
         assert entry["late"] is False and entry["work_date"] == today()
     finally:
-        service.stop()
+        discard(service)
         environment.destroy()
 
 
