@@ -329,9 +329,13 @@ def _fuzz(bpc, tmp_path, label: str, headers: list[str]) -> tuple[int, list]:
 
 
 def test_property_based_requests_never_get_a_server_error(bpc, admin, tmp_path):
-    count_anon, errors_anon = _fuzz(bpc, tmp_path, "anonymous", [])
+    """Every route of the OpenAPI document, as the administrator on each database, and (on
+    PostgreSQL only: the gateway refuses them before any service or database is asked)
+    without a token."""
     count_auth, errors_auth = _fuzz(
         bpc, tmp_path, "authenticated", [f"Authorization: Bearer {admin.token}"]
     )
-    assert count_anon > 100 and count_auth > 100
-    assert errors_anon == [] and errors_auth == []
+    assert count_auth > 100 and errors_auth == []
+    if bpc.env.backend == "postgresql":
+        count_anon, errors_anon = _fuzz(bpc, tmp_path, "anonymous", [])
+        assert count_anon > 100 and errors_anon == []
