@@ -32,6 +32,7 @@ from common import clock
 
 PASSWORD = "Demo-2026!"
 SEED = 20261127
+ENTRY_PAGE = 10_000  # the work log's import takes pages of up to 10,000 entries
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,14 @@ ACTIVITIES_BY_STAGE = {  # keys of the default catalog (services/worklog/domain.
 }
 
 
+class _Done:
+    def __init__(self, answer):
+        self.answer = answer
+
+    def result(self):
+        return self.answer
+
+
 def say(text: str) -> None:
     print(text, flush=True)
 
@@ -92,9 +101,12 @@ def progress(label: str, done: int, total: int, began: float) -> None:
 
 
 class Demo:
-    def __init__(self, call, size: Size, seed: int = SEED):
-        """``call(service, method, **kwargs)`` → the answer, as the administrator."""
+    def __init__(self, call, size: Size, seed: int = SEED, call_async=None):
+        """``call(service, method, **kwargs)`` → the answer, as the administrator;
+        ``call_async`` (same arguments) → a reply whose ``result()`` is the answer, so that the
+        next page is generated while the service stores the last (default: ``call``)."""
         self.call = call
+        self.call_async = call_async or (lambda *a, **k: _Done(call(*a, **k)))
         self.size = size
         self.rng = random.Random(seed)
         self.now = clock.now()
@@ -372,9 +384,31 @@ class Demo:
         days = [today - timedelta(days=d) for d in range(365, 0, -1)]
         workdays = [d for d in days if d.weekday() < 5]
         began, page, done = time.monotonic(), [], 0
+        in_flight: list = []  # pages sent, not yet answered (each author's in one page only)
+
+        def send(items: list, alone: bool = False) -> None:
+            nonlocal done
+            while in_flight and (alone or len(in_flight) >= 2):
+                done += in_flight.pop(0).result()["imported"]
+                progress("entries", done, size.entries, began)
+            in_flight.append(self.call_async("worklog", "import_entries", items=items))
+            if alone:  # one author's chain over several pages: each page after the last
+                send_wait()
+
+        def send_wait() -> None:
+            nonlocal done
+            while in_flight:
+                done += in_flight.pop(0).result()["imported"]
+                progress("entries", done, size.entries, began)
+
+        sent = 0
         for rep in self.reps:
             mine, my_opps = by_owner.get(rep["id"], []), opps.get(rep["id"], [])
-            count = per_rep if rep is not self.reps[-1] else size.entries - done - len(page)
+            count = per_rep if rep is not self.reps[-1] else size.entries - sent
+            sent += count
+            if page and len(page) + count > ENTRY_PAGE:
+                send(page)
+                page = []
             chosen = sorted(rng.choices(workdays, k=count))
             for day in chosen:
                 opp = rng.choice(my_opps) if my_opps and rng.random() < 0.5 else None
@@ -413,12 +447,12 @@ class Demo:
                         "next_appointment_at": appointment,
                     }
                 )
-                if len(page) == 10_000:
-                    done += self.call("worklog", "import_entries", items=page)["imported"]
+                if len(page) == ENTRY_PAGE:  # one author with more than a page: in order
+                    send(page, alone=True)
                     page = []
-                    progress("entries", done, size.entries, began)
         if page:
-            done += self.call("worklog", "import_entries", items=page)["imported"]
+            send(page)
+        send_wait()
         progress("entries", done, done, began)
 
     # --- alarms and experience ------------------------------------------------------------
@@ -555,5 +589,8 @@ def main(small: bool, password: str | None = None) -> int:
         def call(service: str, method: str, **kwargs):
             return getattr(getattr(proxy, service), method)(**kwargs)
 
-        Demo(call, SMALL if small else FULL).run(admin)
+        def call_async(service: str, method: str, **kwargs):
+            return getattr(getattr(proxy, service), method).call_async(**kwargs)
+
+        Demo(call, SMALL if small else FULL, call_async=call_async).run(admin)
     return 0

@@ -15,11 +15,7 @@ def upsert(
 ) -> None:
     """INSERT ``values``, or UPDATE ``update_columns`` of the row with the same ``key`` (or
     the same ``index_elements``, for a composite key); no columns: keep the existing row."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(model).values(**values)
+    stmt = _insert(session)(model).values(**values)
     columns = {c: stmt.excluded[c] for c in update_columns}
     elements = [getattr(model, name) for name in (index_elements or (key,))]
     if columns:
@@ -27,6 +23,22 @@ def upsert(
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=elements)
     session.execute(stmt)
+
+
+def insert_missing(session: Session, model, key: str, rows: list[dict]) -> None:
+    """INSERT those of ``rows`` whose ``key`` is not there yet, in one statement; rows already
+    there are kept (bulk imports: a per-row upsert compiles a statement each time)."""
+    if rows:
+        stmt = _insert(session)(model).values(rows)
+        session.execute(stmt.on_conflict_do_nothing(index_elements=[getattr(model, key)]))
+
+
+def _insert(session: Session):
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 def rewrite_prefix(session: Session, column, old: str, new: str) -> int:

@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, text, true
+from sqlalchemy import and_, func, insert, or_, select, text, true
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -722,27 +722,17 @@ def import_opportunities(db: Db, actor: Actor, items: list[dict]) -> dict:
             rows.append(_import_row(session, item, rules_by_id(session, pid), pid, i))
         session.add_all([opp for opp, _ in rows])
         session.flush()
-        session.add_all(
-            OpportunityHistory(
-                opportunity_id=opp.id,
-                at=at,
-                action=action,
-                by="import",
-                from_value=before,
-                to_value=after,
-                reason=None,
-            )
+        session.execute(insert(OpportunityHistory), [
+            {"opportunity_id": opp.id, "at": at, "action": action, "by": "import",
+             "from_value": before, "to_value": after, "reason": None}
             for opp, history in rows
             for action, at, before, after in history
-        )
-        for opp, _ in rows:
-            upsert(
-                session,
-                CustomerOwner,
-                "customer_id",
-                {"customer_id": opp.customer_id, "owner_id": opp.owner_id, "name": ""},
-                (),
-            )
+        ])  # fmt: skip
+        owners = {opp.customer_id: opp.owner_id for opp, _ in reversed(rows)}  # first one wins
+        projection.insert_missing(session, CustomerOwner, "customer_id", [
+            {"customer_id": customer, "owner_id": owner, "name": ""}
+            for customer, owner in sorted(owners.items())
+        ])  # fmt: skip
         return {"imported": len(rows), "ids": [str(opp.id) for opp, _ in rows]}
 
 

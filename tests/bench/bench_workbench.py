@@ -12,14 +12,16 @@ vhost and fresh PostgreSQL databases, fills it with ``bpc demo`` (the same comma
 progress shown), logs in ``--users`` demo users of every level that has a workbench of its own
 (salespeople, supervisors, managers), and has each of them open the workbench again and again on
 a keep-alive connection of its own for ``--seconds``: p50, p95, p99, requests per second, and
-any answer other than 200 or with a section ``unavailable``. Everything it created is removed
-(``--keep`` keeps the databases). Not a pytest test (the file name does not match
-``test_*.py``).
+any answer other than 200 or with a section ``unavailable``. Everything it created is removed.
+``--keep FILE`` keeps the filled databases and writes their addresses to FILE; ``--reuse FILE``
+runs on them again without filling (the full fill takes most of a quarter of an hour). Not a
+pytest test (the file name does not match ``test_*.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -99,16 +101,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--warmup", type=float, default=10)
     parser.add_argument("--start-timeout", type=float, default=120)
-    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--keep", metavar="FILE", help="keep the databases, listed in FILE")
+    parser.add_argument("--reuse", metavar="FILE", help="the databases kept with --keep FILE")
     parser.add_argument("--set", action="append", default=[], metavar="BPC_NAME=VALUE")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, on_sigterm)
+    args.reuse = json.loads(Path(args.reuse).read_text()) if args.reuse else {}
     bench = Bench(args)
     try:
         bench.start()
         env = bench.env
-        say(f"· filling with bpc demo{' --small' if args.small else ''}")
-        say(f"  filled in {fill(env, args.small):.0f} s")
+        if args.keep:
+            Path(args.keep).write_text(json.dumps(env.pg_urls, indent=1))
+        if args.reuse:
+            say(f"· on the databases of {sorted(set(args.reuse.values()))} (no fill)")
+        else:
+            say(f"· filling with bpc demo{' --small' if args.small else ''}")
+            say(f"  filled in {fill(env, args.small):.0f} s")
         port = env.gateway_port
         tokens = [login(port, name, PASSWORD) for name in logins(args.users)]
         say(f"· {len(tokens)} users logged in; warming up {args.warmup:.0f} s")
@@ -125,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"  RSS {label} (pid {pid}): {rss:.0f} MB")
         return 0 if verdict == "PASS" else 1
     finally:
-        bench.stop(args.keep)
+        bench.stop(bool(args.keep))
 
 
 if __name__ == "__main__":
