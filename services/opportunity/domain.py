@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import statistics
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -624,16 +625,27 @@ def learned_probabilities(
     pipeline: Pipeline, closed: Sequence[tuple[int, bool]]
 ) -> dict[str, float]:
     """p(stage) = (won among those that reached it + 1) / (reached + 2), the won stage 1;
-    the configured probabilities while fewer than 30 opportunities have closed."""
-    if len(closed) < MIN_CLOSED_SAMPLES:
+    the configured probabilities while fewer than 30 opportunities have closed. ``closed``:
+    (the furthest stage index reached, won?) of each closed opportunity."""
+    return learned_from_counts(pipeline, Counter(closed).items())
+
+
+def learned_from_counts(
+    pipeline: Pipeline, counts: Iterable[tuple[tuple[int, bool], int]]
+) -> dict[str, float]:
+    """``learned_probabilities`` from ((stage index, won?), how many) pairs: what a GROUP BY
+    gives, instead of one row per closed opportunity."""
+    counts = list(counts)
+    if sum(n for _, n in counts) < MIN_CLOSED_SAMPLES:
         return {s.key: s.probability / 100 for s in pipeline.stages}
     result = {}
     for i, stage in enumerate(pipeline.stages):
         if i == pipeline.won_index:
             result[stage.key] = 1.0
             continue
-        reached = [won for max_index, won in closed if max_index >= i]
-        result[stage.key] = round((sum(1 for w in reached if w) + 1) / (len(reached) + 2), 4)
+        reached = sum(n for (index, _), n in counts if index >= i)
+        won = sum(n for (index, w), n in counts if index >= i and w)
+        result[stage.key] = round((won + 1) / (reached + 2), 4)
     return result
 
 

@@ -33,7 +33,7 @@ from common.errors import (
 )
 from common.events import Envelope
 from common.projection import path_list, upsert, user_path
-from services.opportunity import domain, sweep
+from services.opportunity import domain, learned, sweep
 from services.opportunity.models import (
     CONFISCATED,
     LOSS_PENDING,
@@ -470,7 +470,9 @@ def win(db: Db, actor: Actor, opportunity_id: int) -> dict:
         _history(uow.session, opp, now, "won", actor.id, before, opp.stage_key)
         uow.publish("won", {**fact(opp, rules, now, actor.id), "reason": None, "analysis": None})
 
-    return _change(db, actor, opportunity_id, apply)
+    answer = _change(db, actor, opportunity_id, apply)
+    learned.forget()  # committed: the stage probabilities learn from it
+    return answer
 
 
 def lose(db: Db, actor: Actor, opportunity_id: int, reason, analysis) -> dict:
@@ -507,7 +509,9 @@ def approve_loss(db: Db, actor: Actor, opportunity_id: int) -> dict:
             },
         )
 
-    return _change(db, actor, opportunity_id, apply)
+    answer = _change(db, actor, opportunity_id, apply)
+    learned.forget()  # committed: the stage probabilities learn from it
+    return answer
 
 
 # --- reads ---------------------------------------------------------------------------------
@@ -733,7 +737,9 @@ def import_opportunities(db: Db, actor: Actor, items: list[dict]) -> dict:
             {"customer_id": customer, "owner_id": owner, "name": ""}
             for customer, owner in sorted(owners.items())
         ])  # fmt: skip
-        return {"imported": len(rows), "ids": [str(opp.id) for opp, _ in rows]}
+        answer = {"imported": len(rows), "ids": [str(opp.id) for opp, _ in rows]}
+    learned.forget()
+    return answer
 
 
 # --- the follow-up limit -------------------------------------------------------------------
