@@ -115,6 +115,19 @@ class Demo:
         self.customers: list[dict] = []  # {id, owner, industry}
         self.opportunities: list[dict] = []  # {id, customer, owner, stages: [(key, at)]}
 
+    def pipelined(self, service: str, method: str, pages, on_answer, depth: int = 2) -> None:
+        """Send each ``(items, meta)`` of ``pages`` to ``service.method`` with up to ``depth``
+        pages in flight (the next page is generated while the service stores the last), and
+        hand each answer with its meta to ``on_answer``, in order."""
+        in_flight: list = []
+        for items, meta in pages:
+            in_flight.append((self.call_async(service, method, items=items), meta))
+            while len(in_flight) >= depth:
+                reply, done = in_flight.pop(0)
+                on_answer(reply.result(), done)
+        for reply, done in in_flight:
+            on_answer(reply.result(), done)
+
     # --- people ---------------------------------------------------------------------------
 
     def person_name(self) -> str:
@@ -231,7 +244,12 @@ class Demo:
         say(f"· 客户 customers: {size.customers:,}")
         began, page_size = time.monotonic(), 2000
         won_share = 0.15
-        for start in range(0, size.customers, page_size):
+
+        def pages():
+            for start in range(0, size.customers, page_size):
+                yield page(start)
+
+        def page(start: int):
             items, meta = [], []
             for n in range(start, min(start + page_size, size.customers)):
                 owner = self.reps[n % len(self.reps)]
@@ -280,8 +298,10 @@ class Demo:
                     }
                 )
                 meta.append((owner, industry, created, signed))
-            ids = self.call("customer", "import_customers", items=items)["ids"]
-            for cid, (owner, industry, created, signed) in zip(ids, meta, strict=True):
+            return items, meta
+
+        def stored(answer: dict, meta: list) -> None:
+            for cid, (owner, industry, created, signed) in zip(answer["ids"], meta, strict=True):
                 self.customers.append(
                     {
                         "id": cid,
@@ -293,6 +313,9 @@ class Demo:
                 )
             progress("customers", len(self.customers), size.customers, began)
 
+        # a referrer is a customer of a page already stored (``self.customers``)
+        self.pipelined("customer", "import_customers", pages(), stored)
+
     # --- opportunities --------------------------------------------------------------------
 
     def opportunities_(self) -> None:
@@ -301,8 +324,13 @@ class Demo:
         limits = [clock.parse_duration(t) if t else None for _, t in stages]
         won_index = len(stages) - 1
         say(f"· 商机 opportunities: {size.opportunities:,}")
-        began, page_size, done = time.monotonic(), 1000, 0
-        for start in range(0, size.opportunities, page_size):
+        began, page_size = time.monotonic(), 1000
+
+        def pages():
+            for start in range(0, size.opportunities, page_size):
+                yield page(start)
+
+        def page(start: int):
             items, meta = [], []
             for n in range(start, min(start + page_size, size.opportunities)):
                 customer = self.customers[n % len(self.customers)]
@@ -350,8 +378,10 @@ class Demo:
                         closed,
                     )
                 )
-            ids = self.call("opportunity", "import_opportunities", items=items)["ids"]
-            for oid, (customer, owner, path, fate, closed) in zip(ids, meta, strict=True):
+            return items, meta
+
+        def stored(answer: dict, meta: list) -> None:
+            for oid, (customer, owner, path, fate, closed) in zip(answer["ids"], meta, strict=True):
                 self.opportunities.append(
                     {
                         "id": oid,
@@ -362,8 +392,9 @@ class Demo:
                         "closed": closed,
                     }
                 )
-            done += len(ids)
-            progress("opportunities", done, size.opportunities, began)
+            progress("opportunities", len(self.opportunities), size.opportunities, began)
+
+        self.pipelined("opportunity", "import_opportunities", pages(), stored)
 
     def trade(self, customer: dict) -> str:
         return TRADES[customer["industry"]][0]

@@ -34,15 +34,10 @@ def workbench(call: Call) -> dict:
     supervisor = call.actor.level >= SUPERVISOR
     calls = {
         "care": ("customer", "reminders", {"from": clock.today().isoformat(), "days": DAYS}),
-        "mine": ("alerts", "board", {"mine": True, "status": "open", "limit": LIMIT}),
-        "to_help": ("alerts", "board", {"to_help": True, "limit": LIMIT}),
+        "alarms": ("alerts", "workbench", {"limit": LIMIT}),
         "opportunities": ("opportunity", "workbench", {"days": DAYS}),
         "today": ("scoring", "today", {}),
     }
-    if supervisor:
-        calls["unsupported"] = (
-            "alerts", "board", {"subordinates": True, "unsupported": True, "limit": LIMIT},
-        )  # fmt: skip
     answers = call.rpc.call_each(calls, config.workbench_timeout())
     unavailable: set[str] = set()
 
@@ -58,18 +53,9 @@ def workbench(call: Call) -> dict:
     care = answer("care")
     items = care["items"] if care else None
     opportunities = answer("opportunities")
-    mine, to_help = answer("mine"), answer("to_help")
-    alarms = None
-    if mine is not None or to_help is not None:
-        alarms = {
-            "mine": mine["items"] if mine else None,
-            "to_help": to_help["items"] if to_help else None,
-        }
-        if supervisor:
-            unsupported = answer("unsupported")
-            alarms["unsupported"] = unsupported["items"] if unsupported else None
-    elif supervisor:
-        answer("unsupported")
+    alarms = answer("alarms")
+    if alarms is not None and not supervisor:
+        alarms.pop("unsupported", None)
 
     def section(name: str):
         return opportunities[name] if opportunities else None

@@ -546,6 +546,18 @@ def board(db: Db, actor: Actor, args: dict) -> dict:
         }
 
 
+SUPERVISOR = 4  # from this level the workbench shows subordinates' unsupported alarms
+
+
+def workbench(db: Db, actor: Actor, limit: int) -> dict:
+    """The three lists of the caller's workbench (one RPC instead of three)."""
+    lists = {"mine": {"mine": True, "status": domain.OPEN}, "to_help": {"to_help": True}}
+    if actor.level >= SUPERVISOR:
+        lists["unsupported"] = {"subordinates": True, "unsupported": True}
+    answer = {name: board(db, actor, {**f, "limit": limit})["items"] for name, f in lists.items()}
+    return {"unsupported": None, **answer}
+
+
 # --- responding and resolving ------------------------------------------------------------------
 
 STALE_RETRIES = 3

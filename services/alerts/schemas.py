@@ -44,6 +44,10 @@ class BoardIn(Strict):
     cursor = Cursor(allow_none=True, load_default=None)
 
 
+class WorkbenchIn(Strict):
+    limit = fields.Integer(allow_none=True, load_default=20, validate=validate.Range(1, 100))
+
+
 class StatsIn(Strict):
     scope = fields.String(allow_none=True, load_default="group", validate=validate.OneOf(SCOPES))
     from_date = fields.Date(allow_none=True, load_default=None)

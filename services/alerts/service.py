@@ -100,6 +100,15 @@ class AlertsService(ServiceBase):
         return handlers.board(self.db, actor, schemas.load(schemas.BoardIn, fields))
 
     @rpc
+    def workbench(self, **fields) -> dict:
+        """Any user: the workbench's alarms in one call — ``mine`` (open, raised by the caller),
+        ``to_help`` and, from level 4, ``unsupported`` (subordinates' open alarms nobody has
+        answered; else None). Args: limit? (per list)."""
+        actor = self._caller()
+        args = schemas.load(schemas.WorkbenchIn, fields)
+        return handlers.workbench(self.db, actor, args["limit"])
+
+    @rpc
     def respond(self, **fields) -> dict:
         """Anyone: an analysis or proposed method on an open alarm. Emits ``response_posted``."""
         actor = self._caller()

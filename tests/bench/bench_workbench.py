@@ -10,9 +10,12 @@ Goal (issue 6): p95 under 150 ms with 20 concurrent users on the demo-scale data
 It starts the whole BPC as the README says (``python -m common.cli run``) on a fresh RabbitMQ
 vhost and fresh PostgreSQL databases, fills it with ``bpc demo`` (the same command a user runs,
 progress shown), logs in ``--users`` demo users of every level that has a workbench of its own
-(salespeople, supervisors, managers), and has each of them open the workbench again and again on
-a keep-alive connection of its own for ``--seconds``: p50, p95, p99, requests per second, and
-any answer other than 200 or with a section ``unavailable``. Everything it created is removed.
+(salespeople, supervisors, managers), each on a keep-alive connection of its own, for
+``--seconds`` twice: first as people use it (each opens the workbench, reads it for ``--think``
+seconds on average, and opens it again: the load the goal is judged at), then with no reading
+time at all (each opens it again the moment it arrives: what the machine can serve). For each:
+p50, p95, p99, requests per second, and any answer other than 200 or with a section
+``unavailable``. Everything it created is removed.
 ``--keep FILE`` keeps the filled databases and writes their addresses to FILE; ``--reuse FILE``
 runs on them again without filling (the full fill takes most of a quarter of an hour). Not a
 pytest test (the file name does not match ``test_*.py``).
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -60,7 +64,11 @@ def logins(count: int) -> list[str]:
     return people
 
 
-def hammer(port: int, tokens: list[str], seconds: float) -> tuple[list[float], dict, int]:
+def hammer(
+    port: int, tokens: list[str], seconds: float, think: float = 0.0
+) -> tuple[list[float], dict, int]:
+    """Each user opens the workbench, reads it for ``think`` seconds on average (uniformly
+    between half and one and a half times that; 0: opens it again at once), and again."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     degraded = [0]
@@ -70,6 +78,9 @@ def hammer(port: int, tokens: list[str], seconds: float) -> tuple[list[float], d
     def user(token: str) -> None:
         http = Http(port, token)
         mine, codes, partial = [], {}, 0
+        rng = random.Random(token)
+        if think:
+            time.sleep(rng.uniform(0, think))  # users arrive spread out, not in step
         while time.monotonic() < deadline:
             began = time.perf_counter()
             status, body = http.call("GET", "/api/v1/workbench")
@@ -77,6 +88,8 @@ def hammer(port: int, tokens: list[str], seconds: float) -> tuple[list[float], d
             codes[status] = codes.get(status, 0) + 1
             if status == 200 and body.get("unavailable"):
                 partial += 1
+            if think:
+                time.sleep(rng.uniform(0.5 * think, 1.5 * think))
         http.close()
         with lock:
             latencies.extend(mine)
@@ -100,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--warmup", type=float, default=10)
+    parser.add_argument(
+        "--think", type=float, default=2.0,
+        help="seconds a user reads the workbench before opening it again (mean; the goal is "
+        "judged at this load, the capacity is shown with none)",
+    )  # fmt: skip
     parser.add_argument("--start-timeout", type=float, default=120)
     parser.add_argument("--keep", metavar="FILE", help="keep the databases, listed in FILE")
     parser.add_argument("--reuse", metavar="FILE", help="the databases kept with --keep FILE")
@@ -122,14 +140,23 @@ def main(argv: list[str] | None = None) -> int:
         tokens = [login(port, name, PASSWORD) for name in logins(args.users)]
         say(f"· {len(tokens)} users logged in; warming up {args.warmup:.0f} s")
         hammer(port, tokens, args.warmup)
-        say(f"· {len(tokens)} users open the workbench again and again for {args.seconds:.0f} s")
-        latencies, statuses, degraded = hammer(port, tokens, args.seconds)
-        p50, p95, p99 = (pct(latencies, q) for q in (0.5, 0.95, 0.99))
-        verdict = "PASS" if p95 < GOAL_P95_MS and set(statuses) == {200} else "FAIL"
-        say(f"  requests {len(latencies):,} ({len(latencies) / args.seconds:.1f}/s): "
-            f"p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms  "
-            f"(goal p95 < {GOAL_P95_MS:.0f} ms: {verdict})")  # fmt: skip
-        say(f"  statuses {statuses}; answers with a section unavailable: {degraded}")
+        verdict = "PASS"
+        for label, think in (
+            (f"read it for {args.think:.1f} s on average, then open it again", args.think),
+            ("open it again at once (no reading time: the capacity)", 0.0),
+        ):
+            say(f"· {len(tokens)} users open the workbench, {label}, for {args.seconds:.0f} s")
+            latencies, statuses, degraded = hammer(port, tokens, args.seconds, think)
+            p50, p95, p99 = (pct(latencies, q) for q in (0.5, 0.95, 0.99))
+            judged = think == args.think
+            ok = p95 < GOAL_P95_MS and set(statuses) == {200}
+            if judged and not ok:
+                verdict = "FAIL"
+            goal = f"(goal p95 < {GOAL_P95_MS:.0f} ms: {'PASS' if ok else 'FAIL'})"
+            say(f"  requests {len(latencies):,} ({len(latencies) / args.seconds:.1f}/s): "
+                f"p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms  "
+                f"{goal if judged else '(not judged)'}")  # fmt: skip
+            say(f"  statuses {statuses}; answers with a section unavailable: {degraded}")
         for label, pid, rss in bench.rss():
             say(f"  RSS {label} (pid {pid}): {rss:.0f} MB")
         return 0 if verdict == "PASS" else 1

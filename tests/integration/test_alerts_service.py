@@ -329,3 +329,24 @@ def test_a_resolution_carries_what_the_pool_files_it_under(env):
     )
     assert data["method_author_id"] == first.id and data["via"] == "response"
     assert data["contributors"] == [second.id, first.id]
+
+
+def test_the_workbench_gives_own_to_help_and_unsupported_alarms_in_one_call(env):
+    sup_id, rep_id, peer_id = (str(next(_ids)) for _ in range(3))
+    sup = Actor(id=sup_id, level=4, path=["1", sup_id], name="钱主管")
+    rep = Actor(id=rep_id, level=2, path=["1", sup_id, rep_id], name="孙业务")
+    peer = Actor(id=peer_id, level=2, path=["1", sup_id, peer_id], name="周业务")
+    helped = call(env, "raise_alarm", actor=rep, category="price", description="客户嫌贵迟迟不签")
+    alone = call(env, "raise_alarm", actor=rep, category="price", description="竞品低价抢单")
+    call(env, "respond", actor=peer, alarm_id=helped["id"], body="先讲价值再谈价格")
+    own = call(env, "raise_alarm", actor=sup, category="price", description="团队本月回款慢")
+
+    mine = call(env, "workbench", actor=rep)
+    assert [a["id"] for a in mine["mine"]] == [alone["id"], helped["id"]]  # newest first
+    assert mine["to_help"] == [] and mine["unsupported"] is None  # below level 4: no list
+    lead = call(env, "workbench", actor=sup)
+    assert [a["id"] for a in lead["mine"]] == [own["id"]]
+    assert [a["id"] for a in lead["to_help"]] == [alone["id"], helped["id"]]
+    assert [a["id"] for a in lead["unsupported"]] == [alone["id"]]  # nobody answered it
+    with pytest.raises(ValidationFailed):
+        call(env, "workbench", actor=rep, limit=0)

@@ -570,6 +570,13 @@ def test_probabilities_are_learned_from_history_with_laplace_smoothing():
     assert probabilities["contact"] != 0.1
 
 
+def test_counts_from_a_group_by_learn_what_one_row_per_opportunity_learns():
+    closed = [(6, True)] * 10 + [(0, False)] * 30 + [(3, False)] * 7 + [(5, True)] * 2
+    counts = [((6, True), 10), ((0, False), 30), ((3, False), 7), ((5, True), 2)]
+    assert domain.learned_from_counts(P, counts) == domain.learned_probabilities(P, closed)
+    assert domain.learned_from_counts(P, [((6, True), 29)])["contact"] == 0.1  # too few
+
+
 def test_expected_close_is_entry_plus_the_remaining_stage_limits():
     assert domain.expected_close(P, 4, NOW) == NOW + timedelta(days=21 + 30)
     assert domain.expected_close(P, 0, NOW) == NOW + timedelta(days=7 + 14 * 3 + 21 + 30)
