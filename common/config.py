@@ -152,9 +152,16 @@ def max_workers() -> int:
 
 
 def db_pool_size() -> int:
-    """Database connections a service process keeps: one per worker, plus the outbox relay
-    and a background job."""
-    return int(os.environ.get("BPC_DB_POOL_SIZE", str(max_workers() + 2)))
+    """Database connections a service process keeps open between requests (PostgreSQL): eight
+    processes keep 64 of a default server's 100, so a burst in one still finds room."""
+    return int(os.environ.get("BPC_DB_POOL_SIZE", "8"))
+
+
+def db_max_overflow() -> int:
+    """Connections opened beyond the kept ones in a burst, and closed after it: up to one per
+    worker, plus the outbox relay and a background job, in all."""
+    default = max(0, max_workers() + 2 - db_pool_size())
+    return int(os.environ.get("BPC_DB_MAX_OVERFLOW", str(default)))
 
 
 def nameko_config() -> dict:

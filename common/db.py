@@ -234,12 +234,17 @@ def make_engine(url: str):
             cur.close()
 
         return engine
-    # Enough pooled connections for every worker at once plus the relay: a pool smaller than
-    # the worker count opened and closed a PostgreSQL connection (a server process) per
-    # request under load. No pre-ping: it cost a round trip per checkout; after a database
+    # A few connections kept, and up to one per worker in a burst: every process keeping one
+    # per worker (22 each) exhausted a default server's 100 connections at demo scale ("too
+    # many clients"). No pre-ping: it cost a round trip per checkout; after a database
     # restart the first statement on each stale connection fails (503, or a retried event)
     # and SQLAlchemy then replaces every connection of the pool.
-    return create_engine(url, pool_size=config.db_pool_size(), max_overflow=5, pool_pre_ping=False)
+    return create_engine(
+        url,
+        pool_size=config.db_pool_size(),
+        max_overflow=config.db_max_overflow(),
+        pool_pre_ping=False,
+    )
 
 
 class DatabaseProvider(DependencyProvider):

@@ -54,7 +54,15 @@ def remote_exception(error: dict) -> Exception:
             return cls(*args)
         except Exception:
             log.exception("cannot rebuild remote error %s%r", path, args)
+    if path.startswith("sqlalchemy.exc.") and error.get("exc_type") in DATABASE_DOWN:
+        # a service's database refused or lost the connection (too many clients, restarting)
+        # where no handler said so itself: the caller is told to retry, as for a locked one
+        log.warning("database unavailable behind a service: %s", error.get("value"))
+        return ServiceUnavailable("数据库暂时不可用 / Database temporarily unavailable")
     return RemoteError(exc_type=error.get("exc_type"), value=error.get("value"))
+
+
+DATABASE_DOWN = {"OperationalError", "InterfaceError", "DisconnectionError", "TimeoutError"}
 
 
 class PendingCall:

@@ -4,7 +4,7 @@ lost reasons. Queries here; the arithmetic is ``domain``'s."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -269,22 +269,38 @@ def _add_months(a: list[dict], b: list[dict]) -> list[dict]:
 # --- work list -----------------------------------------------------------------------------
 
 
+FAR = datetime.max.replace(tzinfo=UTC)  # no deadline: last
+
+
+def _in_hand(session: Session, actor: Actor) -> list:
+    """The caller's opportunities in hand, 100% → 0% (the stage's probability), then the
+    nearest deadline (stage deadline, or for a confiscated one the decision deadline; none
+    last): ``(opportunity, its pipeline's rules)``, ordered before any is written out (a
+    salesperson holds a hundred; the workbench shows twenty)."""
+    rows = session.scalars(
+        select(Opportunity).where(Opportunity.holder_id == actor.id, Opportunity.status.in_(ACTIVE))
+    ).all()
+    hand = []
+    for opp in rows:
+        rules = rules_by_id(session, opp.pipeline_id)
+        stage = rules.stages[opp.stage_index] if opp.stage_index < len(rules.stages) else None
+        deadline = opp.stage_deadline or opp.decision_deadline
+        deadline = clock.as_utc(deadline) if deadline else None
+        hand.append((-(stage.probability if stage else 0), deadline or FAR, opp.id, opp, rules))
+    hand.sort(key=lambda h: h[:3])
+    return [(opp, rules) for *_, opp, rules in hand]
+
+
+def _out(opp, rules) -> dict:
+    item = opportunity_out(opp, rules)
+    item["deadline"] = item["stage_deadline"] or item["decision_deadline"]
+    return item
+
+
 def worklist(db: Db, actor: Actor, limit: int) -> dict:
     """The caller's opportunities in hand, 100% → 0%, then the nearest deadline."""
     with db.read() as session:
-        rows = session.scalars(
-            select(Opportunity).where(
-                Opportunity.holder_id == actor.id, Opportunity.status.in_(ACTIVE)
-            )
-        ).all()
-        items = [opportunity_out(r, rules_by_id(session, r.pipeline_id)) for r in rows]
-    for item in items:
-        item["deadline"] = item["stage_deadline"] or item["decision_deadline"]
-    ordered = domain.work_list_order(
-        [{**i, "stage_deadline": _parse(i["deadline"])} for i in items]
-    )
-    by_id = {i["id"]: i for i in items}
-    return {"items": [by_id[o["id"]] for o in ordered][:limit]}
+        return {"items": [_out(*h) for h in _in_hand(session, actor)[:limit]]}
 
 
 def _parse(value: str | None):
@@ -459,23 +475,38 @@ def workbench(db: Db, actor: Actor, days: int) -> dict:
     deadline comes within ``days`` (nearest first), the 100%→0% work list, the caller's own
     weighted forecast, and for a supervisor (level ≥ 4) the confiscated opportunities awaiting
     their decision (nearest decision deadline first)."""
-    work = worklist(db, actor, 500)["items"]
     horizon = clock.now() + timedelta(days=days)
-    near = sorted(
-        (i for i in work if i["status"] == OPEN and i["deadline"]
-         and _parse(i["deadline"]) <= horizon),
-        key=lambda i: _parse(i["deadline"]),
-    )  # fmt: skip
-    pending = None
-    if actor.level >= 4:
-        pending = sorted(
-            (i for i in work if i["status"] == CONFISCATED),
-            key=lambda i: _parse(i["deadline"]) or clock.now(),
+
+    def deadline(opp) -> datetime:
+        moment = opp.stage_deadline or opp.decision_deadline
+        return clock.as_utc(moment) if moment else FAR
+
+    with db.read() as session:
+        hand = _in_hand(session, actor)
+        near = sorted(
+            (h for h in hand if h[0].status == OPEN and deadline(h[0]) <= horizon),
+            key=lambda h: deadline(h[0]),
         )[:WORKBENCH_LIMIT]
+        pending = None
+        if actor.level >= 4:
+            pending = sorted(
+                (h for h in hand if h[0].status == CONFISCATED),
+                key=lambda h: deadline(h[0]) if deadline(h[0]) is not FAR else clock.now(),
+            )[:WORKBENCH_LIMIT]
+        written: dict[int, dict] = {}
+
+        def out(part):  # each opportunity written out once, however many lists show it
+            for opp, rules in part:
+                if opp.id not in written:
+                    written[opp.id] = _out(opp, rules)
+            return [written[opp.id] for opp, _ in part]
+
+        near, work = out(near), out(hand[:WORKBENCH_LIMIT])
+        pending = out(pending) if pending is not None else None
     own = forecast(db, actor, "me", 3, backtest=False)
     return {
-        "near_deadline": near[:WORKBENCH_LIMIT],
-        "worklist": work[:WORKBENCH_LIMIT],
+        "near_deadline": near,
+        "worklist": work,
         "forecast": {"months": own["months"], "probabilities": own["probabilities"]},
         "decisions_pending": pending,
     }

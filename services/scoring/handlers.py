@@ -194,32 +194,41 @@ def _visible_user(session: Session, actor: Actor, user_id: str | None) -> str:
     return user_id
 
 
-def people_of_scope(session: Session, actor: Actor, scope: str) -> list[Person]:
+_PEOPLE = select(Person.user_id, Person.name, Person.level, Person.path).where(
+    Person.active.is_(True)
+)
+
+
+def people_of_scope(session: Session, actor: Actor, scope: str) -> list:
     """group: everyone; branch: the subtree of the caller's nearest level-6 (or higher)
     ancestor; team: the caller's supervisor's direct reports (for level ≥ 4, their own);
-    me: the caller; subtree: the caller's subtree."""
-    people = session.scalars(select(Person).where(Person.active.is_(True))).all()
-    by_id = {p.user_id: p for p in people}
-    me = by_id.get(actor.id)
-    mine = path_list(me.path) if me else actor.path
+    me: the caller; subtree: the caller's subtree. Active people as rows (user_id, name,
+    level, path), selected by path in the database: every workbench asks for a team."""
     if scope == "group":
-        return list(people)
+        return list(session.execute(_PEOPLE))
     if scope == "me":
-        return [p for p in people if p.user_id == actor.id]
+        return list(session.execute(_PEOPLE.where(Person.user_id == actor.id)))
+    me = session.scalar(select(Person.path).where(Person.user_id == actor.id, Person.active))
+    mine = path_list(me) if me else actor.path
+    depth = None
     if scope == "subtree":
         root = "/" + "/".join(mine) + "/"
     elif scope == "branch":
-        head = next(
-            (uid for uid in reversed(mine) if by_id.get(uid) and (by_id[uid].level or 0) >= 6),
-            None,
+        levels = dict(
+            session.execute(
+                select(Person.user_id, Person.level).where(
+                    Person.user_id.in_(mine), Person.active.is_(True)
+                )
+            ).all()
         )
+        head = next((uid for uid in reversed(mine) if (levels.get(uid) or 0) >= 6), None)
         root = "/" + "/".join(mine[: mine.index(head) + 1]) + "/" if head else "/"
     else:  # team
         lead = mine if actor.level >= 4 or len(mine) < 2 else mine[:-1]
         root = "/" + "/".join(lead) + "/"
         depth = len(lead) + 1
-        return [p for p in people if p.path.startswith(root) and len(path_list(p.path)) <= depth]
-    return [p for p in people if p.path.startswith(root)]
+    rows = session.execute(_PEOPLE.where(Person.path.startswith(root, autoescape=True)))
+    return [p for p in rows if depth is None or len(path_list(p.path)) <= depth]
 
 
 # --- curves and boards -----------------------------------------------------------------------

@@ -64,6 +64,18 @@ def test_unknown_remote_error_stays_a_remote_error():
     assert isinstance(remote_exception(serialize(KeyError("x"))), RemoteError)
 
 
+def test_a_database_refusing_connections_behind_a_service_is_503_not_500():
+    import psycopg2
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    refused = psycopg2.OperationalError("FATAL:  sorry, too many clients already")
+    error = remote_exception(serialize(OperationalError("SELECT 1", {}, refused)))
+    assert error.status == 503 and error.code == "service_unavailable"
+    # a mistake in a statement stays what it is: a server error to fix, not a retry
+    bad = ProgrammingError("SELEC 1", {}, Exception("syntax error"))
+    assert isinstance(remote_exception(serialize(bad)), RemoteError)
+
+
 class _Listener:
     routing_key = "reply"
 
