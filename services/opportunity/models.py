@@ -80,6 +80,8 @@ class Opportunity(Base):
         Index("ix_opportunities_status_followup_deadline", "status", "followup_deadline"),
         Index("ix_opportunities_status_warn_at", "status", "warn_at"),
         Index("ix_opportunities_status_decision_deadline", "status", "decision_deadline"),
+        # what each holder has in hand (the workbench, the work list, the own forecast)
+        Index("ix_opportunities_holder_id_status", "holder_id", "status"),
         Index(
             "ix_opportunities_holder_path",
             "holder_path",
@@ -101,7 +103,7 @@ class Opportunity(Base):
     # a confiscation); paths are materialised supervisor chains ("/1/5/9/")
     owner_id: Mapped[str] = mapped_column(String(64), index=True)
     owner_path: Mapped[str] = mapped_column(String(512))
-    holder_id: Mapped[str] = mapped_column(String(64), index=True)
+    holder_id: Mapped[str] = mapped_column(String(64))  # indexed with status (below)
     holder_path: Mapped[str] = mapped_column(String(512))
     # the holder it was confiscated from (who "return" gives it back to)
     original_owner_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
