@@ -724,12 +724,16 @@ def import_opportunities(db: Db, actor: Actor, items: list[dict]) -> dict:
             if session.get(Pipeline, pid) is None:
                 raise ValidationFailed(details={f"items.{i}.pipeline_id": [PIPELINE_NOT_FOUND]})
             rows.append(_import_row(session, item, rules_by_id(session, pid), pid, i))
-        session.add_all([opp for opp, _ in rows])
-        session.flush()
+        # one bulk INSERT … RETURNING of the values set on each (transient) opportunity, not a
+        # unit-of-work flush of objects: the ORM applies the column defaults of the rest
+        values = [{k: v for k, v in vars(opp).items() if not k.startswith("_")} for opp, _ in rows]
+        ids = list(session.scalars(
+            insert(Opportunity).returning(Opportunity.id, sort_by_parameter_order=True), values
+        ))  # fmt: skip
         session.execute(insert(OpportunityHistory), [
-            {"opportunity_id": opp.id, "at": at, "action": action, "by": "import",
+            {"opportunity_id": oid, "at": at, "action": action, "by": "import",
              "from_value": before, "to_value": after, "reason": None}
-            for opp, history in rows
+            for oid, (_, history) in zip(ids, rows, strict=True)
             for action, at, before, after in history
         ])  # fmt: skip
         owners = {opp.customer_id: opp.owner_id for opp, _ in reversed(rows)}  # first one wins
@@ -737,7 +741,7 @@ def import_opportunities(db: Db, actor: Actor, items: list[dict]) -> dict:
             {"customer_id": customer, "owner_id": owner, "name": ""}
             for customer, owner in sorted(owners.items())
         ])  # fmt: skip
-        answer = {"imported": len(rows), "ids": [str(opp.id) for opp, _ in rows]}
+        answer = {"imported": len(rows), "ids": [str(oid) for oid in ids]}
     learned.forget()
     return answer
 

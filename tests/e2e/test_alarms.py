@@ -14,6 +14,7 @@ import os
 import signal
 import time
 import uuid
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -347,3 +348,38 @@ def test_the_workbench_answers_without_a_stopped_service(bpc, people):
     assert answer["today"] is None and answer["unavailable"] == ["scoring"]
     assert alarm_id in {a["id"] for a in answer["alarms"]["mine"]}
     assert answer["worklist"] is not None and answer["reminders"] is not None
+
+
+def test_the_small_demo_fills_a_group_whose_people_can_work(bpc, admin):
+    """``bpc demo --small`` (README) through the services' bulk imports: its people log in
+    and see their workbench, customers, log, curve, alarms and the experience pool. Last in
+    this module: it adds a whole group to the system."""
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    environ = {**bpc.env.vars(), "BPC_ADMIN_PASSWORD": bpc.env.admin_password}
+    run = subprocess.run(
+        [sys.executable, "-m", "common.cli", "demo", "--small"],
+        cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "完成 done" in run.stdout and "demo_rep0 / Demo-2026!" in run.stdout
+    rep = Api(bpc.env.base_url).login("demo_rep0", "Demo-2026!")
+    bench = rep.get("/api/v1/workbench")
+    assert bench.status_code == 200 and bench.json()["unavailable"] == [], bench.text
+    assert bench.json()["worklist"], "a demo salesperson holds opportunities"
+    assert rep.get("/api/v1/customers").json()["items"], "and owns customers"
+    me = rep.get("/api/v1/me").json()["id"]
+    entries = rep.get(ENTRIES).json()["items"]
+    assert entries and all(e["author_id"] == me for e in entries)
+    chain = rep.get("/api/v1/worklog/verify", params={"author_id": me}).json()
+    assert chain["valid"] is True and chain["entries"] > 100  # imported chains hold
+    half_a_year = (datetime.now() - timedelta(days=180)).date().isoformat()
+    points = rep.get(
+        "/api/v1/scoring/curves", params={"granularity": "month", "from": half_a_year}
+    ).json()["points"]
+    assert sum(p["minutes"] for p in points) > 0, "scoring was rebuilt from the history"
+    assert admin.get("/api/v1/experience", params={"q": "客户"}).json()["items"]
+    assert admin.get(ALARMS).json()["items"]
