@@ -142,14 +142,15 @@ class Demo:
 
     def pipelined(self, service: str, method: str, pages, on_answer, depth: int = 2) -> None:
         """Send each ``(items, meta)`` of ``pages`` to ``service.method`` with up to ``depth``
-        pages in flight (the next page is generated while the service stores the last), and
-        hand each answer with its meta to ``on_answer``, in order."""
+        pages in flight (the next page is generated while the service stores them; a page is
+        sent once fewer than ``depth`` are unanswered), and hand each answer with its meta to
+        ``on_answer``, in order."""
         in_flight: list = []
         for items, meta in pages:
-            in_flight.append((self.call_async(service, method, items=items), meta))
             while len(in_flight) >= depth:
                 reply, done = in_flight.pop(0)
                 on_answer(reply.result(), done)
+            in_flight.append((self.call_async(service, method, items=items), meta))
         for reply, done in in_flight:
             on_answer(reply.result(), done)
 
@@ -439,77 +440,72 @@ class Demo:
         today = clock.today()
         days = [today - timedelta(days=d) for d in range(365, 0, -1)]
         workdays = [d for d in days if d.weekday() < 5]
-        began, page, done = time.monotonic(), [], 0
-        in_flight: list = []  # pages sent, not yet answered (each author's in one page only)
+        began, done = time.monotonic(), 0
+        # an author's chain must not be in two pages at once: whole salespeople per page, and
+        # one page at a time if one salesperson can fill more than a page
+        depth = 2 if per_rep + len(self.reps) <= ENTRY_PAGE else 1
 
-        def send(items: list, alone: bool = False) -> None:
-            nonlocal done
-            while in_flight and (alone or len(in_flight) >= 2):
-                done += in_flight.pop(0).result()["imported"]
-                progress("entries", done, size.entries, began)
-            in_flight.append(self.call_async("worklog", "import_entries", items=items))
-            if alone:  # one author's chain over several pages: each page after the last
-                send_wait()
-
-        def send_wait() -> None:
-            nonlocal done
-            while in_flight:
-                done += in_flight.pop(0).result()["imported"]
-                progress("entries", done, size.entries, began)
-
-        sent = 0
-        for rep in self.reps:
-            mine, my_opps = by_owner.get(rep["id"], []), opps.get(rep["id"], [])
-            count = per_rep if rep is not self.reps[-1] else size.entries - sent
-            sent += count
-            if page and len(page) + count > ENTRY_PAGE:
-                send(page)
-                page = []
-            chosen = sorted(rng.choices(workdays, k=count))
-            for day in chosen:
-                opp = rng.choice(my_opps) if my_opps and rng.random() < 0.5 else None
-                stage = None
-                if opp is not None:
-                    moment = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
-                    passed = [k for k, at in opp["stages"] if at <= moment]
-                    closed = opp["fate"] != "open" and opp["closed"] <= moment
-                    if not passed or closed:
-                        opp = None
-                    else:
-                        stage = passed[-1]
-                customer = opp["customer"] if opp else (rng.choice(mine) if mine else None)
-                activities = list(
-                    rng.choice(ACTIVITIES_BY_STAGE.get(stage, ACTIVITIES_BY_STAGE[None]))
-                )
-                if customer is None:
-                    activities = ["training"]
-                recorded = datetime.combine(
-                    day, datetime.min.time(), tzinfo=clock.org_tz()
-                ) + timedelta(hours=rng.uniform(17, 21))
-                appointment = None
-                if customer is not None and rng.random() < 0.1:
-                    appointment = (recorded + timedelta(days=rng.randrange(1, 6))).isoformat()
-                page.append(
-                    {
-                        "author_id": rep["id"],
-                        "work_date": day.isoformat(),
-                        "recorded_at": recorded.isoformat(),
-                        "customer_id": customer["id"] if customer else None,
-                        "opportunity_id": opp["id"] if opp else None,
-                        "stage": stage,
-                        "activities": activities,
-                        "minutes": rng.randrange(15, 120),
-                        "expense": f"{rng.randrange(0, 300)}.00" if "visit" in activities else None,
-                        "next_appointment_at": appointment,
-                    }
-                )
-                if len(page) == ENTRY_PAGE:  # one author with more than a page: in order
-                    send(page, alone=True)
+        def pages():
+            page, sent = [], 0
+            for rep in self.reps:
+                mine, my_opps = by_owner.get(rep["id"], []), opps.get(rep["id"], [])
+                count = per_rep if rep is not self.reps[-1] else size.entries - sent
+                sent += count
+                if page and len(page) + count > ENTRY_PAGE:
+                    yield page, None
                     page = []
-        if page:
-            send(page)
-        send_wait()
+                for day in sorted(rng.choices(workdays, k=count)):
+                    page.append(self.entry(rep, day, mine, my_opps))
+                    if len(page) == ENTRY_PAGE:  # one author over pages: depth 1
+                        yield page, None
+                        page = []
+            if page:
+                yield page, None
+
+        def stored(answer: dict, _meta) -> None:
+            nonlocal done
+            done += answer["imported"]
+            progress("entries", done, size.entries, began)
+
+        self.pipelined("worklog", "import_entries", pages(), stored, depth)
         progress("entries", done, done, began)
+
+    def entry(self, rep: dict, day: date, mine: list, my_opps: list) -> dict:
+        """One of ``rep``'s log entries on ``day``: half of them on an opportunity of theirs
+        that was open then (its stage that day), the rest on a customer of theirs."""
+        rng = self.rng
+        opp = rng.choice(my_opps) if my_opps and rng.random() < 0.5 else None
+        stage = None
+        if opp is not None:
+            moment = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+            passed = [k for k, at in opp["stages"] if at <= moment]
+            closed = opp["fate"] != "open" and opp["closed"] <= moment
+            if not passed or closed:
+                opp = None
+            else:
+                stage = passed[-1]
+        customer = opp["customer"] if opp else (rng.choice(mine) if mine else None)
+        activities = list(rng.choice(ACTIVITIES_BY_STAGE.get(stage, ACTIVITIES_BY_STAGE[None])))
+        if customer is None:
+            activities = ["training"]
+        recorded = datetime.combine(day, datetime.min.time(), tzinfo=clock.org_tz()) + timedelta(
+            hours=rng.uniform(17, 21)
+        )
+        appointment = None
+        if customer is not None and rng.random() < 0.1:
+            appointment = (recorded + timedelta(days=rng.randrange(1, 6))).isoformat()
+        return {
+            "author_id": rep["id"],
+            "work_date": day.isoformat(),
+            "recorded_at": recorded.isoformat(),
+            "customer_id": customer["id"] if customer else None,
+            "opportunity_id": opp["id"] if opp else None,
+            "stage": stage,
+            "activities": activities,
+            "minutes": rng.randrange(15, 120),
+            "expense": f"{rng.randrange(0, 300)}.00" if "visit" in activities else None,
+            "next_appointment_at": appointment,
+        }
 
     # --- alarms and experience ------------------------------------------------------------
 

@@ -710,11 +710,12 @@ def mape(pairs: Iterable[tuple[float, float]]) -> float | None:
 _FAR = datetime.max.replace(tzinfo=UTC)
 
 
+def work_list_key(probability: float | None, deadline: datetime | None) -> tuple[float, datetime]:
+    """Where an opportunity stands in the work list: 100%→0%, highest stage probability first,
+    then the nearest deadline (none last)."""
+    return (-(probability or 0), clock.as_utc(deadline) if deadline else _FAR)
+
+
 def work_list_order(items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """100%→0%: highest stage probability first, then the nearest deadline (none last)."""
-
-    def order(item: Mapping[str, Any]) -> tuple[float, datetime]:
-        deadline = item.get("stage_deadline")
-        return (-item["probability"], clock.as_utc(deadline) if deadline else _FAR)
-
-    return sorted(items, key=order)
+    """``items`` (with ``probability`` and ``stage_deadline``) in work-list order."""
+    return sorted(items, key=lambda i: work_list_key(i["probability"], i.get("stage_deadline")))

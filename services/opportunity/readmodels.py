@@ -4,7 +4,7 @@ lost reasons. Queries here; the arithmetic is ``domain``'s."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -269,14 +269,11 @@ def _add_months(a: list[dict], b: list[dict]) -> list[dict]:
 # --- work list -----------------------------------------------------------------------------
 
 
-FAR = datetime.max.replace(tzinfo=UTC)  # no deadline: last
-
-
 def _in_hand(session: Session, actor: Actor) -> list:
-    """The caller's opportunities in hand, 100% → 0% (the stage's probability), then the
-    nearest deadline (stage deadline, or for a confiscated one the decision deadline; none
-    last): ``(opportunity, its pipeline's rules)``, ordered before any is written out (a
-    salesperson holds a hundred; the workbench shows twenty)."""
+    """The caller's opportunities in hand in work-list order (``domain.work_list_key``; the
+    deadline is the stage's, or for a confiscated one the decision's) as ``(opportunity, its
+    pipeline's rules, deadline or None)``, ordered before any is written out (a salesperson
+    holds a hundred; the workbench shows twenty)."""
     rows = session.scalars(
         select(Opportunity).where(Opportunity.holder_id == actor.id, Opportunity.status.in_(ACTIVE))
     ).all()
@@ -284,11 +281,12 @@ def _in_hand(session: Session, actor: Actor) -> list:
     for opp in rows:
         rules = rules_by_id(session, opp.pipeline_id)
         stage = rules.stages[opp.stage_index] if opp.stage_index < len(rules.stages) else None
-        deadline = opp.stage_deadline or opp.decision_deadline
-        deadline = clock.as_utc(deadline) if deadline else None
-        hand.append((-(stage.probability if stage else 0), deadline or FAR, opp.id, opp, rules))
-    hand.sort(key=lambda h: h[:3])
-    return [(opp, rules) for *_, opp, rules in hand]
+        moment = opp.stage_deadline or opp.decision_deadline
+        deadline = clock.as_utc(moment) if moment else None
+        key = domain.work_list_key(stage.probability if stage else None, deadline)
+        hand.append((key, opp.id, opp, rules, deadline))
+    hand.sort(key=lambda h: h[:2])
+    return [(opp, rules, deadline) for _, _, opp, rules, deadline in hand]
 
 
 def _out(opp, rules) -> dict:
@@ -300,11 +298,7 @@ def _out(opp, rules) -> dict:
 def worklist(db: Db, actor: Actor, limit: int) -> dict:
     """The caller's opportunities in hand, 100% → 0%, then the nearest deadline."""
     with db.read() as session:
-        return {"items": [_out(*h) for h in _in_hand(session, actor)[:limit]]}
-
-
-def _parse(value: str | None):
-    return datetime.fromisoformat(value) if value else None
+        return {"items": [_out(o, r) for o, r, _ in _in_hand(session, actor)[:limit]]}
 
 
 # --- targets -------------------------------------------------------------------------------
@@ -476,30 +470,24 @@ def workbench(db: Db, actor: Actor, days: int) -> dict:
     weighted forecast, and for a supervisor (level ≥ 4) the confiscated opportunities awaiting
     their decision (nearest decision deadline first)."""
     horizon = clock.now() + timedelta(days=days)
-
-    def deadline(opp) -> datetime:
-        moment = opp.stage_deadline or opp.decision_deadline
-        return clock.as_utc(moment) if moment else FAR
-
     with db.read() as session:
         hand = _in_hand(session, actor)
         near = sorted(
-            (h for h in hand if h[0].status == OPEN and deadline(h[0]) <= horizon),
-            key=lambda h: deadline(h[0]),
+            (h for h in hand if h[0].status == OPEN and h[2] and h[2] <= horizon),
+            key=lambda h: h[2],
         )[:WORKBENCH_LIMIT]
         pending = None
         if actor.level >= 4:
             pending = sorted(
-                (h for h in hand if h[0].status == CONFISCATED),
-                key=lambda h: deadline(h[0]) if deadline(h[0]) is not FAR else clock.now(),
+                (h for h in hand if h[0].status == CONFISCATED), key=lambda h: h[2] or clock.now()
             )[:WORKBENCH_LIMIT]
         written: dict[int, dict] = {}
 
         def out(part):  # each opportunity written out once, however many lists show it
-            for opp, rules in part:
+            for opp, rules, _ in part:
                 if opp.id not in written:
                     written[opp.id] = _out(opp, rules)
-            return [written[opp.id] for opp, _ in part]
+            return [written[opp.id] for opp, _, _ in part]
 
         near, work = out(near), out(hand[:WORKBENCH_LIMIT])
         pending = out(pending) if pending is not None else None
