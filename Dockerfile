@@ -24,7 +24,12 @@ RUN pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
 COPY common ./common
 COPY services ./services
 COPY gateway ./gateway
-RUN pip install --no-deps . \
+COPY setup.py ./
+# gcc builds the faster sentence-embedding engine (setup.py), then leaves; libgomp1 stays
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev libgomp1 \
+    && pip install --no-deps . \
+    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 bpc \
     && useradd --system --uid 10001 --gid bpc --home-dir /app --shell /usr/sbin/nologin bpc \
     && mkdir -p /var/lib/bpc && chown bpc:bpc /var/lib/bpc
