@@ -204,11 +204,21 @@ def cmd_rebuild_scoring(args) -> int:
     return 0
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"0 < F ≤ 1 expected, not {text!r}")
+    return value
+
+
 def cmd_demo(args) -> int:
     """Fill a running BPC with a realistic group through the services' bulk imports."""
     from common import demo
 
-    return demo.main(args.small, args.admin_password)
+    return demo.main(args.small, args.admin_password, args.scale)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("topology").set_defaults(func=cmd_topology)
     demo = sub.add_parser("demo", help="fill a running BPC with demo data (--small: in seconds)")
     demo.add_argument("--small", action="store_true")
+    demo.add_argument(
+        "--scale", type=_fraction, default=None, metavar="F",
+        help="a share of the full size (0 < F ≤ 1; 0.1: 200 users, 10,000 customers …)",
+    )  # fmt: skip
     demo.add_argument("--admin-password", default=None)
     demo.set_defaults(func=cmd_demo)
     migrate = sub.add_parser("migrate")

@@ -4,6 +4,7 @@
     ./bpc demo            # 2,000 users, 100,000 customers, 200,000 opportunities,
                           # 2,000,000 log entries over a year, alarms and experience
     ./bpc demo --small    # the same shape in seconds: 40 users, 400 customers …
+    ./bpc demo --scale 0.1  # a tenth of the full size (200 users, 10,000 customers …)
 
 Run it against a running BPC (``./bpc run`` in another terminal): it speaks to the services
 over the broker as the administrator, with the password in ``BPC_ADMIN_PASSWORD`` (or
@@ -22,11 +23,13 @@ opportunities; alarms with responses and resolutions; an experience pool of solv
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from common import clock
@@ -34,6 +37,10 @@ from common import clock
 PASSWORD = "Demo-2026!"
 SEED = 20261127
 ENTRY_PAGE = 10_000  # the work log's import takes pages of up to 10,000 entries
+CUSTOMER_PAGE = 2_000
+OPPORTUNITY_PAGE = 1_000  # the opportunity service's import takes up to 1,000
+GROUPS = 8  # groups of salespeople whose records flow through the three services in turn
+STAGES = ("customers", "opportunities", "entries")
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,18 @@ class Size:
 
 FULL = Size(4, 5, 2, 4, 2_000, 100_000, 200_000, 2_000_000, 6_000, 3_000)
 SMALL = Size(1, 2, 1, 2, 40, 400, 600, 6_000, 60, 150)
+
+
+def scaled(share: float) -> Size:
+    """The full shape with a share of its people and records (``--scale``)."""
+    if share >= 1:
+        return FULL
+    return Size(
+        FULL.regions, FULL.branches, FULL.departments, FULL.teams,
+        *(max(1, round(n * share)) for n in (FULL.users, FULL.customers, FULL.opportunities,
+                                             FULL.entries, FULL.alarms, FULL.experience)),
+    )  # fmt: skip
+
 
 CITIES = (
     "上海 北京 广州 深圳 杭州 苏州 南京 成都 武汉 西安 "
@@ -104,6 +123,30 @@ class _Beside(threading.Thread):
             raise self.error
 
 
+@dataclass
+class _Group:
+    """One group of salespeople with its share of the records, and what was stored of them.
+    Each stage of each group draws from a random sequence of its own, so the data is the same
+    however the stages interleave."""
+
+    index: int
+    reps: list
+    first_customer: int  # the group's customers are numbered from here (company names)
+    customers: int
+    opportunities: int
+    entries_per_rep: list
+    seed: int
+    lanes: dict  # stage → call_async on a connection of that stage's own
+    stored_customers: list = field(default_factory=list)
+    stored_opportunities: list = field(default_factory=list)
+
+    def rng(self, stage: str) -> random.Random:
+        return random.Random(f"{self.seed}/{stage}/{self.index}")
+
+    def lane(self, stage: str):
+        return self.lanes[stage]
+
+
 class _Done:
     def __init__(self, answer):
         self.answer = answer
@@ -112,23 +155,39 @@ class _Done:
         return self.answer
 
 
+_line = {"open": False}  # a progress line is being rewritten in place (\r)
+
+
 def say(text: str) -> None:
+    if _line["open"]:  # a line of its own, not in the middle of the progress
+        print(flush=True)
+        _line["open"] = False
     print(text, flush=True)
+
+
+def progress_line(text: str, done: bool = False) -> None:
+    print(f"\r  {text}", end="\n" if done else "", flush=True)
+    _line["open"] = not done
 
 
 def progress(label: str, done: int, total: int, began: float) -> None:
     rate = done / max(time.monotonic() - began, 0.001)
-    end = "\n" if done >= total else ""
-    print(f"\r  {label}: {done:,}/{total:,} ({rate:,.0f}/s)", end=end, flush=True)
+    progress_line(f"{label}: {done:,}/{total:,} ({rate:,.0f}/s)", done >= total)
 
 
 class Demo:
-    def __init__(self, call, size: Size, seed: int = SEED, call_async=None, call_beside=None):
+    def __init__(
+        self, call, size: Size, seed: int = SEED, call_async=None, call_beside=None, lanes=None
+    ):
         """``call(service, method, **kwargs)`` → the answer, as the administrator;
         ``call_async`` (same arguments) → a reply whose ``result()`` is the answer, so that the
-        next page is generated while the service stores the last (default: ``call``)."""
+        next page is generated while the service stores the last (default: ``call``);
+        ``lanes``: a ``call_async`` on a connection of its own for each of ``STAGES``, which
+        run at once (default: ``call_async``)."""
         self.call = call
         self.call_async = call_async or (lambda *a, **k: _Done(call(*a, **k)))
+        self.lanes = lanes or dict.fromkeys(STAGES, self.call_async)
+        self.counts = dict.fromkeys(STAGES, 0)
         # the pool's calls, from another thread: a connection of their own
         self.call_beside = call_beside or call
         self.size = size
@@ -138,9 +197,10 @@ class Demo:
         self.users: dict[str, dict] = {}  # key → {id, level, path, unit}
         self.reps: list[dict] = []
         self.customers: list[dict] = []  # {id, owner, industry}
-        self.opportunities: list[dict] = []  # {id, customer, owner, stages: [(key, at)]}
 
-    def pipelined(self, service: str, method: str, pages, on_answer, depth: int = 2) -> None:
+    def pipelined(
+        self, call_async, service: str, method: str, pages, on_answer, depth: int = 2
+    ) -> None:
         """Send each ``(items, meta)`` of ``pages`` to ``service.method`` with up to ``depth``
         pages in flight (the next page is generated while the service stores them; a page is
         sent once fewer than ``depth`` are unanswered), and hand each answer with its meta to
@@ -150,14 +210,14 @@ class Demo:
             while len(in_flight) >= depth:
                 reply, done = in_flight.pop(0)
                 on_answer(reply.result(), done)
-            in_flight.append((self.call_async(service, method, items=items), meta))
+            in_flight.append((call_async(service, method, items=items), meta))
         for reply, done in in_flight:
             on_answer(reply.result(), done)
 
     # --- people ---------------------------------------------------------------------------
 
-    def person_name(self) -> str:
-        rng = self.rng
+    def person_name(self, rng: random.Random | None = None) -> str:
+        rng = rng or self.rng
         return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
 
     def org(self, admin: dict) -> None:
@@ -265,20 +325,94 @@ class Demo:
         suffix = f"第{serial + 1}" if serial else ""
         return f"{city}{first}{second}{trade}{suffix}有限公司", industry
 
-    def customers_(self) -> None:
-        size, rng = self.size, self.rng
-        say(f"· 客户 customers: {size.customers:,}")
-        began, page_size = time.monotonic(), 2000
-        won_share = 0.15
+    def records(self) -> None:
+        """Customers, opportunities and log entries by groups of salespeople, through the
+        three services at once: while the customer service imports one group, the opportunity
+        service imports the group before and the work log the one before that. Each service
+        process keeps about one core busy, so one stage after another left the other core
+        idle; a group's entries need its opportunities, which need its customers."""
+        size, reps = self.size, self.reps
+        k = max(1, min(GROUPS, len(reps), size.customers))
+        per_rep = max(1, size.entries // len(reps))
+        entries = [per_rep] * len(reps)
+        entries[-1] = max(0, size.entries - per_rep * (len(reps) - 1))
+
+        def share(total: int, g: int) -> int:
+            return total * (g + 1) // k - total * g // k
+
+        groups = []
+        for g in range(k):
+            lo, hi = g * len(reps) // k, (g + 1) * len(reps) // k
+            groups.append(_Group(
+                g, reps[lo:hi], sum(share(size.customers, i) for i in range(g)),
+                share(size.customers, g), share(size.opportunities, g), entries[lo:hi],
+                self.seed, self.lanes,
+            ))  # fmt: skip
+        say(
+            f"· 客户、商机、日志 {size.customers:,} customers, {size.opportunities:,} "
+            f"opportunities, {size.entries:,} log entries over a year: {k} groups of "
+            "salespeople through the customer, opportunity and work-log services at once"
+        )
+        began, finished = time.monotonic(), {}
+        handoffs = [queue.Queue() for _ in STAGES]  # handoffs[i]: groups done by stage i - 1
+        for _ in groups:
+            handoffs[0].put(True)
+        work = {"customers": self.customers_, "opportunities": self.opportunities_,
+                "entries": self.entries_}  # fmt: skip
+
+        def stage(i: int, name: str):
+            def run():
+                ok = True
+                try:
+                    for group in groups:
+                        ok = handoffs[i].get()
+                        if not ok:  # a stage before failed: its error is raised by its join
+                            return
+                        work[name](group)
+                        if i + 1 < len(STAGES):
+                            handoffs[i + 1].put(True)
+                    finished[name] = time.monotonic() - began
+                except BaseException:
+                    ok = False
+                    raise
+                finally:
+                    if not ok and i + 1 < len(STAGES):
+                        handoffs[i + 1].put(False)
+
+            return _Beside(run)
+
+        threads = [stage(i, name) for i, name in enumerate(STAGES)]
+        totals = {"customers": size.customers, "opportunities": size.opportunities,
+                  "entries": sum(entries)}  # fmt: skip
+        while True:
+            line = " · ".join(f"{n} {self.counts[n]:,}/{totals[n]:,}" for n in STAGES)
+            alive = any(t.is_alive() for t in threads)
+            progress_line(f"{line} ({time.monotonic() - began:.0f} s)", done=not alive)
+            if not alive:
+                break
+            for t in threads:
+                t.join(timeout=2 / len(threads))
+        for t in threads:
+            t.join()
+        for name, label in zip(STAGES, ("客户", "商机", "日志"), strict=True):
+            seconds = finished.get(name, time.monotonic() - began)
+            say(f"· {label} {name}: {self.counts[name]:,} by {seconds:.0f} s "
+                f"({self.counts[name] / max(seconds, 0.001):,.0f}/s)")  # fmt: skip
+
+    def customers_(self, group: _Group) -> None:
+        """The group's customers: its salespeople own them in turn; some were referred by a
+        customer stored earlier (of this group or one before)."""
+        rng, won_share = group.rng("customers"), 0.15
 
         def pages():
-            for start in range(0, size.customers, page_size):
+            for start in range(0, group.customers, CUSTOMER_PAGE):
                 yield page(start)
 
         def page(start: int):
             items, meta = [], []
-            for n in range(start, min(start + page_size, size.customers)):
-                owner = self.reps[n % len(self.reps)]
+            for j in range(start, min(start + CUSTOMER_PAGE, group.customers)):
+                n = group.first_customer + j
+                owner = group.reps[j % len(group.reps)]
                 name, industry = self.company(n)
                 created = self.now - timedelta(days=rng.randrange(30, 900))
                 care = created + timedelta(days=rng.randrange(20, 200))
@@ -290,7 +424,7 @@ class Demo:
                     )
                     contacts.append(
                         {
-                            "name": self.person_name(),
+                            "name": self.person_name(rng),
                             "title": rng.choice(TITLES),
                             "phone": f"1{rng.choice('3589')}{n:05d}{c}{rng.randrange(100, 999)}",
                             "birthday": born.isoformat(),
@@ -328,42 +462,42 @@ class Demo:
 
         def stored(answer: dict, meta: list) -> None:
             for cid, (owner, industry, created, signed) in zip(answer["ids"], meta, strict=True):
-                self.customers.append(
-                    {
-                        "id": cid,
-                        "owner": owner,
-                        "industry": industry,
-                        "created": created,
-                        "signed": signed,
-                    }
-                )
-            progress("customers", len(self.customers), size.customers, began)
+                customer = {
+                    "id": cid,
+                    "owner": owner,
+                    "industry": industry,
+                    "created": created,
+                    "signed": signed,
+                }
+                self.customers.append(customer)
+                group.stored_customers.append(customer)
+            self.counts["customers"] += len(answer["ids"])
 
         # a referrer is a customer of a page already stored (``self.customers``)
-        self.pipelined("customer", "import_customers", pages(), stored)
+        self.pipelined(group.lane("customers"), "customer", "import_customers", pages(), stored)
 
     # --- opportunities --------------------------------------------------------------------
 
-    def opportunities_(self) -> None:
-        size, rng = self.size, self.rng
+    def opportunities_(self, group: _Group) -> None:
+        """The group's opportunities, on its customers in turn: a signed customer's first one
+        won; the others open on the clock now, or lost."""
+        rng, customers = group.rng("opportunities"), group.stored_customers
         stages = [(s["key"], s.get("time_limit")) for s in self.pipeline["stages"]]
         limits = [clock.parse_duration(t) if t else None for _, t in stages]
         won_index = len(stages) - 1
-        say(f"· 商机 opportunities: {size.opportunities:,}")
-        began, page_size = time.monotonic(), 1000
 
         def pages():
-            for start in range(0, size.opportunities, page_size):
+            for start in range(0, group.opportunities, OPPORTUNITY_PAGE):
                 yield page(start)
 
         def page(start: int):
             items, meta = [], []
-            for n in range(start, min(start + page_size, size.opportunities)):
-                customer = self.customers[n % len(self.customers)]
+            for n in range(start, min(start + OPPORTUNITY_PAGE, group.opportunities)):
+                customer = customers[n % len(customers)]
                 owner = customer["owner"]
                 fate = (
                     "won"
-                    if customer["signed"] and n < len(self.customers)
+                    if customer["signed"] and n < len(customers)
                     else rng.choice(("open", "open", "open", "lost", "lost"))
                 )
                 reach = won_index - 1 if fate == "won" else rng.randrange(0, won_index)
@@ -408,7 +542,7 @@ class Demo:
 
         def stored(answer: dict, meta: list) -> None:
             for oid, (customer, owner, path, fate, closed) in zip(answer["ids"], meta, strict=True):
-                self.opportunities.append(
+                group.stored_opportunities.append(
                     {
                         "id": oid,
                         "customer": customer,
@@ -418,44 +552,44 @@ class Demo:
                         "closed": closed,
                     }
                 )
-            progress("opportunities", len(self.opportunities), size.opportunities, began)
+            self.counts["opportunities"] += len(answer["ids"])
 
-        self.pipelined("opportunity", "import_opportunities", pages(), stored)
+        self.pipelined(
+            group.lane("opportunities"), "opportunity", "import_opportunities", pages(), stored
+        )
 
     def trade(self, customer: dict) -> str:
         return TRADES[customer["industry"]][0]
 
     # --- the work log ---------------------------------------------------------------------
 
-    def entries_(self) -> None:
-        size, rng = self.size, self.rng
-        say(f"· 日志 work log: {size.entries:,} entries over a year")
+    def entries_(self, group: _Group) -> None:
+        """About five entries a working day over the past year for each of the group's
+        salespeople, on their own customers and opportunities."""
+        rng = group.rng("entries")
         by_owner: dict[str, list] = {}
-        for customer in self.customers:
+        for customer in group.stored_customers:
             by_owner.setdefault(customer["owner"]["id"], []).append(customer)
         opps: dict[str, list] = {}
-        for opp in self.opportunities:
+        for opp in group.stored_opportunities:
             opps.setdefault(opp["owner"]["id"], []).append(opp)
-        per_rep = max(1, size.entries // len(self.reps))
         today = clock.today()
         days = [today - timedelta(days=d) for d in range(365, 0, -1)]
         workdays = [d for d in days if d.weekday() < 5]
-        began, done = time.monotonic(), 0
+        counts = group.entries_per_rep
         # an author's chain must not be in two pages at once: whole salespeople per page, and
         # one page at a time if one salesperson can fill more than a page
-        depth = 2 if per_rep + len(self.reps) <= ENTRY_PAGE else 1
+        depth = 2 if max(counts) + len(group.reps) <= ENTRY_PAGE else 1
 
         def pages():
-            page, sent = [], 0
-            for rep in self.reps:
+            page = []
+            for rep, count in zip(group.reps, counts, strict=True):
                 mine, my_opps = by_owner.get(rep["id"], []), opps.get(rep["id"], [])
-                count = per_rep if rep is not self.reps[-1] else size.entries - sent
-                sent += count
                 if page and len(page) + count > ENTRY_PAGE:
                     yield page, None
                     page = []
                 for day in sorted(rng.choices(workdays, k=count)):
-                    page.append(self.entry(rep, day, mine, my_opps))
+                    page.append(self.entry(rng, rep, day, mine, my_opps))
                     if len(page) == ENTRY_PAGE:  # one author over pages: depth 1
                         yield page, None
                         page = []
@@ -463,17 +597,13 @@ class Demo:
                 yield page, None
 
         def stored(answer: dict, _meta) -> None:
-            nonlocal done
-            done += answer["imported"]
-            progress("entries", done, size.entries, began)
+            self.counts["entries"] += answer["imported"]
 
-        self.pipelined("worklog", "import_entries", pages(), stored, depth)
-        progress("entries", done, done, began)
+        self.pipelined(group.lane("entries"), "worklog", "import_entries", pages(), stored, depth)
 
-    def entry(self, rep: dict, day: date, mine: list, my_opps: list) -> dict:
+    def entry(self, rng, rep: dict, day: date, mine: list, my_opps: list) -> dict:
         """One of ``rep``'s log entries on ``day``: half of them on an opportunity of theirs
         that was open then (its stage that day), the rest on a customer of theirs."""
-        rng = self.rng
         opp = rng.choice(my_opps) if my_opps and rng.random() < 0.5 else None
         stage = None
         if opp is not None:
@@ -590,13 +720,12 @@ class Demo:
         while status.get("state") not in ("done", "failed"):
             time.sleep(1)
             status = self.call("scoring", "rebuild_status")
-            print(
-                f"\r  {status.get('entries', 0):,} entries, {status.get('progress', 0):,} "
-                f"history rows, {status.get('seconds', 0):.0f} s",
-                end="",
-                flush=True,
+            progress_line(
+                f"{status.get('entries', 0):,} entries, {status.get('progress', 0):,} "
+                f"history rows, {status.get('seconds', 0):.0f} s"
             )
-        print()
+        say(f"  {status.get('entries', 0):,} entries and {status.get('progress', 0):,} history "
+            f"rows in {status.get('seconds', 0):.0f} s")  # fmt: skip
         if status["state"] == "failed":
             raise RuntimeError(f"scoring rebuild failed: {status}")
 
@@ -607,10 +736,8 @@ class Demo:
         )
         self.org(admin)
         beside = _Beside(self.pool)  # the experience service embeds while the others import
-        self.customers_()
-        self.opportunities_()
+        self.records()
         beside.join()
-        self.entries_()
         self.rebuild()
         say(f"· 完成 done in {time.monotonic() - began:.0f} s. Log in as, for example:")
         for key in ("exec0", "dir0", "gmr0b0", "supr0b0d0t0", "rep0", "rep1"):
@@ -619,7 +746,7 @@ class Demo:
                 say(f"    {user['login']} / {PASSWORD}  (level {user['level']})")
 
 
-def main(small: bool, password: str | None = None) -> int:
+def main(small: bool, password: str | None = None, scale: float | None = None) -> int:
     import eventlet
 
     eventlet.monkey_patch()
@@ -641,20 +768,25 @@ def main(small: bool, password: str | None = None) -> int:
         actor = Actor.from_header(anonymous.org.resolve_actor(user_id=login["user"]["id"]))
     admin = {"id": actor.id, "org_unit_id": actor.org_unit_id}
     context = {"bpc_actor": actor.to_header()}
-    with (
-        ClusterRpcProxy(nameko, context_data=context, timeout=600) as proxy,
-        ClusterRpcProxy(nameko, context_data=context, timeout=600) as beside,
-    ):
+    with contextlib.ExitStack() as stack:
+        proxy, beside, *connections = (
+            stack.enter_context(ClusterRpcProxy(nameko, context_data=context, timeout=600))
+            for _ in range(2 + len(STAGES))
+        )
 
         def call(service: str, method: str, **kwargs):
             return getattr(getattr(proxy, service), method)(**kwargs)
 
-        def call_async(service: str, method: str, **kwargs):
-            return getattr(getattr(proxy, service), method).call_async(**kwargs)
-
         def call_beside(service: str, method: str, **kwargs):
             return getattr(getattr(beside, service), method)(**kwargs)
 
-        size = SMALL if small else FULL
-        Demo(call, size, call_async=call_async, call_beside=call_beside).run(admin)
+        def lane(connection):
+            def call_async(service: str, method: str, **kwargs):
+                return getattr(getattr(connection, service), method).call_async(**kwargs)
+
+            return call_async
+
+        size = SMALL if small else scaled(scale) if scale else FULL
+        lanes = dict(zip(STAGES, map(lane, connections), strict=True))
+        Demo(call, size, call_async=lane(proxy), call_beside=call_beside, lanes=lanes).run(admin)
     return 0
