@@ -174,6 +174,34 @@ def store_entry_page(session: Session, page: dict) -> None:
     session.execute(_STORE_PAGE_PG, {"page": json.dumps(rows, ensure_ascii=False)})
 
 
+_STORE_PROGRESS_PG = text(
+    """
+    INSERT INTO progress (key, user_id, day, at, kind, points, opportunity_id, stage,
+        counterpart_id)
+    SELECT r->>0, r->>1, (r->>2)::date, (r->>3)::timestamptz, r->>4, (r->>5)::double precision,
+        (r->>6)::integer, r->>7, r->>8
+    FROM json_array_elements(CAST(:page AS json)) AS r
+    ON CONFLICT (key) DO NOTHING
+    """
+)
+
+
+def store_progress_page(session: Session, history_rows: list[dict]) -> None:
+    """Rebuild: the facts of a page of the opportunity history, each stored once (one
+    statement on PostgreSQL, as for entries)."""
+    rows = [f for row in history_rows for f in progress_facts(row)]
+    if session.get_bind().dialect.name != "postgresql":
+        store(session, Progress, rows, "key")
+        return
+    if rows:
+        page = [
+            [f["key"], f["user_id"], f["day"].isoformat(), f["at"].isoformat(), f["kind"],
+             f["points"], f["opportunity_id"], f["stage"], f["counterpart_id"]]
+            for f in rows
+        ]  # fmt: skip
+        session.execute(_STORE_PROGRESS_PG, {"page": json.dumps(page, ensure_ascii=False)})
+
+
 def recompute_days(session: Session) -> None:
     """Rebuild: every day again from the stored facts, in one locked transaction.
 

@@ -142,12 +142,7 @@ class Rebuild:
             "opportunity",
             "export_history",
             "progress",
-            lambda session, page: facts.store(
-                session,
-                Progress,
-                [f for row in page["items"] for f in facts.progress_facts(row)],
-                "key",
-            ),
+            lambda session, page: facts.store_progress_page(session, page["items"]),
             started,
         )
         with self.db.unit_of_work() as uow:
