@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import nameko.rpc
@@ -47,6 +48,18 @@ class ServiceBase:
         with self.db.read() as session:
             session.execute(text("SELECT 1"))
         return {"service": self.name, "status": "ok", "time": clock.isoformat(clock.now())}
+
+    @rpc
+    def refresh_statistics(self) -> dict:
+        """Level 9, after a bulk import (demo data, migrations): the query planner's statistics
+        of this service's database now (ANALYZE), not when autovacuum reaches the new rows."""
+        from common.actor import require_actor
+
+        require_actor(getattr(self, "actor", None)).require_level(9)
+        began = time.perf_counter()
+        with self.db.unit_of_work() as uow:
+            uow.session.execute(text("ANALYZE"))
+        return {"service": self.name, "seconds": round(time.perf_counter() - began, 2)}
 
     @event_consumer("org", "probe")
     def on_probe(self, event) -> None:

@@ -333,6 +333,20 @@ def test_only_level_9_manages_users_and_reads_the_audit_log(org):
         call(env, "create_unit", None, name="无名", parent_id=None)
 
 
+def test_the_administrator_refreshes_planner_statistics_after_an_import(org):
+    """``refresh_statistics`` (every service has it: ``common.service.ServiceBase``) runs
+    ANALYZE for level 9 only; the demo calls it on each service when it is done."""
+    env, _, _ = org
+    admin = admin_of(env)
+    answer = call(env, "refresh_statistics", admin)
+    assert answer["service"] == "org" and answer["seconds"] >= 0
+    executive = as_actor(env, new_user(env, admin, 8, admin.id))
+    with pytest.raises(Forbidden):
+        call(env, "refresh_statistics", executive)
+    with pytest.raises(Unauthenticated):
+        call(env, "refresh_statistics", None)
+
+
 def test_unit_creation_is_audited(org):
     env, _, _ = org
     admin = admin_of(env)
