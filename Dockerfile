@@ -1,6 +1,15 @@
 # One image for every BPC process; the command picks the service:
 #   docker run bpc python -m common.runner org      (or customer, …, gateway)
 #   docker run bpc bpc topology                      (declare the broker topology once)
+# The web workbench, built from the npm registry at build time (nothing fetched at run time)
+FROM node:20-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/index.html web/vite.config.js ./
+COPY web/src ./src
+RUN npm run build
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -8,6 +17,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     BPC_DATA_DIR=/var/lib/bpc \
+    BPC_WEB_DIR=/app/web/dist \
     BPC_METRICS_HOST=0.0.0.0
 
 WORKDIR /app
@@ -25,6 +35,7 @@ COPY common ./common
 COPY services ./services
 COPY gateway ./gateway
 COPY setup.py ./
+COPY --from=web /web/dist ./web/dist
 # gcc builds the faster sentence-embedding engine (setup.py), then leaves; libgomp1 stays
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev libgomp1 \

@@ -16,6 +16,7 @@ from common.rpc import TimedRpc
 from gateway.app import Gateway
 from gateway.idempotency import IdempotencyStore
 from gateway.models import Base
+from gateway.web import static_response
 
 
 class AnyMethod(HttpRequestHandler):
@@ -56,10 +57,11 @@ class GatewayService:
 
     @http_any("/<path:path>")
     def serve(self, request, path):
-        """Anyone over HTTP; authentication and levels are checked per route by the app."""
-        return self.app.handle(request, self.rpc)
+        """Anyone over HTTP; authentication and levels are checked per route by the app. The
+        web workbench's built files are served as they are (gateway/web.py)."""
+        return static_response(path, request.method) or self.app.handle(request, self.rpc)
 
     @http_any("/")
     def serve_root(self, request):
-        """Anyone over HTTP: there is nothing at the root, so this answers 404 JSON."""
-        return self.app.handle(request, self.rpc)
+        """Anyone over HTTP: the web workbench (404 JSON when it was not built)."""
+        return static_response("", request.method) or self.app.handle(request, self.rpc)

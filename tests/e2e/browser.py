@@ -1,0 +1,126 @@
+"""Browser scenarios in a process of their own: Playwright's sync API cannot stop its driver
+under eventlet's monkey patching (the suite's, for nameko), so each scenario runs in a clean
+interpreter (``python -m tests.e2e.browser <scenario> <json args>``) driving Debian's Chromium
+headless, and reports a JSON line; an assertion failing there fails the calling test with the
+scenario's traceback.
+
+Screenshots of each screen at desktop and phone width (375 px) go to ``var/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "var" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 375, "height": 740}
+PASSWORD = "Demo-2026!"
+MARK = "BROWSER-RESULT "
+
+
+def run(scenario: str, base_url: str, timeout: float = 120, **args) -> dict:
+    """Run ``scenario`` against ``base_url`` in a clean process; its result, or AssertionError
+    with what it printed."""
+    command = [sys.executable, "-m", "tests.e2e.browser", scenario, json.dumps(args)]
+    environ = {**os.environ, "BPC_WEB_BASE_URL": base_url}
+    done = subprocess.run(
+        command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=timeout
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith(MARK):
+            print("\n".join(x for x in done.stdout.splitlines() if not x.startswith(MARK)))
+            return json.loads(line[len(MARK) :])
+    raise AssertionError(
+        f"scenario {scenario} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    )
+
+
+# --- in the scenario's own process ---------------------------------------------------------
+
+
+def shoot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        page.screenshot(path=str(SHOTS / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
+def log_in(page, login: str, password: str = PASSWORD) -> None:
+    page.goto("/")
+    page.get_by_label("账号").fill(login)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+
+
+def scenario_login_workbench_language(page, args: dict) -> dict:
+    """Log in as a salesperson: the workbench with the demo's opportunities; English and back;
+    the first screen loaded again (token kept) until its work list is on screen."""
+    page.goto("/")
+    shoot(page, "login")
+    log_in(page, args["login"])
+    page.get_by_test_id("workbench").wait_for()
+    assert page.get_by_test_id("worklist").locator("li").count() > 0, "no work list"
+    assert page.get_by_test_id("today-minutes").is_visible()
+    assert page.get_by_test_id("error").count() == 0
+    assert page.get_by_role("link", name="工作台").is_visible()
+    shoot(page, "workbench")
+    page.get_by_test_id("lang").click()  # to English
+    assert page.get_by_role("link", name="Workbench").is_visible()
+    assert page.get_by_test_id("logout").inner_text() == "Log out"
+    heading = page.get_by_test_id("worklist").get_by_role("heading").inner_text()
+    assert heading.startswith("Work list"), heading
+    shoot(page, "workbench-en")
+    page.get_by_test_id("lang").click()  # and back
+    assert page.get_by_role("link", name="工作台").is_visible()
+    assert page.get_by_test_id("logout").inner_text() == "退出"
+    began = time.perf_counter()
+    page.goto("/")
+    page.get_by_test_id("worklist").locator("li").first.wait_for()
+    return {"first_screen_ms": round(1000 * (time.perf_counter() - began))}
+
+
+def scenario_refused_login(page, args: dict) -> dict:
+    """A wrong password: the API's message on the login form, in the current language."""
+    log_in(page, args["login"], "wrong-password")
+    error = page.get_by_test_id("error")
+    error.wait_for()
+    chinese = error.inner_text()
+    page.get_by_test_id("lang").click()
+    english = error.inner_text()
+    assert page.get_by_role("button", name="Log in").is_visible()
+    assert page.get_by_test_id("workbench").count() == 0
+    return {"chinese": chinese, "english": english}
+
+
+def main() -> int:
+    from playwright.sync_api import sync_playwright
+
+    scenario, args = sys.argv[1], json.loads(sys.argv[2])
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is not installed (./bpc test installs it)"
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True)
+        context = browser.new_context(
+            viewport=DESKTOP, locale="zh-CN", base_url=os.environ["BPC_WEB_BASE_URL"]
+        )
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        result = globals()[f"scenario_{scenario}"](page, args)
+        browser.close()
+    assert errors == [], f"the page raised: {errors}"
+    print(MARK + json.dumps(result, ensure_ascii=False), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""The web workbench in a real browser: Playwright drives Debian's Chromium (headless, installed
+by ``./bpc test``) against BPC started by the README's run command on SQLite, filled with the
+small demo (``bpc demo --small``).
+
+Screenshots of each screen at desktop and phone width (375 px) are written to
+``var/screenshots/``. The time until the workbench is on screen is printed, not asserted
+(timings are benchmarks' business on these shared machines).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.e2e import browser
+from tests.support import ROOT, Api, Environment, RunningBpc
+
+
+@pytest.fixture(scope="module")
+def bpc(tmp_path_factory):
+    if not (ROOT / "web" / "dist" / "index.html").is_file():
+        pytest.fail("web/dist is not built: run the tests with ./bpc test (it builds the web app)")
+    env = Environment.create(tmp_path_factory.mktemp("bpc-web"), "sqlite")
+    running = RunningBpc(env)
+    try:
+        running.start()
+        environ = {**env.vars(), "BPC_ADMIN_PASSWORD": env.admin_password}
+        demo = subprocess.run(
+            [sys.executable, "-m", "common.cli", "demo", "--small"],
+            cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+        yield running
+    finally:
+        if running.proc is not None:
+            running.stop()
+        env.destroy()
+
+
+def test_a_salesperson_logs_in_to_the_workbench_and_switches_language(bpc):
+    result = browser.run("login_workbench_language", bpc.env.base_url, login="demo_rep0")
+    print(f"\nworkbench on screen {result['first_screen_ms']} ms after loading / (demo data)")
+
+
+def test_a_refused_login_shows_the_apis_message_in_the_current_language(bpc):
+    refused = Api(bpc.env.base_url).post(
+        "/api/v1/auth/login", {"login": "demo_rep0", "password": "wrong-password"}
+    )
+    assert refused.status_code == 401
+    chinese, english = refused.json()["error"]["message"].rsplit(" / ", 1)
+    shown = browser.run("refused_login", bpc.env.base_url, login="demo_rep0")
+    assert shown == {"chinese": chinese, "english": english}
+
+
+def test_the_web_app_is_served_with_its_bundles_and_the_api_stays_json(bpc):
+    api = Api(bpc.env.base_url)
+    index = api.get("/")
+    assert index.status_code == 200 and index.headers["Content-Type"].startswith("text/html")
+    assert "default-src 'self'" in index.headers["Content-Security-Policy"]
+    bundle = index.text.split('src="', 1)[1].split('"', 1)[0]
+    assert bundle.startswith("/assets/")
+    script = api.get(bundle)
+    assert script.status_code == 200 and "immutable" in script.headers["Cache-Control"]
+    missing = api.get("/assets/nothing-here.js")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert api.get("/api/v1/me").status_code == 401  # the API is untouched

@@ -1,0 +1,113 @@
+// Chinese first, English on request; the choice is kept in this browser.
+const STRINGS = {
+  zh: {
+    app: "BPC 销售过程控制",
+    switchLanguage: "English",
+    login: "登录",
+    loginName: "账号",
+    password: "密码",
+    loggingIn: "正在登录…",
+    logout: "退出",
+    workbench: "工作台",
+    loading: "正在加载…",
+    hello: "你好，{name}",
+    level: "{level} 级",
+    today: "今日",
+    minutes: "分钟",
+    score: "得分",
+    entries: "条日志",
+    rank: "团队排名",
+    appointments: "预约",
+    reminders: "提醒",
+    alarmsMine: "我的报警",
+    alarmsToHelp: "待我支援",
+    alarmsUnsupported: "下属无人支援的报警",
+    nearDeadline: "临近截止",
+    worklist: "工作清单（100%→0%）",
+    forecast: "我的预测",
+    decisionsPending: "待我决定的没收商机",
+    none: "暂无",
+    unavailable: "暂不可用：{services}",
+    sectionUnavailable: "该服务暂不可用",
+    deadline: "截止",
+    overdue: "已逾期",
+    daysLeft: "剩 {days} 天",
+    hoursLeft: "剩 {hours} 小时",
+    responses: "{count} 条回应",
+    weighted: "加权金额",
+    count: "个商机",
+    probability: "成交概率",
+    retry: "重试",
+    error: "出错了",
+  },
+  en: {
+    app: "BPC Sales Process Control",
+    switchLanguage: "中文",
+    login: "Log in",
+    loginName: "Login",
+    password: "Password",
+    loggingIn: "Logging in…",
+    logout: "Log out",
+    workbench: "Workbench",
+    loading: "Loading…",
+    hello: "Hello, {name}",
+    level: "level {level}",
+    today: "Today",
+    minutes: "minutes",
+    score: "score",
+    entries: "entries",
+    rank: "team rank",
+    appointments: "Appointments",
+    reminders: "Reminders",
+    alarmsMine: "My alarms",
+    alarmsToHelp: "Alarms to help with",
+    alarmsUnsupported: "Subordinates' alarms without support",
+    nearDeadline: "Near the deadline",
+    worklist: "Work list (100%→0%)",
+    forecast: "My forecast",
+    decisionsPending: "Confiscated opportunities awaiting my decision",
+    none: "None",
+    unavailable: "Unavailable now: {services}",
+    sectionUnavailable: "This service is unavailable now",
+    deadline: "deadline",
+    overdue: "overdue",
+    daysLeft: "{days} days left",
+    hoursLeft: "{hours} hours left",
+    responses: "{count} responses",
+    weighted: "weighted amount",
+    count: "opportunities",
+    probability: "probability",
+    retry: "Retry",
+    error: "Something went wrong",
+  },
+};
+
+const listeners = new Set();
+
+export function lang() {
+  return localStorage.getItem("bpc.lang") === "en" ? "en" : "zh";
+}
+
+export function setLang(value) {
+  localStorage.setItem("bpc.lang", value);
+  document.documentElement.lang = value === "en" ? "en" : "zh-CN";
+  listeners.forEach((fn) => fn(value));
+}
+
+export function onLang(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+export function t(key, vars = {}) {
+  const text = STRINGS[lang()][key] ?? STRINGS.zh[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+}
+
+// The API's texts are "中文 / English": the part of the current language.
+export function bilingual(text) {
+  if (typeof text !== "string") return "";
+  const at = text.lastIndexOf(" / ");
+  if (at < 0) return text;
+  return lang() === "en" ? text.slice(at + 3) : text.slice(0, at);
+}

@@ -1,0 +1,123 @@
+// 工作台: what a salesperson opens every morning (GET /api/v1/workbench, one call; a section
+// whose service is down is null and named in "unavailable").
+import { useEffect, useState } from "preact/hooks";
+import { html } from "htm/preact";
+import { api } from "./api.js";
+import { bilingual, lang, t } from "./i18n.js";
+
+function countdown(deadline) {
+  if (!deadline) return "";
+  const ms = new Date(deadline).getTime() - Date.now();
+  if (ms <= 0) return t("overdue");
+  const hours = Math.floor(ms / 3600000);
+  return hours >= 48 ? t("daysLeft", { days: Math.floor(hours / 24) }) : t("hoursLeft", { hours });
+}
+
+function urgency(deadline) {
+  if (!deadline) return "calm";
+  const hours = (new Date(deadline).getTime() - Date.now()) / 3600000;
+  return hours <= 0 ? "late" : hours <= 48 ? "near" : hours <= 24 * 7 ? "soon" : "calm";
+}
+
+function when(iso) {
+  if (!iso) return "";
+  const at = new Date(iso);
+  return at.toLocaleString(lang() === "en" ? "en-GB" : "zh-CN", {
+    month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+  });
+}
+
+function Section({ title, items, testid, render, unavailable }) {
+  return html`
+    <section class="card" data-testid=${testid}>
+      <h2>${title}${items ? html` <small>${items.length}</small>` : null}</h2>
+      ${items === null || items === undefined
+        ? html`<p class="muted">${unavailable ? t("sectionUnavailable") : t("none")}</p>`
+        : items.length === 0
+          ? html`<p class="muted">${t("none")}</p>`
+          : html`<ul>${items.map(render)}</ul>`}
+    </section>`;
+}
+
+const opportunity = (item) => html`
+  <li class=${`opp ${urgency(item.deadline || item.stage_deadline)}`}>
+    <span class="title">${item.title}</span>
+    <span class="tag">${bilingual(item.stage_name || item.stage)}</span>
+    ${item.probability !== undefined ? html`<span class="muted">${item.probability}%</span>` : null}
+    <span class="countdown">${countdown(item.deadline || item.stage_deadline)}</span>
+  </li>`;
+
+const alarm = (item) => html`
+  <li>
+    <span class="title">${item.description}</span>
+    <span class="muted">${item.requester_name || ""} · ${when(item.raised_at)} ·
+      ${t("responses", { count: item.response_count || 0 })}</span>
+  </li>`;
+
+const reminder = (item) => html`
+  <li class=${item.overdue ? "late" : ""}>
+    <span class="tag">${item.date}</span> <span class="title">${bilingual(item.label)}</span>
+  </li>`;
+
+const appointment = (item) => html`
+  <li><span class="tag">${when(item.at || item.next_appointment_at)}</span>
+    <span class="title">${item.customer_name || item.label || item.note || ""}</span></li>`;
+
+export function Workbench({ me }) {
+  const [data, setData] = useState(null);
+  const [error, setError] = useState(null);
+  const load = () => {
+    setError(null);
+    api("GET", "/workbench").then(setData).catch(setError);
+  };
+  useEffect(load, []);
+  if (error) {
+    return html`<div class="card"><p class="error" role="alert" data-testid="error">${bilingual(error.message)}</p>
+      <button type="button" onClick=${load}>${t("retry")}</button></div>`;
+  }
+  if (!data) return html`<p class="loading">${t("loading")}</p>`;
+  const down = new Set(data.unavailable || []);
+  const today = data.today;
+  const alarms = data.alarms || {};
+  return html`
+    <div class="workbench" data-testid="workbench">
+      ${down.size
+        ? html`<p class="warning" data-testid="unavailable">${t("unavailable", { services: [...down].join(", ") })}</p>`
+        : null}
+      <section class="card today" data-testid="today">
+        <h2>${t("today")}</h2>
+        ${today
+          ? html`<div class="figures">
+              <div><b data-testid="today-minutes">${today.minutes}</b> ${t("minutes")}</div>
+              <div><b>${Number(today.score).toFixed(1)}</b> ${t("score")}</div>
+              <div><b>${today.entries}</b> ${t("entries")}</div>
+              <div><b>${today.rank}/${today.of}</b> ${t("rank")}</div>
+            </div>`
+          : html`<p class="muted">${t("sectionUnavailable")}</p>`}
+      </section>
+      <${Section} title=${t("appointments")} testid="appointments" items=${data.appointments}
+        render=${appointment} unavailable=${down.has("customer")} />
+      <${Section} title=${t("reminders")} testid="reminders" items=${data.reminders}
+        render=${reminder} unavailable=${down.has("customer")} />
+      <${Section} title=${t("nearDeadline")} testid="near-deadline" items=${data.near_deadline}
+        render=${opportunity} unavailable=${down.has("opportunity")} />
+      <${Section} title=${t("worklist")} testid="worklist" items=${data.worklist}
+        render=${opportunity} unavailable=${down.has("opportunity")} />
+      <${Section} title=${t("alarmsMine")} testid="alarms-mine" items=${alarms.mine}
+        render=${alarm} unavailable=${down.has("alerts")} />
+      <${Section} title=${t("alarmsToHelp")} testid="alarms-to-help" items=${alarms.to_help}
+        render=${alarm} unavailable=${down.has("alerts")} />
+      ${me.level >= 4
+        ? html`
+          <${Section} title=${t("alarmsUnsupported")} testid="alarms-unsupported"
+            items=${alarms.unsupported} render=${alarm} unavailable=${down.has("alerts")} />
+          <${Section} title=${t("decisionsPending")} testid="decisions" items=${data.decisions_pending}
+            render=${opportunity} unavailable=${down.has("opportunity")} />`
+        : null}
+      <${Section} title=${t("forecast")} testid="forecast"
+        items=${data.forecast ? data.forecast.months : null} unavailable=${down.has("opportunity")}
+        render=${(m) => html`<li><span class="tag">${m.month}</span>
+          <span class="title">${t("weighted")} ¥${m.weighted}</span>
+          <span class="muted">${m.count} ${t("count")}</span></li>`} />
+    </div>`;
+}
