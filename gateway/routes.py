@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from werkzeug.wrappers import Response
 
+from common import clock, config
 from common.errors import BpcError, Immutable, Locked, ServiceUnavailable, ValidationFailed
 from gateway import schemas as s
 from gateway.routing import Call, Route
@@ -32,7 +33,9 @@ def login(call: Call):
 
 
 def me(call: Call):
-    return {k: v for k, v in call.resolved.items() if k != "path"}
+    """The caller, with the organisation's date and time zone (work dates are in it)."""
+    answer = {k: v for k, v in call.resolved.items() if k != "path"}
+    return answer | {"today": clock.today().isoformat(), "timezone": config.tz_name()}
 
 
 def create_unit(call: Call):
@@ -502,7 +505,7 @@ ROUTES: list[Route] = [
         tag=ORG,
     ),
     Route(
-        "GET", f"{API}/me", me, "当前用户 / The caller", response=s.User, tag=ORG, fresh_actor=True
+        "GET", f"{API}/me", me, "当前用户 / The caller", response=s.Me, tag=ORG, fresh_actor=True
     ),
     Route(
         "POST",

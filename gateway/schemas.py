@@ -192,6 +192,15 @@ class User(Schema):
     active = fields.Boolean(required=True)
 
 
+class Me(User):
+    today = fields.Date(
+        required=True, metadata={"description": "今天（组织时区）/ The organisation's date today"}
+    )
+    timezone = fields.String(
+        required=True, metadata={"description": "组织时区 / The time zone, e.g. Asia/Shanghai"}
+    )
+
+
 class LoginResult(Schema):
     token = fields.String(required=True)
     expires_at = fields.DateTime(required=True)

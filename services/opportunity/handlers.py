@@ -798,19 +798,13 @@ def export_history(db: Db, actor: Actor, after_id: int, limit: int) -> dict:
             .order_by(h.id)
             .limit(limit)
         ).all()  # fmt: skip
-    items = [
-        {
-            "id": str(hid),
-            "opportunity_id": str(opp_id),
-            "customer_id": str(customer_id),
-            "pipeline_id": str(pipeline_id),
-            "at": clock.isoformat(at),
-            "action": action,
-            "by": by,
-            "from": from_value,
-            "to": to_value,
-            "reason": reason,
-        }
-        for hid, opp_id, customer_id, pipeline_id, at, action, by, from_value, to_value, reason in rows
-    ]
+    keys = ("id", "opportunity_id", "customer_id", "pipeline_id", "at", "action", "by", "from",
+            "to", "reason")  # fmt: skip
+    items = []
+    for row in rows:
+        item = dict(zip(keys, row, strict=True))
+        for key in ("id", "opportunity_id", "customer_id", "pipeline_id"):
+            item[key] = str(item[key])
+        item["at"] = clock.isoformat(item["at"])
+        items.append(item)
     return {"items": items, "next_after_id": items[-1]["id"] if items else None}

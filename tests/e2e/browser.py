@@ -87,6 +87,41 @@ def scenario_login_workbench_language(page, args: dict) -> dict:
     return {"first_screen_ms": round(1000 * (time.perf_counter() - began))}
 
 
+def scenario_daily_log(page, args: dict) -> dict:
+    """Three steps: a customer (recent first), an activity allowed at its stage, minutes; the
+    day's total grows by them on the log screen and on the workbench."""
+    log_in(page, args["login"])
+    page.get_by_test_id("workbench").wait_for()
+    before = int(page.get_by_test_id("today-minutes").inner_text())
+    page.get_by_role("link", name="日志").click()
+    page.get_by_test_id("daily-log").wait_for()
+    total = page.get_by_test_id("day-total")
+    assert total.inner_text() == f"今日已记录 {before} 分钟", total.inner_text()
+    assert "不可修改或删除" in page.get_by_test_id("immutable").inner_text()
+    customers = page.get_by_test_id("customers").get_by_role("button")
+    customers.first.wait_for()
+    chosen = customers.first.inner_text()
+    customers.first.click()  # step 1
+    page.get_by_test_id("activities").locator("input[value=call]").check()  # step 2
+    page.get_by_label("时长（分钟）").fill(str(args["minutes"]))  # step 3
+    shoot(page, "daily-log")
+    page.get_by_test_id("save").click()
+    page.get_by_test_id("saved").wait_for()
+    expected = f"今日已记录 {before + args['minutes']} 分钟"
+    page.wait_for_function(
+        "t => document.querySelector('[data-testid=day-total]').innerText === t", arg=expected
+    )
+    page.get_by_role("link", name="工作台").click()
+    for _ in range(20):  # scoring counts the entry from its event, a moment later
+        page.get_by_test_id("today-minutes").wait_for()
+        after = int(page.get_by_test_id("today-minutes").inner_text())
+        if after == before + args["minutes"]:
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    return {"customer": chosen, "before": before, "after": after}
+
+
 def scenario_refused_login(page, args: dict) -> dict:
     """A wrong password: the API's message on the login form, in the current language."""
     log_in(page, args["login"], "wrong-password")

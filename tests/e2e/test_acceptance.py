@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import itertools
 import uuid
+import zoneinfo
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.support import Api, eventually
@@ -76,6 +78,9 @@ def test_me_describes_the_caller(admin):
     body = me.json()
     assert body["login"] == "admin" and body["level"] == 9 and body["active"] is True
     assert {"id", "name", "org_unit_id", "supervisor_id"} <= set(body)
+    assert body["timezone"] == "Asia/Shanghai"  # the default BPC_TZ: work dates are in it
+    shanghai = datetime.datetime.now(zoneinfo.ZoneInfo("Asia/Shanghai")).date()
+    assert body["today"] in (shanghai.isoformat(), (shanghai - datetime.timedelta(1)).isoformat())
 
 
 def test_requests_without_a_valid_token_are_refused(bpc):

@@ -44,6 +44,15 @@ def test_a_salesperson_logs_in_to_the_workbench_and_switches_language(bpc):
     print(f"\nworkbench on screen {result['first_screen_ms']} ms after loading / (demo data)")
 
 
+def test_a_log_entry_recorded_in_three_steps_shows_in_the_days_total(bpc):
+    result = browser.run("daily_log", bpc.env.base_url, login="demo_rep1", minutes=25)
+    assert result["after"] == result["before"] + 25, result
+    rep = Api(bpc.env.base_url).login("demo_rep1", "Demo-2026!")
+    me = rep.get("/api/v1/me").json()["id"]
+    newest = rep.get("/api/v1/worklog/entries", params={"author_id": me}).json()["items"][0]
+    assert newest["minutes"] == 25 and newest["activities"] == ["call"]
+
+
 def test_a_refused_login_shows_the_apis_message_in_the_current_language(bpc):
     refused = Api(bpc.env.base_url).post(
         "/api/v1/auth/login", {"login": "demo_rep0", "password": "wrong-password"}

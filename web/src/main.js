@@ -4,8 +4,25 @@ import { useEffect, useState } from "preact/hooks";
 import { html } from "htm/preact";
 import { api, token } from "./api.js";
 import { bilingual, lang, onLang, setLang, t } from "./i18n.js";
+import { DailyLog } from "./log.js";
 import { Workbench } from "./workbench.js";
 import "./style.css";
+
+const SCREENS = { "/": Workbench, "/log": DailyLog };
+
+function useRoute() {
+  const read = () => {
+    const path = location.hash.replace(/^#/, "") || "/";
+    return SCREENS[path] ? path : "/";
+  };
+  const [route, setRoute] = useState(read());
+  useEffect(() => {
+    const changed = () => setRoute(read());
+    window.addEventListener("hashchange", changed);
+    return () => window.removeEventListener("hashchange", changed);
+  }, []);
+  return route;
+}
 
 function useLanguage() {
   const [, set] = useState(lang());
@@ -28,7 +45,7 @@ function Login({ onLoggedIn }) {
     try {
       const answer = await api("POST", "/auth/login", form);
       token.set(answer.token);
-      onLoggedIn(answer.user);
+      onLoggedIn(await api("GET", "/me")); // with the organisation's date and time zone
     } catch (exc) {
       setError(exc);
     } finally {
@@ -52,11 +69,12 @@ function Login({ onLoggedIn }) {
     </main>`;
 }
 
-function Shell({ me, onLogout, children }) {
+function Shell({ me, route, onLogout, children }) {
+  const link = (path, label) => html`<a href=${`#${path}`} class=${route === path ? "active" : ""}>${label}</a>`;
   return html`
     <header class="bar">
       <strong class="brand">${t("app")}</strong>
-      <nav><a href="#/" class="active">${t("workbench")}</a></nav>
+      <nav>${link("/", t("workbench"))} ${link("/log", t("dailyLog"))}</nav>
       <span class="who" data-testid="who">${t("hello", { name: me.name })} · ${t("level", { level: me.level })}</span>
       <button type="button" class="link" data-testid="lang"
         onClick=${() => setLang(lang() === "zh" ? "en" : "zh")}>${t("switchLanguage")}</button>
@@ -67,6 +85,7 @@ function Shell({ me, onLogout, children }) {
 
 function App() {
   useLanguage();
+  const route = useRoute();
   const [me, setMe] = useState(null);
   const [checked, setChecked] = useState(!token.get());
   useEffect(() => {
@@ -86,7 +105,8 @@ function App() {
     token.clear();
     setMe(null);
   };
-  return html`<${Shell} me=${me} onLogout=${logout}><${Workbench} me=${me} /></${Shell}>`;
+  const Screen = SCREENS[route];
+  return html`<${Shell} me=${me} route=${route} onLogout=${logout}><${Screen} me=${me} /></${Shell}>`;
 }
 
 document.documentElement.lang = lang() === "en" ? "en" : "zh-CN";
