@@ -122,6 +122,34 @@ def scenario_daily_log(page, args: dict) -> dict:
     return {"customer": chosen, "before": before, "after": after}
 
 
+def scenario_register_opportunity(page, args: dict) -> dict:
+    """Register an opportunity with the qualification questions: its card is on the board, in
+    the first stage, counting down to that stage's deadline."""
+    log_in(page, args["login"])
+    page.get_by_test_id("workbench").wait_for()
+    page.get_by_role("link", name="商机").click()
+    page.get_by_test_id("board").wait_for()
+    form = page.get_by_test_id("register")
+    options = form.locator("select[name=customer_id] option")
+    options.nth(1).wait_for(state="attached")
+    form.locator("select[name=customer_id]").select_option(index=1)
+    form.get_by_label("商机名称").fill(args["title"])
+    form.get_by_label("金额（元）").fill("150000")
+    boxes = form.locator("fieldset input[type=checkbox]")
+    assert boxes.count() >= 2, "the pipeline's qualification questions"
+    for i in range(boxes.count()):
+        boxes.nth(i).check()
+    shoot(page, "opportunities")
+    form.get_by_role("button", name="登记").click()
+    card = page.get_by_test_id("opportunity-card").filter(has_text=args["title"])
+    card.wait_for()
+    column = page.locator("[data-testid^=stage-]").filter(has=card)
+    countdown = card.get_by_test_id("countdown").inner_text()
+    assert countdown.startswith("剩"), countdown
+    shoot(page, "opportunities-board")
+    return {"column": column.get_attribute("data-testid"), "countdown": countdown}
+
+
 def scenario_refused_login(page, args: dict) -> dict:
     """A wrong password: the API's message on the login form, in the current language."""
     log_in(page, args["login"], "wrong-password")

@@ -53,6 +53,18 @@ def test_a_log_entry_recorded_in_three_steps_shows_in_the_days_total(bpc):
     assert newest["minutes"] == 25 and newest["activities"] == ["call"]
 
 
+def test_an_opportunity_registered_in_the_browser_is_on_the_board(bpc):
+    title = "智能仓储项目（浏览器）"
+    result = browser.run("register_opportunity", bpc.env.base_url, login="demo_rep2", title=title)
+    assert result["column"] == "stage-contact", result  # the default pipeline's first stage
+    rep = Api(bpc.env.base_url).login("demo_rep2", "Demo-2026!")
+    me = rep.get("/api/v1/me").json()["id"]
+    held = rep.get(
+        "/api/v1/opportunities", params={"holder_id": me, "status": "open", "limit": 500}
+    ).json()
+    assert [o["stage"] for o in held["items"] if o["title"] == title] == ["contact"]
+
+
 def test_a_refused_login_shows_the_apis_message_in_the_current_language(bpc):
     refused = Api(bpc.env.base_url).post(
         "/api/v1/auth/login", {"login": "demo_rep0", "password": "wrong-password"}

@@ -5,10 +5,11 @@ import { html } from "htm/preact";
 import { api, token } from "./api.js";
 import { bilingual, lang, onLang, setLang, t } from "./i18n.js";
 import { DailyLog } from "./log.js";
+import { Opportunities } from "./opportunities.js";
 import { Workbench } from "./workbench.js";
 import "./style.css";
 
-const SCREENS = { "/": Workbench, "/log": DailyLog };
+const SCREENS = { "/": Workbench, "/log": DailyLog, "/opportunities": Opportunities };
 
 function useRoute() {
   const read = () => {
@@ -74,7 +75,7 @@ function Shell({ me, route, onLogout, children }) {
   return html`
     <header class="bar">
       <strong class="brand">${t("app")}</strong>
-      <nav>${link("/", t("workbench"))} ${link("/log", t("dailyLog"))}</nav>
+      <nav>${link("/", t("workbench"))} ${link("/log", t("dailyLog"))} ${link("/opportunities", t("opportunities"))}</nav>
       <span class="who" data-testid="who">${t("hello", { name: me.name })} · ${t("level", { level: me.level })}</span>
       <button type="button" class="link" data-testid="lang"
         onClick=${() => setLang(lang() === "zh" ? "en" : "zh")}>${t("switchLanguage")}</button>

@@ -4,20 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { html } from "htm/preact";
 import { api } from "./api.js";
 import { bilingual, lang, t } from "./i18n.js";
-
-function countdown(deadline) {
-  if (!deadline) return "";
-  const ms = new Date(deadline).getTime() - Date.now();
-  if (ms <= 0) return t("overdue");
-  const hours = Math.floor(ms / 3600000);
-  return hours >= 48 ? t("daysLeft", { days: Math.floor(hours / 24) }) : t("hoursLeft", { hours });
-}
-
-function urgency(deadline) {
-  if (!deadline) return "calm";
-  const hours = (new Date(deadline).getTime() - Date.now()) / 3600000;
-  return hours <= 0 ? "late" : hours <= 48 ? "near" : hours <= 24 * 7 ? "soon" : "calm";
-}
+import { countdown, urgency } from "./time.js";
 
 function when(iso) {
   if (!iso) return "";
