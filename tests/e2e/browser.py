@@ -150,6 +150,17 @@ def scenario_register_opportunity(page, args: dict) -> dict:
     return {"column": column.get_attribute("data-testid"), "countdown": countdown}
 
 
+def scenario_birthday_reminder(page, args: dict) -> dict:
+    """The workbench's reminders show a decision maker's birthday today."""
+    log_in(page, args["login"])
+    reminders = page.get_by_test_id("reminders")
+    reminders.wait_for()
+    found = reminders.locator("li").filter(has_text="生日").filter(has_text=args["date"])
+    found.first.wait_for()
+    shoot(page, "workbench-reminders")
+    return {"reminders": [found.nth(i).inner_text() for i in range(found.count())]}
+
+
 def scenario_refused_login(page, args: dict) -> dict:
     """A wrong password: the API's message on the login form, in the current language."""
     log_in(page, args["login"], "wrong-password")

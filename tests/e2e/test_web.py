@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 
 import pytest
 
@@ -63,6 +64,19 @@ def test_an_opportunity_registered_in_the_browser_is_on_the_board(bpc):
         "/api/v1/opportunities", params={"holder_id": me, "status": "open", "limit": 500}
     ).json()
     assert [o["stage"] for o in held["items"] if o["title"] == title] == ["contact"]
+
+
+def test_a_birthday_today_is_a_reminder_on_the_workbench(bpc):
+    rep = Api(bpc.env.base_url).login("demo_rep3", "Demo-2026!")
+    today = rep.get("/api/v1/me").json()["today"]  # the organisation's date
+    contact = {"name": "欧阳明", "birthday": f"1980-{today[5:]}", "decision_maker": True}
+    if today[5:] == "02-29":
+        contact["birthday"] = "1980-02-29"  # 1980 is a leap year too
+    made = rep.post("/api/v1/customers", {"name": f"寿星科技{uuid.uuid4().hex[:6]}有限公司",
+                                          "contacts": [contact]})  # fmt: skip
+    assert made.status_code == 201, made.text
+    shown = browser.run("birthday_reminder", bpc.env.base_url, login="demo_rep3", date=today)
+    assert any("生日" in text for text in shown["reminders"]), shown
 
 
 def test_a_refused_login_shows_the_apis_message_in_the_current_language(bpc):
