@@ -161,6 +161,19 @@ def scenario_birthday_reminder(page, args: dict) -> dict:
     return {"reminders": [found.nth(i).inner_text() for i in range(found.count())]}
 
 
+def scenario_decide(page, args: dict) -> dict:
+    """A supervisor returns a confiscated opportunity from the workbench's decisions."""
+    log_in(page, args["login"])
+    decisions = page.get_by_test_id("decisions")
+    decisions.wait_for()
+    item = decisions.get_by_test_id("decision").filter(has_text=args["title"])
+    item.wait_for()
+    shoot(page, "workbench-decisions")
+    item.get_by_role("button", name="退回原负责人").click()
+    item.wait_for(state="detached")
+    return {"errors": page.get_by_test_id("error").count()}
+
+
 def scenario_refused_login(page, args: dict) -> dict:
     """A wrong password: the API's message on the login form, in the current language."""
     log_in(page, args["login"], "wrong-password")

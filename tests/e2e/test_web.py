@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
 
 from tests.e2e import browser
-from tests.support import ROOT, Api, Environment, RunningBpc
+from tests.support import ROOT, Api, Environment, RunningBpc, eventually
+
+PASSWORD = "Demo-2026!"
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +80,50 @@ def test_a_birthday_today_is_a_reminder_on_the_workbench(bpc):
     assert made.status_code == 201, made.text
     shown = browser.run("birthday_reminder", bpc.env.base_url, login="demo_rep3", date=today)
     assert any("生日" in text for text in shown["reminders"]), shown
+
+
+def test_a_supervisor_returns_a_confiscated_opportunity_from_the_workbench(bpc):
+    base = bpc.env.base_url
+    manager = Api(base).login("demo_gmr0b0", PASSWORD)
+    supervisor = Api(base).login("demo_supr0b0d0t0", PASSWORD)
+    boss = supervisor.get("/api/v1/me").json()
+    team = supervisor.get("/api/v1/users", params={"limit": 500}).json()["items"]
+    login = next(u["login"] for u in team if u["supervisor_id"] == boss["id"] and u["level"] == 2)
+    rep = Api(base).login(login, PASSWORD)
+    fast = manager.post("/api/v1/pipelines", {
+        "name": "快节奏流程 Fast pipeline",
+        "stages": [
+            {"key": "contact", "name": "接触 Contact", "time_limit": "PT2S", "probability": 10},
+            {"key": "won", "name": "成交 Won", "time_limit": None, "probability": 100},
+        ],
+        "remind_before": "PT1S", "decision_limit": "P1D",
+        "qualification": [{"key": "budget", "question": "客户有预算吗 / Budget?", "weight": 1}],
+        "qualification_threshold": 0.5,
+    })  # fmt: skip
+    assert fast.status_code == 201, fast.text
+    customer = rep.post("/api/v1/customers", {"name": f"没收测试{uuid.uuid4().hex[:6]}有限公司"})
+    assert customer.status_code == 201, customer.text
+    title = "限时项目（浏览器）"
+    body = {"customer_id": customer.json()["id"], "title": title, "amount": "90000",
+            "pipeline_id": fast.json()["id"], "qualification": {"budget": True}}  # fmt: skip
+    # the opportunity service learns the customer from its event, a moment later
+    opp = eventually(
+        lambda: (r := rep.post("/api/v1/opportunities", body)).status_code == 201 and r,
+        timeout=15, message="the new customer never reached the opportunity service",
+    )  # fmt: skip
+    admin = Api(base).login("admin", bpc.env.admin_password)
+    deadline = time.monotonic() + 30
+    while rep.get(f"/api/v1/opportunities/{opp.json()['id']}").json()["status"] == "open":
+        assert time.monotonic() < deadline, "the sweep never confiscated it"
+        time.sleep(1)
+        admin.post("/api/v1/admin/sweep")
+    seen = supervisor.get(f"/api/v1/opportunities/{opp.json()['id']}").json()
+    assert seen["status"] == "confiscated" and seen["holder_id"] == boss["id"], seen
+
+    shown = browser.run("decide", base, login="demo_supr0b0d0t0", title=title)
+    assert shown["errors"] == 0
+    after = rep.get(f"/api/v1/opportunities/{opp.json()['id']}").json()
+    assert after["status"] == "open" and after["holder_id"] == rep.get("/api/v1/me").json()["id"]
 
 
 def test_a_refused_login_shows_the_apis_message_in_the_current_language(bpc):

@@ -61,6 +61,11 @@ const STRINGS = {
     qualification: "资格问题（勾选“是”）",
     registerButton: "登记",
     advance: "推进",
+    decideBy: "决定期限",
+    keep: "自己跟进",
+    giveBack: "退回原负责人",
+    reassign: "改派",
+    reassignTo: "改派给…",
   },
   en: {
     app: "BPC Sales Process Control",
@@ -123,6 +128,11 @@ const STRINGS = {
     qualification: "Qualification (tick for yes)",
     registerButton: "Register",
     advance: "Advance",
+    decideBy: "decide within",
+    keep: "Keep it",
+    giveBack: "Return it",
+    reassign: "Reassign",
+    reassignTo: "Reassign to…",
   },
 };
 

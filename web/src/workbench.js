@@ -50,14 +50,53 @@ const appointment = (item) => html`
   <li><span class="tag">${when(item.at || item.next_appointment_at)}</span>
     <span class="title">${item.customer_name || item.label || item.note || ""}</span></li>`;
 
+function Decision({ item, people, onDecided }) {
+  const [assignee, setAssignee] = useState("");
+  const [error, setError] = useState(null);
+  const decide = async (action) => {
+    setError(null);
+    const body = action === "reassign" ? { action, assignee_id: assignee } : { action };
+    try {
+      await api("POST", `/opportunities/${item.id}/decision`, body);
+      onDecided();
+    } catch (exc) {
+      setError(exc);
+    }
+  };
+  return html`
+    <li class=${`opp ${urgency(item.decision_deadline)}`} data-testid="decision">
+      <span class="title">${item.title}</span>
+      <span class="tag">${bilingual(item.stage_name || item.stage)}</span>
+      <span class="countdown">${t("decideBy")} ${countdown(item.decision_deadline)}</span>
+      <span class="actions">
+        <button type="button" class="small" onClick=${() => decide("keep")}>${t("keep")}</button>
+        <button type="button" class="small" onClick=${() => decide("return")}>${t("giveBack")}</button>
+        <select aria-label=${t("reassignTo")} value=${assignee} onChange=${(e) => setAssignee(e.target.value)}>
+          <option value="">${t("reassignTo")}</option>
+          ${people.map((p) => html`<option value=${p.id}>${p.name}</option>`)}
+        </select>
+        <button type="button" class="small" disabled=${!assignee} onClick=${() => decide("reassign")}>${t("reassign")}</button>
+      </span>
+      ${error ? html`<span class="error" role="alert" data-testid="error">${bilingual(error.message)}</span>` : null}
+    </li>`;
+}
+
 export function Workbench({ me }) {
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
+  const [people, setPeople] = useState([]);
   const load = () => {
     setError(null);
     api("GET", "/workbench").then(setData).catch(setError);
   };
   useEffect(load, []);
+  useEffect(() => {
+    if (me.level >= 4) {
+      api("GET", "/users?limit=500")
+        .then((a) => setPeople(a.items.filter((p) => p.level < me.level && p.active && p.id !== me.id)))
+        .catch(() => setPeople([]));
+    }
+  }, []);
   if (error) {
     return html`<div class="card"><p class="error" role="alert" data-testid="error">${bilingual(error.message)}</p>
       <button type="button" onClick=${load}>${t("retry")}</button></div>`;
@@ -99,7 +138,8 @@ export function Workbench({ me }) {
           <${Section} title=${t("alarmsUnsupported")} testid="alarms-unsupported"
             items=${alarms.unsupported} render=${alarm} unavailable=${down.has("alerts")} />
           <${Section} title=${t("decisionsPending")} testid="decisions" items=${data.decisions_pending}
-            render=${opportunity} unavailable=${down.has("opportunity")} />`
+            render=${(item) => html`<${Decision} item=${item} people=${people} onDecided=${load} />`}
+            unavailable=${down.has("opportunity")} />`
         : null}
       <${Section} title=${t("forecast")} testid="forecast"
         items=${data.forecast ? data.forecast.months : null} unavailable=${down.has("opportunity")}
