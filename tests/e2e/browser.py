@@ -174,6 +174,51 @@ def scenario_decide(page, args: dict) -> dict:
     return {"errors": page.get_by_test_id("error").count()}
 
 
+def _open_alarm(page, description: str) -> None:
+    page.get_by_role("link", name="报警").click()
+    page.get_by_test_id("board").get_by_role("button", name=description).click()
+    page.get_by_test_id("alarm").get_by_role("heading", name=description).wait_for()
+
+
+def scenario_alarm(page, args: dict) -> dict:
+    """Raise an alarm; another user responds (no 方法有效 button for them); the requester
+    marks the response effective and the alarm is resolved."""
+    description = args["description"]
+    log_in(page, args["requester"])
+    page.get_by_test_id("workbench").wait_for()
+    page.get_by_role("link", name="报警").click()
+    form = page.get_by_test_id("raise")
+    form.locator("select[name=category]").select_option("price")
+    form.get_by_label("问题描述").fill(description)
+    form.get_by_label("原因分析").fill("对方拿竞品报价压价")
+    form.get_by_role("button", name="报警").click()
+    alarm = page.get_by_test_id("alarm")
+    alarm.get_by_role("heading", name=description).wait_for()
+    assert alarm.get_by_test_id("alarm-status").inner_text() == "待解决"
+
+    helper = page.context.browser.new_context(
+        viewport=DESKTOP, locale="zh-CN", base_url=os.environ["BPC_WEB_BASE_URL"]
+    )
+    other = helper.new_page()
+    log_in(other, args["responder"])
+    other.get_by_test_id("workbench").wait_for()
+    _open_alarm(other, description)
+    assert other.get_by_test_id("mark-effective").count() == 0, "方法有效 is the requester's"
+    other.get_by_label("我来支援").fill(args["response"])
+    other.get_by_role("button", name="发送").click()
+    other.get_by_test_id("response").filter(has_text=args["response"]).wait_for()
+    shoot(other, "alarm-responded")
+    helper.close()
+
+    page.reload()
+    _open_alarm(page, description)
+    response = page.get_by_test_id("response").filter(has_text=args["response"])
+    response.get_by_test_id("mark-effective").click()
+    page.get_by_test_id("alarm-status").filter(has_text="已解决").wait_for()
+    shoot(page, "alarm-resolved")
+    return {"status": page.get_by_test_id("alarm-status").inner_text()}
+
+
 def scenario_refused_login(page, args: dict) -> dict:
     """A wrong password: the API's message on the login form, in the current language."""
     log_in(page, args["login"], "wrong-password")

@@ -126,6 +126,21 @@ def test_a_supervisor_returns_a_confiscated_opportunity_from_the_workbench(bpc):
     assert after["status"] == "open" and after["holder_id"] == rep.get("/api/v1/me").json()["id"]
 
 
+def test_an_alarm_raised_answered_and_marked_effective_in_the_browser(bpc):
+    description = f"客户拿竞品报价压价百分之二十{uuid.uuid4().hex[:4]}"
+    response = "先算清总拥有成本，再让一年免费维保"
+    result = browser.run(
+        "alarm", bpc.env.base_url, requester="demo_rep0", responder="demo_rep1",
+        description=description, response=response,
+    )  # fmt: skip
+    assert result["status"] == "已解决"
+    rep = Api(bpc.env.base_url).login("demo_rep0", PASSWORD)
+    resolved = rep.get("/api/v1/alarms", params={"status": "resolved", "limit": 500}).json()
+    alarm = next(a for a in resolved["items"] if a["description"] == description)
+    detail = rep.get(f"/api/v1/alarms/{alarm['id']}").json()
+    assert [r["body"] for r in detail["responses"] if r["effective"]] == [response]
+
+
 def test_a_refused_login_shows_the_apis_message_in_the_current_language(bpc):
     refused = Api(bpc.env.base_url).post(
         "/api/v1/auth/login", {"login": "demo_rep0", "password": "wrong-password"}

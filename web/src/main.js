@@ -4,12 +4,13 @@ import { useEffect, useState } from "preact/hooks";
 import { html } from "htm/preact";
 import { api, token } from "./api.js";
 import { bilingual, lang, onLang, setLang, t } from "./i18n.js";
+import { Alarms } from "./alarms.js";
 import { DailyLog } from "./log.js";
 import { Opportunities } from "./opportunities.js";
 import { Workbench } from "./workbench.js";
 import "./style.css";
 
-const SCREENS = { "/": Workbench, "/log": DailyLog, "/opportunities": Opportunities };
+const SCREENS = { "/": Workbench, "/log": DailyLog, "/opportunities": Opportunities, "/alarms": Alarms };
 
 function useRoute() {
   const read = () => {
@@ -75,7 +76,7 @@ function Shell({ me, route, onLogout, children }) {
   return html`
     <header class="bar">
       <strong class="brand">${t("app")}</strong>
-      <nav>${link("/", t("workbench"))} ${link("/log", t("dailyLog"))} ${link("/opportunities", t("opportunities"))}</nav>
+      <nav>${link("/", t("workbench"))} ${link("/log", t("dailyLog"))} ${link("/opportunities", t("opportunities"))} ${link("/alarms", t("alarms"))}</nav>
       <span class="who" data-testid="who">${t("hello", { name: me.name })} · ${t("level", { level: me.level })}</span>
       <button type="button" class="link" data-testid="lang"
         onClick=${() => setLang(lang() === "zh" ? "en" : "zh")}>${t("switchLanguage")}</button>
