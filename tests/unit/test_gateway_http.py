@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from nameko.exceptions import RemoteError
 
-from common import tokens
+from common import clock, tokens
 from common.errors import DuplicateCustomer, NotFound, ServiceUnavailable, Unauthenticated
 from gateway.app import Gateway
 from gateway.testing import FakeRpc, client
@@ -124,7 +124,12 @@ def test_inactive_or_unknown_user_is_401(http):
 def test_me_costs_exactly_one_rpc_each_time_and_hides_the_path(http, rpc):
     response = http.get("/api/v1/me", headers=bearer(REP))
     assert response.status_code == 200
-    assert response.get_json() == {k: v for k, v in REP.items() if k != "path"}
+    body = response.get_json()
+    assert {k: v for k, v in body.items() if k not in ("today", "timezone")} == {
+        k: v for k, v in REP.items() if k != "path"
+    }
+    assert body["timezone"] == "Asia/Shanghai"  # and the organisation's date (work dates)
+    assert body["today"] == clock.today().isoformat()
     assert rpc.methods_called() == ["org.resolve_actor"]
     http.get("/api/v1/me", headers=bearer(REP))  # never stale: a level change shows at once
     assert rpc.methods_called() == ["org.resolve_actor", "org.resolve_actor"]
