@@ -3,6 +3,7 @@
 // (API.md "Alarms and experience"; DOMAIN.md §6).
 import { useEffect, useState } from "preact/hooks";
 import { html } from "htm/preact";
+import { useAction } from "./action.js";
 import { api } from "./api.js";
 import { bilingual, lang, t } from "./i18n.js";
 
@@ -16,23 +17,16 @@ function ErrorLine({ error }) {
 
 function Raise({ categories, onRaised }) {
   const [form, setForm] = useState({ category: "", description: "", analysis: "" });
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
+  const { run, busy, error } = useAction();
   const field = (name) => (event) => setForm({ ...form, [name]: event.target.value });
-  async function submit(event) {
+  const submit = (event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    run(async () => {
       const raised = await api("POST", "/alarms", form);
       setForm({ category: "", description: "", analysis: "" });
       onRaised(raised);
-    } catch (exc) {
-      setError(exc);
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
+  };
   return html`
     <form class="card" onSubmit=${submit} data-testid="raise">
       <h2>${t("raiseAlarm")}</h2>

@@ -3,6 +3,7 @@
 // and the entry's immutability stated before it is saved (DOMAIN.md §4, API.md "Work log").
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { html } from "htm/preact";
+import { useAction } from "./action.js";
 import { api } from "./api.js";
 import { bilingual, t } from "./i18n.js";
 
@@ -27,9 +28,8 @@ export function DailyLog({ me }) {
   const [minutes, setMinutes] = useState("");
   const [expense, setExpense] = useState("");
   const [note, setNote] = useState("");
-  const [error, setError] = useState(null);
+  const { run, busy, error, setError } = useAction();
   const [saved, setSaved] = useState(null);
-  const [busy, setBusy] = useState(false);
   const search = useDebounced(query.trim(), 250);
 
   const loadEntries = () =>
@@ -64,29 +64,22 @@ export function DailyLog({ me }) {
     setTicked([]);
     setSaved(null);
   }
-  async function save(event) {
+  const save = (event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
     const body = { activities: ticked, minutes: Number(minutes) };
     if (customer) body.customer_id = customer.id;
     if (opportunity) body.opportunity_id = opportunity.id;
     if (expense) body.expense = expense;
     if (note.trim()) body.note = note.trim();
-    try {
-      const entry = await api("POST", "/worklog/entries", body);
-      setSaved(entry);
+    run(async () => {
+      setSaved(await api("POST", "/worklog/entries", body));
       setTicked([]);
       setMinutes("");
       setExpense("");
       setNote("");
       await loadEntries();
-    } catch (exc) {
-      setError(exc);
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
+  };
 
   return html`
     <div class="log" data-testid="daily-log">

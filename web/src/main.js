@@ -2,6 +2,7 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { html } from "htm/preact";
+import { useAction } from "./action.js";
 import { api, token } from "./api.js";
 import { bilingual, lang, onLang, setLang, t } from "./i18n.js";
 import { Alarms } from "./alarms.js";
@@ -38,22 +39,15 @@ function ErrorNote({ error }) {
 
 function Login({ onLoggedIn }) {
   const [form, setForm] = useState({ login: "", password: "" });
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(null);
-  async function submit(event) {
+  const { run, busy, error } = useAction();
+  const submit = (event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    run(async () => {
       const answer = await api("POST", "/auth/login", form);
       token.set(answer.token);
       onLoggedIn(await api("GET", "/me")); // with the organisation's date and time zone
-    } catch (exc) {
-      setError(exc);
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
+  };
   const field = (name) => (event) => setForm({ ...form, [name]: event.target.value });
   return html`
     <main class="login">

@@ -3,6 +3,7 @@
 // qualification questions (API.md "Pipelines and opportunities").
 import { useEffect, useState } from "preact/hooks";
 import { html } from "htm/preact";
+import { useAction } from "./action.js";
 import { api } from "./api.js";
 import { bilingual, t } from "./i18n.js";
 import { countdown, urgency } from "./time.js";
@@ -11,18 +12,15 @@ function Register({ me, pipeline, onRegistered }) {
   const [customers, setCustomers] = useState([]);
   const [form, setForm] = useState({ customer_id: "", title: "", amount: "" });
   const [answers, setAnswers] = useState({});
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
+  const { run, busy, error, setError } = useAction();
   useEffect(() => {
     api("GET", `/customers?owner_id=${me.id}&limit=200`).then((a) => setCustomers(a.items)).catch(setError);
   }, []);
   const questions = pipeline.qualification || [];
-  async function submit(event) {
+  const submit = (event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
     const qualification = Object.fromEntries(questions.map((q) => [q.key, Boolean(answers[q.key])]));
-    try {
+    run(async () => {
       const created = await api("POST", "/opportunities", {
         customer_id: form.customer_id, title: form.title, amount: form.amount,
         pipeline_id: pipeline.id, qualification,
@@ -30,12 +28,8 @@ function Register({ me, pipeline, onRegistered }) {
       setForm({ customer_id: "", title: "", amount: "" });
       setAnswers({});
       onRegistered(created);
-    } catch (exc) {
-      setError(exc);
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
+  };
   const field = (name) => (event) => setForm({ ...form, [name]: event.target.value });
   return html`
     <form class="card register" onSubmit=${submit} data-testid="register">
