@@ -2,13 +2,15 @@
 under eventlet's monkey patching (the suite's, for nameko), so each scenario runs in a clean
 interpreter (``python -m tests.e2e.browser <scenario> <json args>``) driving Debian's Chromium
 headless, and reports a JSON line; an assertion failing there fails the calling test with the
-scenario's traceback.
+scenario's traceback. A scenario named ``area:name`` is ``scenario_name`` in
+``tests/e2e/web/scenes_area.py``; a bare name is one of this file's.
 
 Screenshots of each screen at desktop and phone width (375 px) go to ``var/screenshots/``.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -51,6 +53,27 @@ def shoot(page, name: str) -> None:
         page.set_viewport_size(size)
         page.screenshot(path=str(SHOTS / f"{name}-{label}.png"), full_page=True)
     page.set_viewport_size(DESKTOP)
+
+
+def assert_screen_ok(page) -> None:
+    """The screen shows no error, and every chart on it that was given data drew it: an ECharts
+    chart with ``data-points`` > 0 whose SVG holds drawn marks (an empty frame fails)."""
+    errors = page.get_by_test_id("error")
+    assert errors.count() == 0, f"the screen shows an error: {errors.all_inner_texts()}"
+    for chart in page.locator("[data-chart]").all():
+        name, points = chart.get_attribute("data-chart"), int(chart.get_attribute("data-points"))
+        if points == 0:
+            continue
+        chart.locator("svg").first.wait_for()
+        marks = chart.locator("svg path, svg rect, svg circle").count()
+        assert marks > 0, f"chart {name} has {points} points but drew nothing"
+
+
+def chart_points(page, name: str) -> int:
+    """How many data points the screen gave chart ``name`` (0: it shows "no data")."""
+    chart = page.locator(f'[data-chart="{name}"]')
+    chart.wait_for()
+    return int(chart.get_attribute("data-points"))
 
 
 def log_in(page, login: str, password: str = PASSWORD) -> None:
@@ -247,7 +270,13 @@ def main() -> int:
         context.set_default_timeout(15_000)
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        result = globals()[f"scenario_{scenario}"](page, args)
+        area, _, name = scenario.rpartition(":")
+        scenes = (
+            importlib.import_module(f"tests.e2e.web.scenes_{area}")
+            if area
+            else sys.modules[__name__]
+        )
+        result = getattr(scenes, f"scenario_{name}")(page, args)
         browser.close()
     assert errors == [], f"the page raised: {errors}"
     print(MARK + json.dumps(result, ensure_ascii=False), flush=True)

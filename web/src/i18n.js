@@ -81,6 +81,11 @@ const STRINGS = {
     effective: "方法有效",
     respond: "我来支援",
     send: "发送",
+    performance: "业绩曲线",
+    management: "管理分析",
+    experience: "经验池",
+    care: "客户关怀",
+    admin: "系统管理",
   },
   en: {
     app: "BPC Sales Process Control",
@@ -163,10 +168,20 @@ const STRINGS = {
     effective: "It worked (方法有效)",
     respond: "Help",
     send: "Send",
+    performance: "Performance",
+    management: "Management",
+    experience: "Experience pool",
+    care: "Customer care",
+    admin: "Administration",
   },
 };
 
 const listeners = new Set();
+
+// Each screen brings its own strings: register({zh: {...}, en: {...}}) at import.
+export function register(strings) {
+  for (const code of ["zh", "en"]) Object.assign(STRINGS[code], strings[code] || {});
+}
 
 export function lang() {
   return localStorage.getItem("bpc.lang") === "en" ? "en" : "zh";
@@ -188,10 +203,14 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
 }
 
-// The API's texts are "中文 / English": the part of the current language.
+// The API's texts are "中文 / English" (messages) or "中文 English" (names such as a stage's
+// "回款 Payment collection"): the part of the current language. Text with no Latin part after
+// Chinese is shown as it is.
 export function bilingual(text) {
   if (typeof text !== "string") return "";
   const at = text.lastIndexOf(" / ");
-  if (at < 0) return text;
-  return lang() === "en" ? text.slice(at + 3) : text.slice(0, at);
+  if (at >= 0) return lang() === "en" ? text.slice(at + 3) : text.slice(0, at);
+  const named = /^([^A-Za-z]*[\u3400-\u9fff][^A-Za-z]*?)\s+([A-Za-z][\x20-\x7e]*)$/.exec(text);
+  if (!named) return text;
+  return lang() === "en" ? named[2] : named[1];
 }

@@ -5,13 +5,30 @@ import { html } from "htm/preact";
 import { useAction } from "./action.js";
 import { api, token } from "./api.js";
 import { bilingual, lang, onLang, setLang, t } from "./i18n.js";
+import { Admin } from "./admin.js";
 import { Alarms } from "./alarms.js";
+import { Care } from "./care.js";
+import { Experience } from "./experience.js";
 import { DailyLog } from "./log.js";
+import { Management } from "./management.js";
 import { Opportunities } from "./opportunities.js";
+import { Performance } from "./performance.js";
 import { Workbench } from "./workbench.js";
 import "./style.css";
 
-const SCREENS = { "/": Workbench, "/log": DailyLog, "/opportunities": Opportunities, "/alarms": Alarms };
+// path → screen, its menu label and the lowest level that sees it (the API refuses the rest
+// anyway: the menu only spares a user a screen of refusals)
+const SCREENS = {
+  "/": { screen: Workbench, label: "workbench", level: 1 },
+  "/log": { screen: DailyLog, label: "dailyLog", level: 1 },
+  "/opportunities": { screen: Opportunities, label: "opportunities", level: 1 },
+  "/alarms": { screen: Alarms, label: "alarms", level: 1 },
+  "/performance": { screen: Performance, label: "performance", level: 1 },
+  "/management": { screen: Management, label: "management", level: 4 },
+  "/experience": { screen: Experience, label: "experience", level: 1 },
+  "/care": { screen: Care, label: "care", level: 1 },
+  "/admin": { screen: Admin, label: "admin", level: 9 },
+};
 
 function useRoute() {
   const read = () => {
@@ -66,11 +83,13 @@ function Login({ onLoggedIn }) {
 }
 
 function Shell({ me, route, onLogout, children }) {
-  const link = (path, label) => html`<a href=${`#${path}`} class=${route === path ? "active" : ""}>${label}</a>`;
+  const links = Object.entries(SCREENS)
+    .filter(([, s]) => me.level >= s.level)
+    .map(([path, s]) => html`<a href=${`#${path}`} class=${route === path ? "active" : ""}>${t(s.label)}</a> `);
   return html`
     <header class="bar">
       <strong class="brand">${t("app")}</strong>
-      <nav>${link("/", t("workbench"))} ${link("/log", t("dailyLog"))} ${link("/opportunities", t("opportunities"))} ${link("/alarms", t("alarms"))}</nav>
+      <nav>${links}</nav>
       <span class="who" data-testid="who">${t("hello", { name: me.name })} · ${t("level", { level: me.level })}</span>
       <button type="button" class="link" data-testid="lang"
         onClick=${() => setLang(lang() === "zh" ? "en" : "zh")}>${t("switchLanguage")}</button>
@@ -101,7 +120,7 @@ function App() {
     token.clear();
     setMe(null);
   };
-  const Screen = SCREENS[route];
+  const Screen = me.level >= SCREENS[route].level ? SCREENS[route].screen : Workbench;
   return html`<${Shell} me=${me} route=${route} onLogout=${logout}><${Screen} me=${me} /></${Shell}>`;
 }
 

@@ -1,46 +1,19 @@
-"""The web workbench in a real browser: Playwright drives Debian's Chromium (headless, installed
-by ``./bpc test``) against BPC started by the README's run command on SQLite, filled with the
-small demo (``bpc demo --small``).
+"""The workbench, the daily log, the opportunity board and the alarms in a real browser (the
+``bpc`` fixture of ``conftest.py``: BPC on SQLite with the small demo).
 
-Screenshots of each screen at desktop and phone width (375 px) are written to
-``var/screenshots/``. The time until the workbench is on screen is printed, not asserted
-(timings are benchmarks' business on these shared machines).
+The time until the workbench is on screen is printed, not asserted (timings are benchmarks'
+business on these shared machines).
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 import uuid
 
-import pytest
-
 from tests.e2e import browser
-from tests.support import ROOT, Api, Environment, RunningBpc, eventually
+from tests.support import Api, eventually
 
 PASSWORD = "Demo-2026!"
-
-
-@pytest.fixture(scope="module")
-def bpc(tmp_path_factory):
-    if not (ROOT / "web" / "dist" / "index.html").is_file():
-        pytest.fail("web/dist is not built: run the tests with ./bpc test (it builds the web app)")
-    env = Environment.create(tmp_path_factory.mktemp("bpc-web"), "sqlite")
-    running = RunningBpc(env)
-    try:
-        running.start()
-        environ = {**env.vars(), "BPC_ADMIN_PASSWORD": env.admin_password}
-        demo = subprocess.run(
-            [sys.executable, "-m", "common.cli", "demo", "--small"],
-            cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
-        yield running
-    finally:
-        if running.proc is not None:
-            running.stop()
-        env.destroy()
 
 
 def test_a_salesperson_logs_in_to_the_workbench_and_switches_language(bpc):

@@ -1,0 +1,47 @@
+"""The web workbench in a real browser: Playwright drives Debian's Chromium (headless, installed
+by ``./bpc test``) against BPC started by the README's run command on SQLite, filled with the
+small demo (``bpc demo --small``), once for every test of this package.
+
+Screenshots of each screen at desktop and phone width (375 px) are written to
+``var/screenshots/``. ``BPC_TEST_WEB_DIR`` serves another build of the web app than ``web/dist``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT, Api, Environment, RunningBpc
+
+PASSWORD = "Demo-2026!"
+
+
+@pytest.fixture(scope="package")
+def bpc(tmp_path_factory):
+    web = Path(os.environ.get("BPC_TEST_WEB_DIR") or ROOT / "web" / "dist")
+    if not (web / "index.html").is_file():
+        pytest.fail(f"{web} is not built: run the tests with ./bpc test (it builds the web app)")
+    env = Environment.create(tmp_path_factory.mktemp("bpc-web"), "sqlite", BPC_WEB_DIR=str(web))
+    running = RunningBpc(env)
+    try:
+        running.start()
+        environ = {**env.vars(), "BPC_ADMIN_PASSWORD": env.admin_password}
+        demo = subprocess.run(
+            [sys.executable, "-m", "common.cli", "demo", "--small"],
+            cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+        yield running
+    finally:
+        if running.proc is not None:
+            running.stop()
+        env.destroy()
+
+
+@pytest.fixture(scope="package")
+def admin(bpc):
+    return Api(bpc.env.base_url).login("admin", bpc.env.admin_password)

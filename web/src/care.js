@@ -1,0 +1,6 @@
+// Placeholder while the screen is being built (this session).
+import { html } from "htm/preact";
+
+export function Care() {
+  return html`<p class="muted">…</p>`;
+}
