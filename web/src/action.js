@@ -1,5 +1,7 @@
 // One submitted action of a form: busy while it runs, the API's refusal kept to be shown.
 import { useState } from "preact/hooks";
+import { html } from "htm/preact";
+import { bilingual } from "./i18n.js";
 
 export function useAction() {
   const [busy, setBusy] = useState(false);
@@ -17,4 +19,10 @@ export function useAction() {
     }
   }
   return { run, busy, error, setError };
+}
+
+// The API's refusal (or a network failure) as the user reads it: its message in the current
+// language. Every screen shows refusals through this.
+export function ErrorLine({ error }) {
+  return error ? html`<p class="error" role="alert" data-testid="error">${bilingual(error.message)}</p>` : null;
 }

@@ -3,16 +3,12 @@
 // (API.md "Alarms and experience"; DOMAIN.md §6).
 import { useEffect, useState } from "preact/hooks";
 import { html } from "htm/preact";
-import { useAction } from "./action.js";
+import { ErrorLine, useAction } from "./action.js";
 import { api } from "./api.js";
 import { bilingual, lang, t } from "./i18n.js";
 
 function when(iso) {
   return iso ? new Date(iso).toLocaleString(lang() === "en" ? "en-GB" : "zh-CN") : "";
-}
-
-function ErrorLine({ error }) {
-  return error ? html`<p class="error" role="alert" data-testid="error">${bilingual(error.message)}</p>` : null;
 }
 
 function Raise({ categories, onRaised }) {

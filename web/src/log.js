@@ -3,7 +3,7 @@
 // and the entry's immutability stated before it is saved (DOMAIN.md §4, API.md "Work log").
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { html } from "htm/preact";
-import { useAction } from "./action.js";
+import { ErrorLine, useAction } from "./action.js";
 import { api } from "./api.js";
 import { bilingual, t } from "./i18n.js";
 
@@ -118,7 +118,7 @@ export function DailyLog({ me }) {
           onInput=${(e) => setExpense(e.target.value)} /></label>
         <label>${t("noteLabel")}<input type="text" name="note" value=${note} onInput=${(e) => setNote(e.target.value)} /></label>
         <p class="warning" data-testid="immutable">${t("immutable")}</p>
-        ${error ? html`<p class="error" role="alert" data-testid="error">${bilingual(error.message)}</p>` : null}
+        <${ErrorLine} error=${error} />
         ${saved ? html`<p class="ok" data-testid="saved">${t("saved", { minutes: saved.minutes ?? "" })}</p>` : null}
         <button type="submit" disabled=${busy || ticked.length === 0} data-testid="save">${t("save")}</button>
       </form>

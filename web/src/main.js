@@ -2,9 +2,9 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { html } from "htm/preact";
-import { useAction } from "./action.js";
+import { ErrorLine, useAction } from "./action.js";
 import { api, token } from "./api.js";
-import { bilingual, lang, onLang, setLang, t } from "./i18n.js";
+import { lang, onLang, setLang, t } from "./i18n.js";
 import { Admin } from "./admin.js";
 import { Alarms } from "./alarms.js";
 import { Care } from "./care.js";
@@ -49,11 +49,6 @@ function useLanguage() {
   useEffect(() => onLang(set), []);
 }
 
-function ErrorNote({ error }) {
-  if (!error) return null;
-  return html`<p class="error" role="alert" data-testid="error">${bilingual(error.message)}</p>`;
-}
-
 function Login({ onLoggedIn }) {
   const [form, setForm] = useState({ login: "", password: "" });
   const { run, busy, error } = useAction();
@@ -74,7 +69,7 @@ function Login({ onLoggedIn }) {
           onInput=${field("login")} required /></label>
         <label>${t("password")}<input name="password" type="password" autocomplete="current-password"
           value=${form.password} onInput=${field("password")} required /></label>
-        <${ErrorNote} error=${error} />
+        <${ErrorLine} error=${error} />
         <button type="submit" disabled=${busy}>${busy ? t("loggingIn") : t("login")}</button>
         <button type="button" class="link" data-testid="lang"
           onClick=${() => setLang(lang() === "zh" ? "en" : "zh")}>${t("switchLanguage")}</button>

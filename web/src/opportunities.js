@@ -3,7 +3,7 @@
 // qualification questions (API.md "Pipelines and opportunities").
 import { useEffect, useState } from "preact/hooks";
 import { html } from "htm/preact";
-import { useAction } from "./action.js";
+import { ErrorLine, useAction } from "./action.js";
 import { api } from "./api.js";
 import { bilingual, t } from "./i18n.js";
 import { countdown, urgency } from "./time.js";
@@ -44,7 +44,7 @@ function Register({ me, pipeline, onRegistered }) {
         ${questions.map((q) => html`<label class="check"><input type="checkbox" name=${q.key} checked=${Boolean(answers[q.key])}
           onChange=${(e) => setAnswers({ ...answers, [q.key]: e.target.checked })} /> ${bilingual(q.question)}</label>`)}
       </fieldset>
-      ${error ? html`<p class="error" role="alert" data-testid="error">${bilingual(error.message)}</p>` : null}
+      <${ErrorLine} error=${error} />
       <button type="submit" disabled=${busy}>${t("registerButton")}</button>
     </form>`;
 }
@@ -73,14 +73,14 @@ export function Opportunities({ me }) {
     }
   }
   if (!pipeline || !items) {
-    return error ? html`<p class="error" role="alert" data-testid="error">${bilingual(error.message)}</p>`
+    return error ? html`<${ErrorLine} error=${error} />`
       : html`<p class="loading">${t("loading")}</p>`;
   }
   const stages = pipeline.stages.filter((s) => s.key !== pipeline.stages[pipeline.stages.length - 1].key);
   const mine = items.filter((o) => o.pipeline_id === pipeline.id);
   return html`
     <div class="opportunities" data-testid="opportunities">
-      ${error ? html`<p class="error" role="alert" data-testid="error">${bilingual(error.message)}</p>` : null}
+      <${ErrorLine} error=${error} />
       <div class="board" data-testid="board">
         ${stages.map((stage) => {
           const cards = mine.filter((o) => o.stage === stage.key);
