@@ -22,7 +22,20 @@ export function useAction() {
 }
 
 // The API's refusal (or a network failure) as the user reads it: its message in the current
-// language. Every screen shows refusals through this.
-export function ErrorLine({ error }) {
-  return error ? html`<p class="error" role="alert" data-testid="error">${bilingual(error.message)}</p>` : null;
+// language, and under it each field's reason from `details` (named by the form's `labels`,
+// field key → label, where given). Every screen shows refusals through this.
+export function ErrorLine({ error, labels = {} }) {
+  if (!error) return null;
+  const reasons = [];
+  const walk = (value, field) => {
+    if (typeof value === "string") reasons.push([field, value]);
+    else if (Array.isArray(value)) value.forEach((item) => walk(item, field));
+    else if (value && typeof value === "object") Object.values(value).forEach((item) => walk(item, field));
+  };
+  Object.entries(error.details || {}).forEach(([field, value]) => walk(value, field));
+  return html`<div class="error" role="alert" data-testid="error">
+    <p>${bilingual(error.message)}</p>
+    ${reasons.length ? html`<ul>${reasons.map(([field, text]) => html`
+      <li>${labels[field] ? `${labels[field]}：` : ""}${bilingual(text)}</li>`)}</ul>` : null}
+  </div>`;
 }

@@ -1,25 +1,10 @@
-// One Apache ECharts chart (SVG renderer, only the chart kinds BPC draws are bundled).
+// One Apache ECharts chart (SVG renderer; the chart kinds BPC draws are in echarts.js, a bundle
+// of its own loaded with the first chart).
 // `points` is how many data points the screen gave it: 0 shows "no data" instead of an empty
 // frame, and the browser tests compare it (and the drawn marks) with what the API returned.
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { html } from "htm/preact";
-import * as echarts from "echarts/core";
-import { BarChart, FunnelChart, GraphChart, LineChart } from "echarts/charts";
-import {
-  DataZoomComponent,
-  GridComponent,
-  LegendComponent,
-  MarkLineComponent,
-  TooltipComponent,
-} from "echarts/components";
-import { SVGRenderer } from "echarts/renderers";
 import { t, register } from "./i18n.js";
-
-echarts.use([
-  BarChart, FunnelChart, GraphChart, LineChart,
-  DataZoomComponent, GridComponent, LegendComponent, MarkLineComponent, TooltipComponent,
-  SVGRenderer,
-]);
 
 register({ zh: { noData: "暂无数据" }, en: { noData: "No data yet" } });
 
@@ -29,15 +14,23 @@ export const COLORS = ["#2f6fdf", "#e8833a", "#2e9d6b", "#c93c3c", "#7a5fc9", "#
 export function Chart({ option, points, testid, height = 300 }) {
   const box = useRef(null);
   const chart = useRef(null);
+  const [ready, setReady] = useState(false);
   useEffect(() => {
     if (!points) return undefined;
-    chart.current = echarts.init(box.current, null, { renderer: "svg" });
+    let gone = false;
     const resize = () => chart.current && chart.current.resize();
-    window.addEventListener("resize", resize);
+    import("./echarts.js").then(({ default: echarts }) => {
+      if (gone) return;
+      chart.current = echarts.init(box.current, null, { renderer: "svg" });
+      window.addEventListener("resize", resize);
+      setReady(true);
+    });
     return () => {
+      gone = true;
       window.removeEventListener("resize", resize);
-      chart.current.dispose();
+      if (chart.current) chart.current.dispose();
       chart.current = null;
+      setReady(false);
     };
   }, [Boolean(points)]);
   useEffect(() => {
@@ -46,7 +39,7 @@ export function Chart({ option, points, testid, height = 300 }) {
     const animation = !navigator.webdriver;
     chart.current.setOption({ color: COLORS, animation, ...option }, true);
     box.current.dataset.rendered = "1";
-  }, [option, points]);
+  }, [option, points, ready]);
   if (!points) {
     return html`<p class="muted empty-chart" data-chart=${testid} data-testid=${testid} data-points="0">${t("noData")}</p>`;
   }
