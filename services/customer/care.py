@@ -64,7 +64,7 @@ def birthdays(contacts: Iterable, window: Window) -> Iterator[dict]:
         for day in returns_between(contact.birthday, calendar, window.start, window.end):
             name = mask_person_name(contact.name)
             if calendar == LUNAR:
-                label = f"{name} 生日（{lunar_label(contact.birthday)}）/ Birthday (lunar)"
+                label = f"{name} 生日（{lunar_label(contact.birthday)}） / Birthday (lunar)"
             else:
                 label = f"{name} 生日 / Birthday"
             yield {

@@ -107,3 +107,17 @@ def test_reminders_are_ordered_by_date_then_kind():
         {"kind": "appointment", "date": date(2026, 12, 1), "customer_id": 3, "key": "c"},
     ]
     assert [i["key"] for i in care.ordered(items)] == ["c", "b", "a"]
+
+
+def test_birthday_labels_are_chinese_then_english_split_by_a_spaced_slash():
+    """Every label reads "中文 / English", as the API's texts do: clients show one part."""
+    born = Lunar.fromYmd(1980, 10, 22).getSolar()
+    items = list(care.birthdays([
+        contact(1, date(1980, 12, 2)),
+        contact(2, date(born.getYear(), born.getMonth(), born.getDay()), "lunar"),
+    ], care.Window.of(date(2026, 11, 25), 40)))  # fmt: skip
+    labels = {i["calendar"]: i["label"] for i in items}
+    for label in labels.values():
+        chinese, english = label.rsplit(" / ", 1)
+        assert "生日" in chinese and english.startswith("Birthday"), label
+    assert labels["lunar"].endswith("） / Birthday (lunar)"), labels["lunar"]
