@@ -42,6 +42,10 @@ def create_unit(call: Call):
     return call.rpc.call("org", "create_unit", **call.body)
 
 
+def list_units(call: Call):
+    return call.rpc.call("org", "list_units", **_page(call))
+
+
 def create_user(call: Call):
     return call.rpc.call("org", "create_user", **call.body)
 
@@ -517,6 +521,15 @@ ROUTES: list[Route] = [
         min_level=9,
         status=201,
         errors=(403, 422),
+        tag=ORG,
+    ),
+    Route(
+        "GET",
+        f"{API}/org/units",
+        list_units,
+        "组织单元（父单元在前）/ The org units, parents first",
+        query=s.PageQuery,
+        response=s.UnitPage,
         tag=ORG,
     ),
     Route(

@@ -218,6 +218,11 @@ class Unit(Schema):
     parent_id = fields.String(allow_none=True)
 
 
+class UnitPage(Schema):
+    items = fields.List(fields.Nested(Unit), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
 class CreateUserRequest(Strict):
     login = _text(64, required=True)
     password = _text(256, required=True)

@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 from common.actor import Actor
 from common.errors import NotFound, Unauthenticated, ValidationFailed
 from services.org import domain
-from services.org.models import AuditEntry, User
+from services.org.models import AuditEntry, OrgUnit, User
 from services.org.schemas import (
     decode_cursor,
     dump_actor,
     dump_audit,
+    dump_unit,
     dump_user,
     encode_cursor,
     parse_id,
@@ -121,3 +122,20 @@ def list_audit(
     page = rows[:limit]
     next_cursor = encode_cursor([page[-1].id]) if len(rows) > limit else None
     return {"items": [dump_audit(entry) for entry in page], "next_cursor": next_cursor}
+
+
+def list_units(session: Session, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    """Every org unit (the tree is no secret: the group boards name teams), oldest first; a
+    parent is always older than its children. Keyset pagination on id."""
+    query = select(OrgUnit)
+    position = decode_cursor(cursor)
+    if position is not None:
+        try:
+            after_id = int(position[0])
+        except (IndexError, TypeError, ValueError) as exc:
+            raise ValidationFailed(details={"cursor": ["游标无效 / Invalid cursor"]}) from exc
+        query = query.where(OrgUnit.id > after_id)
+    rows = session.scalars(query.order_by(OrgUnit.id).limit(limit + 1)).all()
+    page = rows[:limit]
+    next_cursor = encode_cursor([page[-1].id]) if len(rows) > limit else None
+    return {"items": [dump_unit(unit) for unit in page], "next_cursor": next_cursor}

@@ -65,6 +65,14 @@ class OrgService(ServiceBase):
             return schemas.dump_unit(unit)
 
     @rpc
+    def list_units(self, limit: int = 50, cursor: str | None = None) -> dict:
+        """Any user: the org units, oldest (parents) first."""
+        require_actor(self.actor)
+        args = schemas.load(schemas.ListArgs, {"limit": limit, "cursor": cursor})
+        with self.db.read() as session:
+            return queries.list_units(session, **args)
+
+    @rpc
     def create_user(
         self,
         login: str | None = None,
