@@ -1,7 +1,7 @@
 // One submitted action of a form: busy while it runs, the API's refusal kept to be shown.
 import { useState } from "preact/hooks";
 import { html } from "htm/preact";
-import { bilingual } from "./i18n.js";
+import { bilingual, lang } from "./i18n.js";
 
 export function useAction() {
   const [busy, setBusy] = useState(false);
@@ -36,6 +36,6 @@ export function ErrorLine({ error, labels = {} }) {
   return html`<div class="error" role="alert" data-testid="error">
     <p>${bilingual(error.message)}</p>
     ${reasons.length ? html`<ul>${reasons.map(([field, text]) => html`
-      <li>${labels[field] ? `${labels[field]}：` : ""}${bilingual(text)}</li>`)}</ul>` : null}
+      <li>${labels[field] ? `${labels[field]}${lang() === "en" ? ": " : "："}` : ""}${bilingual(text)}</li>`)}</ul>` : null}
   </div>`;
 }
