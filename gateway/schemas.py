@@ -328,6 +328,10 @@ class Customer(Schema):
         allow_none=True, metadata={"description": "a care customer since (first won opportunity)"}
     )
     revisit_interval = fields.String(metadata={"description": "ISO 8601 days, default P15D"})
+    last_revisit_at = fields.DateTime(allow_none=True)
+    next_revisit_on = fields.Date(
+        allow_none=True, metadata={"description": "the organisation's day the next revisit is due"}
+    )
     contacts = fields.List(fields.Nested(Contact))
 
 

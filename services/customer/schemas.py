@@ -15,7 +15,7 @@ from marshmallow import (
 
 from common import clock
 from common.schemas import Cursor, Id, Strict, Text, load  # noqa: F401  (load: re-exported)
-from services.customer import domain
+from services.customer import care, domain
 
 PHONE_CHARS = re.compile(r"^[0-9+\-\s().]{3,40}$")
 
@@ -205,6 +205,13 @@ def contact_out(contact, masked: bool = True) -> dict:
     }
 
 
+def _next_revisit(customer) -> str | None:
+    due = care.revisit_due(
+        customer.care_since, customer.last_revisit_at, customer.revisit_interval_days or 15
+    )
+    return due.isoformat() if due else None
+
+
 def customer_out(customer) -> dict:
     """The API customer shape; contacts are always masked here."""
     return {
@@ -220,6 +227,8 @@ def customer_out(customer) -> dict:
         "created_at": clock.isoformat(customer.created_at),
         "care_since": clock.isoformat(customer.care_since),
         "revisit_interval": f"P{customer.revisit_interval_days or 15}D",
+        "last_revisit_at": clock.isoformat(customer.last_revisit_at),
+        "next_revisit_on": _next_revisit(customer),
         "contacts": [contact_out(c) for c in customer.contacts],
     }
 

@@ -140,7 +140,9 @@ def test_a_revisit_is_due_fifteen_days_after_the_win_and_moves_with_each_revisit
     won(env, cid, team.owner, "2026-11-01T09:00:00+08:00")
     due = ("revisit", "2026-11-16", cid, None)
     eventually(lambda: due in reminders(env, team.owner, "2026-11-16", 1))
-    assert call(env, team.owner, "get", customer_id=cid)["status"] == "customer"
+    seen = call(env, team.owner, "get", customer_id=cid)
+    assert (seen["status"], seen["last_revisit_at"]) == ("customer", None)
+    assert seen["next_revisit_on"] == "2026-11-16"  # the customer's own answer says so too
     # overdue revisits stay listed until done
     assert reminders(env, team.owner, "2026-11-20", 3) == [due]
     call(env, team.owner, "record_revisit", customer_id=cid, outcome="设备运行正常")
@@ -148,6 +150,8 @@ def test_a_revisit_is_due_fifteen_days_after_the_win_and_moves_with_each_revisit
     again = (today + timedelta(days=15)).isoformat()
     assert reminders(env, team.owner, today.isoformat(), 3) == []
     assert ("revisit", again, cid, None) in reminders(env, team.owner, again, 1)
+    seen = call(env, team.owner, "get", customer_id=cid)
+    assert seen["last_revisit_at"] is not None and seen["next_revisit_on"] == again
     care = call(env, team.owner, "set_care", customer_id=cid, revisit_interval="P30D")
     assert care["revisit_interval"] == "P30D"
     assert care["next_revisit_on"] == (today + timedelta(days=30)).isoformat()

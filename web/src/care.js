@@ -527,12 +527,18 @@ function ImportantDateForm({ customerId, today, onSaved }) {
 }
 
 function Revisits({ me, chosen, onChoose }) {
-  const [customer, setCustomer] = useState(null);
-  const [care, setCare] = useState(null); // the answer of PUT …/care, once the interval is set
-  const [lastRevisit, setLastRevisit] = useState(null); // recorded on this screen
+  const [customer, setCustomer] = useState(null); // with its last revisit and the next one due
   const [upcoming, setUpcoming] = useState(null);
   const [referrerName, setReferrerName] = useState(null);
   const [error, setError] = useState(null);
+  // the customer's reminders from today: its next revisit is due within one interval (an
+  // overdue one is listed whatever the window)
+  const loadUpcoming = (c) => {
+    const days = Math.min(366, Math.max(31, (intervalDays(c.revisit_interval) || 15) + 1));
+    api("GET", `/reminders?from=${me.today}&days=${days}`)
+      .then((a) => setUpcoming(a.items.filter((i) => i.customer_id === c.id)))
+      .catch(setError);
+  };
   const load = () => {
     if (!chosen) return;
     setError(null);
@@ -546,39 +552,25 @@ function Revisits({ me, chosen, onChoose }) {
       })
       .catch(setError);
   };
-  // the customer's reminders from today: its next revisit is due within one interval (an
-  // overdue one is listed whatever the window)
-  const loadUpcoming = (c, interval) => {
-    const days = Math.min(366, Math.max(31, (intervalDays(interval || c.revisit_interval) || 15) + 1));
-    api("GET", `/reminders?from=${me.today}&days=${days}`)
-      .then((a) => setUpcoming(a.items.filter((i) => i.customer_id === c.id)))
-      .catch(setError);
-  };
   useEffect(() => {
     setCustomer(null);
-    setCare(null);
-    setLastRevisit(null);
     setUpcoming(null);
     load();
   }, [chosen]);
-  const revisitDue = (upcoming || []).find((i) => i.kind === "revisit");
   return html`
     <div class="care-revisits" data-testid="care-revisits">
       <${CustomerPicker} chosen=${chosen} onChoose=${onChoose} />
       <${ErrorLine} error=${error} />
       ${customer && customer.id === chosen
         ? html`
-          <${Details} customer=${customer} care=${care} referrerName=${referrerName}
-            lastRevisit=${lastRevisit || (care && care.last_revisit_at)}
-            nextRevisit=${revisitDue ? revisitDue.date : care && care.next_revisit_on}
+          <${Details} customer=${customer} referrerName=${referrerName}
+            lastRevisit=${customer.last_revisit_at} nextRevisit=${customer.next_revisit_on}
             upcoming=${upcoming} />
           <div class="care-forms">
-            <${RevisitForm} key=${`r${customer.id}`} customerId=${customer.id}
-              onSaved=${(revisit) => { setLastRevisit(revisit.at); loadUpcoming(customer, care && care.revisit_interval); }} />
-            <${IntervalForm} key=${`i${customer.id}`} customer=${customer}
-              onSaved=${(c) => { setCare(c); setCustomer({ ...customer, status: c.status, care_since: c.care_since, revisit_interval: c.revisit_interval }); loadUpcoming(customer, c.revisit_interval); }} />
+            <${RevisitForm} key=${`r${customer.id}`} customerId=${customer.id} onSaved=${load} />
+            <${IntervalForm} key=${`i${customer.id}`} customer=${customer} onSaved=${load} />
             <${ImportantDateForm} key=${`d${customer.id}`} customerId=${customer.id} today=${me.today}
-              onSaved=${() => loadUpcoming(customer, care && care.revisit_interval)} />
+              onSaved=${() => loadUpcoming(customer)} />
           </div>`
         : chosen && !error ? html`<p class="loading">${t("loading")}</p>` : null}
     </div>`;

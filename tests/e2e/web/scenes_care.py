@@ -99,6 +99,10 @@ def scenario_revisit(page, args: dict) -> dict:
     interval.get_by_label("间隔天数（1–366）").fill(str(args["days"]))
     interval.get_by_role("button", name="保存间隔").click()
     interval.get_by_test_id("interval-saved").wait_for()
+    page.wait_for_function(  # the customer read again: its interval as saved
+        "d => document.querySelector('[data-testid=care-interval]').innerText === d",
+        arg=f"每 {args['days']} 天",
+    )
     interval_text = details.get_by_test_id("care-interval").inner_text()
 
     revisit = page.get_by_test_id("revisit-form")
