@@ -98,6 +98,10 @@ def record_revisit(call: Call):
     return call.rpc.call("customer", "record_revisit", customer_id=call.path["id"], **call.body)
 
 
+def revisits(call: Call):
+    return call.rpc.call("customer", "revisits", customer_id=call.path["id"])
+
+
 def set_referrer(call: Call):
     return call.rpc.call("customer", "set_referrer", customer_id=call.path["id"], **call.body)
 
@@ -660,6 +664,16 @@ ROUTES: list[Route] = [
         request=s.CareRequest,
         response=s.Care,
         errors=(404, 422),
+        tag=CUSTOMERS,
+    ),
+    Route(
+        "GET",
+        f"{API}/customers/{{id}}/revisits",
+        revisits,
+        "回访记录与待核实的拜访 / The revisits, and the visits claimed in work logs with their "
+        "verification",
+        response=s.Revisits,
+        errors=(403, 404),
         tag=CUSTOMERS,
     ),
     Route(

@@ -391,6 +391,25 @@ class Revisit(Schema):
     verification = fields.String(allow_none=True)
 
 
+class ClaimedVisit(Schema):
+    entry_id = fields.String(required=True)
+    author_id = fields.String(required=True)
+    author_name = fields.String(allow_none=True)
+    work_date = fields.Date(required=True)
+    verification = fields.String(
+        allow_none=True, required=True, metadata={"enum": ["confirmed", "denied", None]}
+    )
+
+
+class RevisitSeen(Revisit):
+    by_name = fields.String(allow_none=True)
+
+
+class Revisits(Schema):
+    items = fields.List(fields.Nested(RevisitSeen), required=True)
+    visits = fields.List(fields.Nested(ClaimedVisit), required=True)
+
+
 class ReferrerRequest(Strict):
     referred_by = Id(required=True, allow_none=True)
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from common import clock
-from common.actor import Actor
+from common.actor import Actor, path_prefix_of
 from common.db import Db, database_errors_as_unavailable, is_unique_violation
 from common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from common.events import Envelope
@@ -74,6 +74,35 @@ def _branch_head(session: Session, path: list[str]) -> str | None:
 
 def _path_ids(path: str) -> list[str]:
     return [p for p in path.strip("/").split("/") if p]
+
+
+def service_scope(session: Session, actor: Actor):
+    """Customer service (level 3) revisits any care customer of its own branch (DOMAIN.md §1,
+    §7): an SQL condition on those customers, or None for anyone else."""
+    if actor.level != SERVICE_LEVEL or not actor.path:
+        return None
+    path = list(actor.path)
+    head = _branch_head(session, path)
+    if head is None or head == actor.id:
+        return None
+    prefix = path_prefix_of(path[: path.index(head) + 1])
+    # the branch ends where another branch head (level ≥ 6) begins below this one
+    inner = session.scalars(
+        select(Person.path).where(
+            Person.level >= BRANCH_LEVEL,
+            Person.path.startswith(prefix, autoescape=True),
+            Person.user_id != head,
+        )
+    ).all()
+    return and_(
+        Customer.care_since.isnot(None),
+        Customer.owner_path.startswith(prefix, autoescape=True),
+        *(~Customer.owner_path.startswith(other, autoescape=True) for other in inner),
+    )
+
+
+def may_revisit(session: Session, actor: Actor, customer: Customer) -> bool:
+    return _may_revisit(session, actor, customer)
 
 
 def _may_revisit(session: Session, actor: Actor, customer: Customer) -> bool:
@@ -201,6 +230,64 @@ def revisit_out(revisit: Revisit) -> dict:
     }
 
 
+def _revisitable(session: Session, actor: Actor, customer_id: int) -> Customer:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(CUSTOMER_NOT_FOUND, {"customer_id": str(customer_id)})
+    if not _may_revisit(session, actor, customer):
+        if actor.level < SERVICE_LEVEL:  # cannot even see it
+            raise NotFound(CUSTOMER_NOT_FOUND, {"customer_id": str(customer_id)})
+        raise Forbidden(REVISIT_FORBIDDEN)
+    return customer
+
+
+@database_errors_as_unavailable
+def revisits(db: Db, actor: Actor, customer_id: int, limit: int = 100) -> dict:
+    """Whoever may revisit the customer: its revisits, newest first, and the visits claimed in
+    work logs with their verification (``None`` until a revisit confirms or denies one) — the
+    visits customer service picks from to verify."""
+    with db.read() as session:
+        _revisitable(session, actor, customer_id)
+        done = session.scalars(
+            select(Revisit)
+            .where(Revisit.customer_id == customer_id)
+            .order_by(Revisit.at.desc(), Revisit.id.desc())
+            .limit(limit)
+        ).all()
+        verdicts = dict(
+            session.execute(
+                select(Revisit.verifies_entry_id, Revisit.verification).where(
+                    Revisit.customer_id == customer_id, Revisit.verifies_entry_id.isnot(None)
+                )
+            ).all()
+        )
+        claimed = session.scalars(
+            select(CustomerEntry)
+            .where(CustomerEntry.customer_id == customer_id, CustomerEntry.visit.is_(True))
+            .order_by(CustomerEntry.work_date.desc(), CustomerEntry.entry_id)
+            .limit(limit)
+        ).all()
+        people = {r.by for r in done} | {v.author_id for v in claimed}
+        names = dict(
+            session.execute(
+                select(Person.user_id, Person.name).where(Person.user_id.in_(people))
+            ).all()
+        )  # colleagues' names are no secret: the group boards show them
+        return {
+            "items": [{**revisit_out(r), "by_name": names.get(r.by)} for r in done],
+            "visits": [
+                {
+                    "entry_id": v.entry_id,
+                    "author_id": v.author_id,
+                    "author_name": names.get(v.author_id),
+                    "work_date": v.work_date.isoformat(),
+                    "verification": verdicts.get(v.entry_id),
+                }
+                for v in claimed
+            ],
+        }
+
+
 @database_errors_as_unavailable
 def record_revisit(db: Db, actor: Actor, customer_id: int, args: dict) -> dict:
     """A revisit; one verifying a claimed visit confirms or denies it, once. A denial emits
@@ -209,13 +296,8 @@ def record_revisit(db: Db, actor: Actor, customer_id: int, args: dict) -> dict:
     try:
         with db.unit_of_work() as uow:
             session = uow.session
+            _revisitable(session, actor, customer_id)
             customer = session.get(Customer, customer_id)
-            if customer is None:
-                raise NotFound(CUSTOMER_NOT_FOUND, {"customer_id": str(customer_id)})
-            if not _may_revisit(session, actor, customer):
-                if actor.level < SERVICE_LEVEL:  # cannot even see it
-                    raise NotFound(CUSTOMER_NOT_FOUND, {"customer_id": str(customer_id)})
-                raise Forbidden(REVISIT_FORBIDDEN)
             entry = None
             if entry_id is not None:
                 entry = session.get(CustomerEntry, entry_id)
@@ -266,8 +348,9 @@ def _scope(actor: Actor):
     return queries.visible_to(actor)
 
 
-def reminders_in(session: Session, window: care.Window, scope) -> list[dict]:
-    """Every reminder of the customers matching ``scope`` (an SQL condition) in ``window``."""
+def reminders_in(session: Session, window: care.Window, scope, revisit_scope=None) -> list[dict]:
+    """Every reminder of the customers matching ``scope`` (an SQL condition) in ``window``, and
+    the revisits of those matching ``revisit_scope`` too (customer service's branch)."""
     items: list[dict] = []
     solar, lunar = (
         candidate_keys(window.start, window.end, SOLAR),
@@ -312,7 +395,8 @@ def reminders_in(session: Session, window: care.Window, scope) -> list[dict]:
     cared = session.execute(
         select(Customer.id, Customer.name, Customer.care_since, Customer.last_revisit_at,
                Customer.revisit_interval_days)
-        .where(scope, Customer.care_since.isnot(None))
+        .where(scope if revisit_scope is None else or_(scope, revisit_scope),
+               Customer.care_since.isnot(None))
     ).all()  # fmt: skip
     items += care.revisits(cared, window)
     return care.ordered(items)
@@ -331,7 +415,7 @@ def reminder_out(item: dict) -> dict:
 def reminders(db: Db, actor: Actor, start: date | None, days: int) -> dict:
     window = care.Window.of(start or clock.today(), days)
     with db.read() as session:
-        items = reminders_in(session, window, _scope(actor))
+        items = reminders_in(session, window, _scope(actor), service_scope(session, actor))
     return {
         "from": window.start.isoformat(),
         "days": days,

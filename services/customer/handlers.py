@@ -22,7 +22,7 @@ from common.errors import (
     ValidationFailed,
 )
 from common.events import Envelope
-from services.customer import domain, queries
+from services.customer import care_cases, domain, queries
 from services.customer.calendar import yearly_key
 from services.customer.models import Contact, Customer, OwnershipHistory, Person, UnmaskLog
 from services.customer.schemas import contact_out, customer_out
@@ -181,7 +181,16 @@ def _visible_customer(session: Session, actor: Actor, customer_id: int) -> Custo
 
 @database_errors_as_unavailable
 def get(db: Db, actor: Actor, customer_id: int) -> dict:
+    """Whoever sees the owner; and customer service, the care customers it may revisit (its
+    contacts masked as everywhere: unmasking stays the owner chain's)."""
     with db.read() as session:
+        customer = session.get(Customer, customer_id)
+        if (
+            customer is not None
+            and customer.care_since is not None
+            and (care_cases.may_revisit(session, actor, customer))
+        ):
+            return customer_out(customer)
         return customer_out(_visible_customer(session, actor, customer_id))
 
 

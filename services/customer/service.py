@@ -124,6 +124,14 @@ class CustomerService(ServiceBase):
         return care_cases.record_revisit(self.db, actor, args["customer_id"], args)
 
     @rpc
+    def revisits(self, **fields) -> dict:
+        """Whoever may revisit the customer: its revisits, newest first, and the visits claimed
+        in work logs with their verification (the ones customer service may verify)."""
+        actor = self._caller()
+        args = schemas.load(schemas.CustomerRef, fields)
+        return care_cases.revisits(self.db, actor, args["customer_id"])
+
+    @rpc
     def reminders(self, **fields) -> dict:
         """Any user: birthdays, anniversaries, important dates, appointments and revisits of the
         visible customers in ``[from, from + days)`` (default today, 3 days)."""

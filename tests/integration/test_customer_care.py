@@ -14,6 +14,7 @@ referral cycle is refused.
 from __future__ import annotations
 
 import warnings
+from types import SimpleNamespace
 
 warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
 import eventlet  # noqa: E402
@@ -157,9 +158,9 @@ def test_a_revisit_is_due_fifteen_days_after_the_win_and_moves_with_each_revisit
     assert care["next_revisit_on"] == (today + timedelta(days=30)).isoformat()
 
 
-def test_a_denied_visit_is_published_once_for_scoring(env, events):
-    team = make_team()
-    # customer service: a level-3 rep under the same branch manager (level 6) as the owner
+def branch_with_service(env, team):
+    """A branch: its manager (level 6) over a supervisor over a salesperson ``owner``, and a
+    customer-service rep (level 3) under the same manager; another branch's service rep."""
     top = team.top.id
     manager = Actor(id=new_id(), level=6, path=[top], name="分公司总经理")
     manager = Actor(id=manager.id, level=6, path=[top, manager.id], name=manager.name)
@@ -175,6 +176,33 @@ def test_a_denied_visit_is_published_once_for_scoring(env, events):
     elsewhere = Actor(id=elsewhere.id, level=3, path=[top, elsewhere.id], name="别处客服")
     for actor in (team.top, manager, supervisor):  # the service learns people as they call
         call(env, actor, "list", limit=1)
+    return SimpleNamespace(manager=manager, supervisor=supervisor, owner=owner, rep=rep,
+                           elsewhere=elsewhere)  # fmt: skip
+
+
+def test_customer_service_sees_and_reads_its_branchs_due_revisits(env):
+    team = make_team()
+    branch = branch_with_service(env, team)
+    cid = register(env, branch.owner)["id"]
+    prospect = register(env, branch.owner)["id"]  # not a care customer: not theirs to serve
+    won(env, cid, branch.owner, "2026-11-01T09:00:00+08:00")
+    due = ("revisit", "2026-11-16", cid, None)
+    eventually(lambda: due in reminders(env, branch.owner, "2026-11-16", 1))
+    assert reminders(env, branch.rep, "2026-11-16", 1) == [due]  # the revisit only
+    assert reminders(env, branch.elsewhere, "2026-11-16", 1) == []
+    seen = call(env, branch.rep, "get", customer_id=cid)
+    assert seen["name"] and seen["next_revisit_on"] == "2026-11-16"
+    for who, which in ((branch.elsewhere, cid), (branch.rep, prospect), (team.peer, cid)):
+        with pytest.raises(NotFound):
+            call(env, who, "get", customer_id=which)
+    assert call(env, branch.rep, "list", limit=50)["items"] == []  # lists stay the owner chain's
+
+
+def test_a_denied_visit_is_published_once_for_scoring(env, events):
+    team = make_team()
+    branch = branch_with_service(env, team)
+    supervisor, owner = branch.supervisor, branch.owner
+    rep, elsewhere = branch.rep, branch.elsewhere
     cid = register(env, owner)["id"]
     visit = entry(env, cid, owner, ["visit", "call"])
     phone_only = entry(env, cid, owner, ["call"])
@@ -200,8 +228,20 @@ def test_a_denied_visit_is_published_once_for_scoring(env, events):
     assert "verifies_entry_id" in caught.value.details
     with pytest.raises(NotFound):
         verify(team.peer, visit)
+    # customer service sees the claimed visit (not the phone call) awaiting verification
+    before = call(env, rep, "revisits", customer_id=cid)
+    assert before["items"] == []
+    assert [
+        (v["entry_id"], v["author_id"], v["author_name"], v["verification"])
+        for v in before["visits"]
+    ] == [(visit, owner.id, "张三", None)]
+    with pytest.raises(Forbidden):
+        call(env, elsewhere, "revisits", customer_id=cid)
     revisit = verify(rep, visit)
     assert revisit["verification"] == "denied" and revisit["verifies_entry_id"] == visit
+    after = call(env, owner, "revisits", customer_id=cid)  # the owner sees it too
+    assert [(r["id"], r["by_name"]) for r in after["items"]] == [(revisit["id"], "客服小周")]
+    assert [v["verification"] for v in after["visits"]] == ["denied"]
     with pytest.raises(Conflict) as conflict:
         verify(supervisor, visit, "confirmed")
     assert conflict.value.code == "already_verified"

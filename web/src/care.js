@@ -60,6 +60,16 @@ register({
     "care.notes": "备注（可不填）",
     "care.saveRevisit": "保存回访",
     "care.revisitSaved": "回访已记录：{at}",
+    "care.verify": "核实业务员的拜访（可不选）",
+    "care.noVerify": "不核实",
+    "care.visitOf": "{date} {name} 的拜访",
+    "care.verdict": "核实结果",
+    "care.confirmed": "属实",
+    "care.denied": "不属实（客户说没人来过）",
+    "care.history": "回访记录",
+    "care.claimedVisits": "日志中声称的拜访",
+    "care.unverified": "未核实",
+    "care.someone": "业务员",
     "care.setInterval": "设置回访间隔",
     "care.days": "间隔天数（1–366）",
     "care.saveInterval": "保存间隔",
@@ -135,6 +145,16 @@ register({
     "care.notes": "Notes (optional)",
     "care.saveRevisit": "Save the revisit",
     "care.revisitSaved": "Revisit recorded: {at}",
+    "care.verify": "Verify a salesperson's visit (optional)",
+    "care.noVerify": "No verification",
+    "care.visitOf": "visit by {name} on {date}",
+    "care.verdict": "Verdict",
+    "care.confirmed": "Confirmed",
+    "care.denied": "Denied (the customer says nobody came)",
+    "care.history": "Revisits",
+    "care.claimedVisits": "Visits claimed in work logs",
+    "care.unverified": "not verified",
+    "care.someone": "a salesperson",
     "care.setInterval": "Revisit interval",
     "care.days": "Days between revisits (1–366)",
     "care.saveInterval": "Save the interval",
@@ -441,23 +461,31 @@ function Details({ customer, referrerName, lastRevisit, nextRevisit, upcoming })
     </section>`;
 }
 
-function RevisitForm({ customerId, onSaved }) {
+// A revisit; customer service may verify one claimed visit with it (a denial proves that log
+// entry false for scoring). Never one's own visit: the API refuses that, and says so.
+function RevisitForm({ customerId, visits, names, onSaved }) {
   const [outcome, setOutcome] = useState("");
   const [notes, setNotes] = useState("");
+  const [entry, setEntry] = useState("");
+  const [verdict, setVerdict] = useState("confirmed");
   const [saved, setSaved] = useState(null);
   const { run, busy, error } = useAction();
+  const open = (visits || []).filter((v) => !v.verification);
   const submit = (event) => {
     event.preventDefault();
     const body = { outcome: outcome.trim() };
     if (notes.trim()) body.notes = notes.trim();
+    if (entry) Object.assign(body, { verifies_entry_id: entry, verification: verdict });
     run(async () => {
       const revisit = await api("POST", `/customers/${customerId}/revisits`, body);
       setSaved(revisit);
       setOutcome("");
       setNotes("");
+      setEntry("");
       onSaved(revisit);
     });
   };
+  const visitName = (v) => t("care.visitOf", { date: v.work_date, name: v.author_name || names[v.author_id] || t("care.someone") });
   return html`
     <form class="card" onSubmit=${submit} data-testid="revisit-form">
       <h2>${t("care.recordRevisit")}</h2>
@@ -465,11 +493,40 @@ function RevisitForm({ customerId, onSaved }) {
         onInput=${(e) => setOutcome(e.target.value)}></textarea></label>
       <label>${t("care.notes")}<textarea name="notes" rows="2" maxlength="2000" value=${notes}
         onInput=${(e) => setNotes(e.target.value)}></textarea></label>
-      <${ErrorLine} error=${error} labels=${{ outcome: t("care.outcome"), notes: t("care.notes") }} />
+      ${open.length ? html`
+        <label>${t("care.verify")}<select name="verifies_entry_id" value=${entry} onChange=${(e) => setEntry(e.target.value)}>
+          <option value="">${t("care.noVerify")}</option>
+          ${open.map((v) => html`<option value=${v.entry_id}>${visitName(v)}</option>`)}
+        </select></label>
+        ${entry ? html`<fieldset class="care-verdict"><legend>${t("care.verdict")}</legend>
+          ${["confirmed", "denied"].map((k) => html`<label class="check"><input type="radio" name="verification" value=${k}
+            checked=${verdict === k} onChange=${() => setVerdict(k)} /> ${t(`care.${k}`)}</label>`)}
+        </fieldset>` : null}` : null}
+      <${ErrorLine} error=${error} labels=${{ outcome: t("care.outcome"), notes: t("care.notes"), verifies_entry_id: t("care.verify") }} />
       ${saved ? html`<p class="ok" data-testid="revisit-saved" data-revisit=${saved.id} data-at=${saved.at}>
         ${t("care.revisitSaved", { at: when(saved.at) })}</p>` : null}
       <button type="submit" disabled=${busy || !outcome.trim()}>${t("care.saveRevisit")}</button>
     </form>`;
+}
+
+// What was done for the customer: its revisits, newest first, and the visits salespeople
+// claimed in their logs with the verdict of customer service.
+function History({ history, names }) {
+  if (!history) return null;
+  const verdict = (v) => (v.verification ? t(`care.${v.verification}`) : t("care.unverified"));
+  return html`
+    <section class="card" data-testid="care-history">
+      <h2>${t("care.history")} <small>${history.items.length}</small></h2>
+      ${history.items.length === 0 ? html`<p class="muted">${t("none")}</p>` : html`<ul>
+        ${history.items.map((r) => html`<li data-testid="revisit">
+          <span class="tag">${when(r.at)}</span><span class="title">${r.outcome}</span>
+          <span class="muted">${r.by_name || names[r.by] || ""}</span>
+          ${r.notes ? html`<span class="muted">${r.notes}</span>` : null}</li>`)}</ul>`}
+      ${history.visits.length ? html`<h3>${t("care.claimedVisits")}</h3><ul data-testid="claimed-visits">
+        ${history.visits.map((v) => html`<li data-testid="claimed-visit" data-entry=${v.entry_id} data-verification=${v.verification || ""}>
+          <span class="tag">${v.work_date}</span><span class="title">${v.author_name || names[v.author_id] || t("care.someone")}</span>
+          <span class=${`tag ${v.verification === "denied" ? "pending" : v.verification ? "ok" : ""}`}>${verdict(v)}</span></li>`)}</ul>` : null}
+    </section>`;
 }
 
 function IntervalForm({ customer, onSaved }) {
@@ -530,7 +587,14 @@ function Revisits({ me, chosen, onChoose }) {
   const [customer, setCustomer] = useState(null); // with its last revisit and the next one due
   const [upcoming, setUpcoming] = useState(null);
   const [referrerName, setReferrerName] = useState(null);
+  const [history, setHistory] = useState(null);
+  const [names, setNames] = useState({});
   const [error, setError] = useState(null);
+  useEffect(() => {  // the people the caller may see, to name authors and visitors
+    api("GET", "/users?limit=500")
+      .then((a) => setNames(Object.fromEntries(a.items.map((u) => [u.id, u.name]))))
+      .catch(() => setNames({}));
+  }, []);
   // the customer's reminders from today: its next revisit is due within one interval (an
   // overdue one is listed whatever the window)
   const loadUpcoming = (c) => {
@@ -546,6 +610,7 @@ function Revisits({ me, chosen, onChoose }) {
       .then((c) => {
         setCustomer(c);
         loadUpcoming(c);
+        api("GET", `/customers/${c.id}/revisits`).then(setHistory).catch(setError);
         if (c.referred_by) {
           api("GET", `/customers/${c.referred_by}`).then((r) => setReferrerName(r.name)).catch(() => setReferrerName(null));
         } else setReferrerName(null);
@@ -555,6 +620,7 @@ function Revisits({ me, chosen, onChoose }) {
   useEffect(() => {
     setCustomer(null);
     setUpcoming(null);
+    setHistory(null);
     load();
   }, [chosen]);
   return html`
@@ -567,11 +633,13 @@ function Revisits({ me, chosen, onChoose }) {
             lastRevisit=${customer.last_revisit_at} nextRevisit=${customer.next_revisit_on}
             upcoming=${upcoming} />
           <div class="care-forms">
-            <${RevisitForm} key=${`r${customer.id}`} customerId=${customer.id} onSaved=${load} />
+            <${RevisitForm} key=${`r${customer.id}`} customerId=${customer.id} visits=${history && history.visits}
+              names=${names} onSaved=${load} />
             <${IntervalForm} key=${`i${customer.id}`} customer=${customer} onSaved=${load} />
             <${ImportantDateForm} key=${`d${customer.id}`} customerId=${customer.id} today=${me.today}
               onSaved=${() => loadUpcoming(customer)} />
-          </div>`
+          </div>
+          <${History} history=${history} names=${names} />`
         : chosen && !error ? html`<p class="loading">${t("loading")}</p>` : null}
     </div>`;
 }

@@ -183,3 +183,42 @@ def scenario_referrals(page, args: dict) -> dict:
     shoot(page, "care-referral-cycle-en")
     return {"points": points, "top": top, "labels": labels, "chinese": chinese,
             "english": english}  # fmt: skip
+
+
+def scenario_verify_visit(page, args: dict) -> dict:
+    """Customer service opens a due revisit of its branch from the calendar, sees the visit the
+    salesperson claimed, and records the revisit denying it."""
+    _open_care(page, args["login"])
+    calendar = page.get_by_test_id("care-calendar")
+    calendar.wait_for()
+    if calendar.get_attribute("data-month") != args["due"][:7]:
+        page.get_by_test_id("next-month").click()
+        page.wait_for_selector(f'[data-testid=care-calendar][data-month="{args["due"][:7]}"]')
+    day = page.get_by_test_id(f"day-{args['due']}")
+    page.wait_for_function(  # the month's reminders are in
+        "d => Number(document.querySelector(`[data-testid=day-${d}]`).dataset.count) > 0",
+        arg=args["due"],
+    )
+    day.locator(".care-daynum").click()  # the day's every reminder, however many
+    row = page.get_by_test_id("day-detail").locator(
+        f'[data-testid=reminder][data-customer="{args["customer_id"]}"]'
+    )
+    row.get_by_role("button").click()
+    details = page.get_by_test_id("care-details")
+    details.get_by_test_id("care-name").filter(has_text=args["name"]).wait_for()
+    history = page.get_by_test_id("care-history")
+    claimed = history.locator(f'[data-testid=claimed-visit][data-entry="{args["entry_id"]}"]')
+    claimed.wait_for()
+    before = claimed.get_attribute("data-verification")
+    form = page.get_by_test_id("revisit-form")
+    form.get_by_label("回访结果").fill(args["outcome"])
+    form.get_by_label("核实业务员的拜访（可不选）").select_option(value=args["entry_id"])
+    form.get_by_label("不属实（客户说没人来过）").check()
+    shoot(page, "care-verify")
+    form.get_by_role("button", name="保存回访").click()
+    form.get_by_test_id("revisit-saved").wait_for()
+    page.wait_for_selector(
+        f'[data-testid=claimed-visit][data-entry="{args["entry_id"]}"][data-verification=denied]'
+    )
+    assert_screen_ok(page)
+    return {"before": before, "after": claimed.inner_text()}

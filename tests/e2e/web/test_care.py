@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime, timedelta
 
 from tests.e2e import browser
-from tests.support import Api
+from tests.support import Api, eventually
 
 PASSWORD = "Demo-2026!"
 
@@ -169,3 +169,60 @@ def test_the_referral_graph_and_a_refused_cycle(bpc):
     # nothing changed
     after = rep.get(f"/api/v1/customers/{root}").json()
     assert after["referred_by"] is None
+
+
+def test_customer_service_denies_a_claimed_visit_and_scoring_counts_it_false(bpc):
+    """DOMAIN.md §7: customer service (level 3) revisits its branch's care customers and may
+    verify a salesperson's claimed visit; a denial proves that log entry false."""
+    base = bpc.env.base_url
+    supervisor = Api(base).login("demo_supr0b0d0t0", PASSWORD)
+    boss = supervisor.get("/api/v1/me").json()["id"]
+    team = supervisor.get("/api/v1/users", params={"limit": 500}).json()["items"]
+    login = next(u["login"] for u in team if u["supervisor_id"] == boss and u["level"] == 2)
+    rep = Api(base).login(login, PASSWORD)
+    me = rep.get("/api/v1/me").json()
+    name = f"核实拜访{uuid.uuid4().hex[:6]}机电有限公司"
+    customer = rep.post("/api/v1/customers", {"name": name}).json()["id"]
+    pipeline = next(p for p in rep.get("/api/v1/pipelines").json()["items"] if p["is_default"])
+    body = {"customer_id": customer, "title": "机电改造", "amount": "60000",
+            "pipeline_id": pipeline["id"],
+            "qualification": {q["key"]: True for q in pipeline["qualification"]}}  # fmt: skip
+    opp = eventually(
+        lambda: (r := rep.post("/api/v1/opportunities", body)).status_code == 201 and r.json(),
+        timeout=15, message="the new customer never reached the opportunity service",
+    )  # fmt: skip
+    while rep.post(f"/api/v1/opportunities/{opp['id']}/advance", {}).status_code == 200:
+        pass  # up to the stage before won
+    assert rep.post(f"/api/v1/opportunities/{opp['id']}/win").status_code == 200
+    logged = rep.post("/api/v1/worklog/entries", {
+        "customer_id": customer, "activities": ["visit"], "minutes": 90,
+        "note": "上门拜访，介绍改造方案",
+    })  # fmt: skip
+    assert logged.status_code == 201, logged.text
+    entry_id = logged.json()["id"]
+    # a care customer (from the win's event), revisited every day: due tomorrow
+    eventually(lambda: rep.get(f"/api/v1/customers/{customer}").json()["status"] == "customer")
+    care = _put(rep, f"/api/v1/customers/{customer}/care", {"revisit_interval": "P1D"})
+    due = care.json()["next_revisit_on"]
+    eventually(lambda: any(v["entry_id"] == entry_id for v in rep.get(
+        f"/api/v1/customers/{customer}/revisits").json()["visits"]))  # fmt: skip
+
+    service = Api(base).login("demo_csr0b0_0", PASSWORD)  # the branch's customer service
+    window = service.get("/api/v1/reminders", params={"from": due, "days": 1}).json()["items"]
+    assert ("revisit", customer) in {(i["kind"], i["customer_id"]) for i in window}, window
+    shown = browser.run(
+        "care:verify_visit", base, login="demo_csr0b0_0", customer_id=customer, name=name,
+        due=due, entry_id=entry_id, outcome="客户说这周没有人来过",
+    )  # fmt: skip
+    assert shown["before"] == "" and "不属实" in shown["after"], shown
+    assert me["name"] in shown["after"]  # the salesperson named, though not visible to them
+    seen = rep.get(f"/api/v1/customers/{customer}/revisits").json()
+    assert [v["verification"] for v in seen["visits"] if v["entry_id"] == entry_id] == ["denied"]
+    assert seen["items"][0]["verification"] == "denied"
+    manager = Api(base).login("demo_dmr0b0d0", PASSWORD)
+
+    def proven_false() -> int:
+        report = manager.get("/api/v1/scoring/fake-reports", params={"scope": "subtree"}).json()
+        return sum(u["proven_false"] for u in report["by_user"] if u["user_id"] == me["id"])
+
+    assert eventually(proven_false, message="scoring never counted the denied visit") >= 1
