@@ -1,6 +1,9 @@
 """``bpc``: run BPC on one machine, declare the topology, inspect and replay dead letters.
 
-bpc run                   declare topology, start every service and the gateway
+bpc run [--instances N | SERVICE=N …]
+                          declare topology, start every service and the gateway (N processes
+                          of each, or of the services named; instances share the queues,
+                          the databases and the gateway's port)
 bpc topology              declare exchanges and queues only
 bpc migrate [service…]    upgrade databases
 bpc makemigration SERVICE -m MESSAGE
@@ -133,6 +136,7 @@ def cmd_run(args) -> int:
     print("declaring broker topology …", flush=True)
     cmd_topology(args)
     names = list(config.SERVICES) + ["gateway"]
+    counts = args.instances if isinstance(getattr(args, "instances", None), dict) else {}
     procs: dict[str, subprocess.Popen] = {}
     stopping = False
 
@@ -143,10 +147,14 @@ def cmd_run(args) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     for name in names:
-        procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "common.runner", name], start_new_session=True
-        )
-        print(f"started {name:<12} pid {procs[name].pid}", flush=True)
+        for k in range(counts.get(name, 1)):
+            label = f"{name}#{k + 1}" if counts.get(name, 1) > 1 else name
+            procs[label] = subprocess.Popen(
+                [sys.executable, "-m", "common.runner", name],
+                start_new_session=True,
+                env={**os.environ, "BPC_INSTANCE": str(k), "BPC_INSTANCE_LABEL": label},
+            )
+            print(f"started {label:<12} pid {procs[label].pid}", flush=True)
     address = config.gateway_address()
     if _wait_healthy(address, procs, timeout=float(os.environ.get("BPC_START_TIMEOUT", "60"))):
         print(f"BPC is up: http://{address[0]}:{address[1]}/  (Ctrl-C stops it)", flush=True)
@@ -172,6 +180,27 @@ def cmd_run(args) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
     return 0
+
+
+def _instances(values: list[str] | None) -> dict[str, int]:
+    """``--instances 2`` (every service and the gateway) and/or ``--instances worklog=3``."""
+    counts: dict[str, int] = {}
+    for value in values or []:
+        name, _, raw = value.rpartition("=")
+        try:
+            count = int(raw)
+        except ValueError:
+            count = 0
+        if not 1 <= count <= 16:
+            raise argparse.ArgumentTypeError(f"1 ≤ N ≤ 16 expected, not {value!r}")
+        if not name:
+            counts.update({n: count for n in (*config.SERVICES, "gateway")})
+        elif name in (*config.SERVICES, "gateway"):
+            counts[name] = count
+        else:
+            known = ", ".join((*config.SERVICES, "gateway"))
+            raise argparse.ArgumentTypeError(f"unknown service {name!r} (one of {known})")
+    return counts
 
 
 def cmd_rebuild_scoring(args) -> int:
@@ -227,7 +256,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="bpc", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run").set_defaults(func=cmd_run)
+    run = sub.add_parser("run", help="start BPC: every service and the gateway")
+    run.add_argument(
+        "--instances", action="append", metavar="N|SERVICE=N",
+        help="processes per service: N for all, or SERVICE=N (repeatable), e.g. worklog=3",
+    )  # fmt: skip
+    run.set_defaults(func=cmd_run)
     sub.add_parser("topology").set_defaults(func=cmd_topology)
     demo = sub.add_parser("demo", help="fill a running BPC with demo data (--small: in seconds)")
     demo.add_argument("--small", action="store_true")
@@ -254,6 +288,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "action", None) == "replay" and not args.queue:
         parser.error("dlq replay needs a QUEUE")
+    if args.command == "run":
+        try:
+            args.instances = _instances(args.instances or os.environ.get(
+                "BPC_INSTANCES", "").replace(",", " ").split())  # fmt: skip
+        except argparse.ArgumentTypeError as exc:
+            parser.error(str(exc))
     return args.func(args) or 0
 
 

@@ -41,14 +41,28 @@ def gateway_address() -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+METRICS_INSTANCE_STRIDE = 10  # instance k of a service serves /metrics k × 10 ports higher
+
+
+def instance() -> int:
+    """Which instance of its service this process is (0, 1, …; ``bpc run --instances``)."""
+    return int(os.environ.get("BPC_INSTANCE", "0") or 0)
+
+
 def metrics_port(service: str) -> int | None:
-    """Port of a service's /metrics; BPC_METRICS_PORT_<SERVICE>=0 switches it off."""
+    """Port of a service's /metrics (9101 + the service's index, + 10 per instance after the
+    first); BPC_METRICS_PORT_<SERVICE>=0 switches it off."""
     raw = os.environ.get(f"BPC_METRICS_PORT_{service.upper()}")
     if raw is not None:
-        return int(raw) or None
+        return (int(raw) + METRICS_INSTANCE_STRIDE * instance()) if int(raw) else None
     offset = int(os.environ.get("BPC_METRICS_PORT_OFFSET", "0"))
     if service in SERVICES:
-        return METRICS_BASE_PORT + SERVICES.index(service) + offset
+        return (
+            METRICS_BASE_PORT
+            + SERVICES.index(service)
+            + offset
+            + METRICS_INSTANCE_STRIDE * instance()
+        )
     if service == "gateway":
         return None  # the gateway serves /metrics on its HTTP port
     return None

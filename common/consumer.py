@@ -101,6 +101,9 @@ class EventConsumer(Consumer):
         )
         self.queue = main
         self._retry_queue, self._dlq = retry, dlq
+        # the counters exist at 0 from the start, so that an alert's increase() sees the first
+        metrics.EVENTS_FAILED.labels(service, self.method_name)
+        metrics.EVENTS_DEAD_LETTERED.labels(service, self.queue_name)
         self._connection = kombu.Connection(
             config.amqp_uri(), transport_options={"confirm_publish": True}
         )

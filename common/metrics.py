@@ -68,6 +68,15 @@ SWEEP_LAG = Gauge(
     "bpc_sweep_lag_seconds",
     "After a sweep: how long the most overdue opportunity still on the clock has been overdue",
 )
+SWEEP_LAST_RUN = Gauge(
+    "bpc_sweep_last_run_timestamp_seconds",
+    "When this instance's opportunity sweep last finished (Unix time): a stopped timer shows",
+)
+SWEEP_SECONDS = Histogram(
+    "bpc_sweep_seconds",
+    "Time of one opportunity sweep (warnings, confiscations, escalations)",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 
 
 SEARCH_SECONDS = Histogram(

@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(
         level=os.environ.get("BPC_LOG_LEVEL", "INFO"),
-        format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s",
+        format=f"%(asctime)s {os.environ.get('BPC_INSTANCE_LABEL') or name} %(levelname)s "
+        "%(name)s: %(message)s",
     )
     logging.getLogger("nameko").setLevel(logging.WARNING)
     logging.getLogger("nameko.containers").addFilter(_ClientErrorsAreNotFailures())

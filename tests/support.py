@@ -150,7 +150,8 @@ class Environment:
         env.vhost = create_vhost()
         env.data_dir = tmp
         env.gateway_port = free_port()
-        env.metrics_offset = free_port_range() - 9101  # a distinct, free range of ports
+        # a distinct, free range of ports: 10 apart for each of up to 3 instances a service
+        env.metrics_offset = free_port_range(30) - 9101
         if backend == "postgresql":
             for service in (*SERVICES, "gateway"):
                 env.pg_urls[service] = create_pg_database(f"bpc_t_{service}")
@@ -417,11 +418,12 @@ class RunningBpc:
         self.started_in: float | None = None
         self.log_path = env.data_dir / "bpc-run.log"
 
-    def start(self, timeout: float = 90) -> RunningBpc:
+    def start(self, timeout: float = 90, args: list[str] = ()) -> RunningBpc:
+        """``bpc run`` with ``args`` (``["--instances", "2"]``), until /healthz answers ok."""
         began = time.monotonic()
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "common.cli", "run"],
+            [sys.executable, "-m", "common.cli", "run", *args],
             cwd=ROOT,
             env=self.env.vars(),
             stdout=self.log,
@@ -441,8 +443,12 @@ class RunningBpc:
         raise TimeoutError(f"BPC not healthy within {timeout}s: {self.tail()}")
 
     def children(self) -> dict[str, int]:
-        """service name → pid of the processes the run command started."""
-        found = {}
+        """service name → pid of the processes the run command started (one per service)."""
+        return dict(self.children_all())
+
+    def children_all(self) -> list[tuple[str, int]]:
+        """(service name, pid) of every process the run command started, instances included."""
+        found = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
@@ -453,8 +459,8 @@ class RunningBpc:
             except (OSError, IndexError, ValueError):
                 continue
             if ppid == self.proc.pid and b"common.runner" in cmd:
-                found[cmd[cmd.index(b"common.runner") + 1].decode()] = int(entry.name)
-        return found
+                found.append((cmd[cmd.index(b"common.runner") + 1].decode(), int(entry.name)))
+        return sorted(found)
 
     def stop(self) -> int:
         if self.proc and self.proc.poll() is None:

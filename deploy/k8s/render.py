@@ -61,6 +61,29 @@ VOLUMES = [{"name": "data", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}]
 MOUNTS = [{"name": "data", "mountPath": "/var/lib/bpc"}, {"name": "tmp", "mountPath": "/tmp"}]
 
 
+# Requests size the HPAs' CPU percentage and the scheduling; limits stop a runaway process.
+# experience holds the sentence-embedding model (int8, ~120 MB) and its vector index in
+# memory; scoring's rebuild pages through the history; the gateway parses every request.
+RESOURCES = {
+    "default": {
+        "requests": {"cpu": "100m", "memory": "192Mi"},
+        "limits": {"cpu": "1", "memory": "512Mi"},
+    },
+    "experience": {
+        "requests": {"cpu": "250m", "memory": "640Mi"},
+        "limits": {"cpu": "2", "memory": "1536Mi"},
+    },
+    "scoring": {
+        "requests": {"cpu": "100m", "memory": "256Mi"},
+        "limits": {"cpu": "1", "memory": "1Gi"},
+    },
+    "gateway": {
+        "requests": {"cpu": "250m", "memory": "256Mi"},
+        "limits": {"cpu": "1", "memory": "512Mi"},
+    },
+}
+
+
 def topology_init_container() -> dict:
     return {
         "name": "topology",
@@ -156,7 +179,9 @@ def postgres() -> list[dict]:
                     "poolMode": "transaction",
                     "parameters": {
                         "max_client_conn": "4000",
-                        "default_pool_size": "20",
+                        # per (database, role) pair and pooler instance: 8 databases x 15 x 2
+                        # instances = 240 server connections, under max_connections 300
+                        "default_pool_size": "15",
                     },
                 },
             },
@@ -236,45 +261,57 @@ def service(name: str) -> list[dict]:
     if gateway:
         ports = [{"name": "http", "containerPort": 8000}]
         env = [{"name": "BPC_GATEWAY_ADDRESS", "value": "0.0.0.0:8000"}]
+        # /healthz is 200 only when all seven services answer: probing it would take every
+        # gateway pod out of the Service when one service is down (no partial service), so the
+        # probes ask the gateway's own HTTP server (/metrics, served locally, no RPC)
+        startup = {
+            "httpGet": {"path": "/metrics", "port": "http"},
+            "periodSeconds": 5,
+            "failureThreshold": 60,
+        }
         readiness = {
-            "httpGet": {"path": "/healthz", "port": "http"},
+            "httpGet": {"path": "/metrics", "port": "http"},
             "periodSeconds": 10,
-            "timeoutSeconds": 8,
+            "timeoutSeconds": 5,
             "failureThreshold": 3,
         }
         liveness = {
-            "tcpSocket": {"port": "http"},
-            "initialDelaySeconds": 30,
+            "httpGet": {"path": "/metrics", "port": "http"},
             "periodSeconds": 20,
+            "timeoutSeconds": 5,
             "failureThreshold": 3,
-        }
-        resources = {
-            "requests": {"cpu": "250m", "memory": "256Mi"},
-            "limits": {"cpu": "1", "memory": "512Mi"},
         }
         replicas, max_replicas = 2, 20
     else:
         port = config.metrics_port(name)
         ports = [{"name": "metrics", "containerPort": port}]
         env = [{"name": "BPC_SERVICE", "value": name}]
-        readiness = {
+        # Started = the service answers its `health` RPC over the broker (which reads its
+        # database, migrated at start-up): a rolling update waits for it. Run until it
+        # succeeds once only: each call creates an RPC reply queue (a quorum queue on the
+        # `bpc` vhost), too costly to repeat every few seconds on every pod.
+        startup = {
             "exec": {"command": ["python", "-c", HEALTH_RPC]},
-            "initialDelaySeconds": 10,
-            "periodSeconds": 30,
+            "periodSeconds": 10,
             "timeoutSeconds": 10,
+            "failureThreshold": 30,
+        }
+        # Then: the process's metrics server answers (a green thread of the service's own
+        # eventlet hub, so a blocked hub fails it too)
+        readiness = {
+            "httpGet": {"path": "/metrics", "port": "metrics"},
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
             "failureThreshold": 3,
         }
         liveness = {
             "httpGet": {"path": "/metrics", "port": "metrics"},
-            "initialDelaySeconds": 30,
             "periodSeconds": 20,
+            "timeoutSeconds": 5,
             "failureThreshold": 3,
         }
-        resources = {
-            "requests": {"cpu": "100m", "memory": "192Mi"},
-            "limits": {"cpu": "1", "memory": "512Mi"},
-        }
         replicas, max_replicas = 2, 10
+    resources = RESOURCES.get(name, RESOURCES["default"])
     env += db_env(name)
     deployment = {
         "apiVersion": "apps/v1",
@@ -311,6 +348,7 @@ def service(name: str) -> list[dict]:
                             "ports": ports,
                             "envFrom": COMMON_ENV_FROM,
                             "env": env,
+                            "startupProbe": startup,
                             "readinessProbe": readiness,
                             "livenessProbe": liveness,
                             "resources": resources,

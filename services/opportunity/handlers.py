@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -573,6 +574,7 @@ def _sweep_batches(db: Db, claim, act) -> int:
 
 def sweep_once(db: Db) -> dict:
     """Warn, confiscate, escalate: each due opportunity is handled by exactly one sweeper."""
+    began = time.monotonic()
     counts = {"warned": 0, "confiscated": 0, "escalated": 0, "flagged": 0}
 
     def warn(uow, opp, rules, now):
@@ -617,6 +619,8 @@ def sweep_once(db: Db) -> dict:
         )
     lag = (clock.now() - clock.as_utc(oldest)).total_seconds() if oldest else 0.0
     metrics.SWEEP_LAG.set(lag)
+    metrics.SWEEP_SECONDS.observe(time.monotonic() - began)
+    metrics.SWEEP_LAST_RUN.set_to_current_time()
     if any(counts.values()):
         log.info("sweep by process %s: %s", os.getpid(), json.dumps(counts))
     return counts
