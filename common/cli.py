@@ -146,27 +146,48 @@ def cmd_run(args) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+
+    def spawn(label: str, name: str, k: int) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "common.runner", name],
+            start_new_session=True,
+            env={**os.environ, "BPC_INSTANCE": str(k), "BPC_INSTANCE_LABEL": label},
+        )
+
+    plan: dict[str, tuple[str, int]] = {}  # label → (service, instance)
     for name in names:
         for k in range(counts.get(name, 1)):
             label = f"{name}#{k + 1}" if counts.get(name, 1) > 1 else name
-            procs[label] = subprocess.Popen(
-                [sys.executable, "-m", "common.runner", name],
-                start_new_session=True,
-                env={**os.environ, "BPC_INSTANCE": str(k), "BPC_INSTANCE_LABEL": label},
-            )
+            plan[label] = (name, k)
+            procs[label] = spawn(label, name, k)
             print(f"started {label:<12} pid {procs[label].pid}", flush=True)
     address = config.gateway_address()
     if _wait_healthy(address, procs, timeout=float(os.environ.get("BPC_START_TIMEOUT", "60"))):
         print(f"BPC is up: http://{address[0]}:{address[1]}/  (Ctrl-C stops it)", flush=True)
     elif not stopping:
         print("BPC did not become healthy; see the log above", file=sys.stderr, flush=True)
+    # a process that dies (a crash, the OOM killer, kill -9) is started again, as a container
+    # orchestrator would: after 1 s, doubling up to 30 s while it keeps dying within a minute
+    backoff = {label: 0.0 for label in plan}
+    restart_at: dict[str, float] = {}
+    started_at = {label: time.monotonic() for label in plan}
     try:
         while not stopping:
-            for name, proc in procs.items():
-                if proc.poll() is not None:
-                    print(f"{name} exited with {proc.returncode}; stopping BPC", file=sys.stderr)
-                    stopping = True
-                    break
+            now = time.monotonic()
+            for label, proc in procs.items():
+                if label in restart_at or proc.poll() is None:
+                    continue
+                lived = now - started_at[label]
+                backoff[label] = 1.0 if lived > 60 else min(30.0, max(1.0, 2 * backoff[label]))
+                restart_at[label] = now + backoff[label]
+                print(f"{label} exited with {proc.returncode}; restarting it in "
+                      f"{backoff[label]:.0f} s", file=sys.stderr, flush=True)  # fmt: skip
+            for label, when in list(restart_at.items()):
+                if now >= when and not stopping:
+                    del restart_at[label]
+                    procs[label] = spawn(label, *plan[label])
+                    started_at[label] = time.monotonic()
+                    print(f"restarted {label:<10} pid {procs[label].pid}", flush=True)
             time.sleep(0.3)
     finally:
         print("stopping BPC …", flush=True)

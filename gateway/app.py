@@ -305,6 +305,7 @@ class Gateway:
             raise RequestInProgress(details={"idempotency_key": key})
         if claim.outcome == "mismatch":
             raise IdempotencyKeyReused(details={"idempotency_key": key})
+        call.idempotency_key = key  # a handler may pass it on (a work-log entry records once)
         try:
             response = self._respond(route, call)
         except Exception as exc:  # noqa: BLE001 - kept (4xx) or released (5xx), then raised

@@ -8,6 +8,7 @@ replays the answer, or — while the first is still running — is told so (409)
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,8 +21,14 @@ from common.db import is_unique_violation
 from gateway.models import IdempotencyKey
 
 KEEP_FOR = timedelta(hours=24)
-# a claim this old with no answer belongs to a request that died (its RPCs time out far sooner)
-ABANDONED_AFTER = timedelta(minutes=2)
+
+
+def abandoned_after() -> timedelta:
+    """A claim this old with no answer belongs to a request that died (its RPCs time out far
+    sooner): ``BPC_IDEMPOTENCY_ABANDONED`` seconds, 120 by default."""
+    return timedelta(seconds=float(os.environ.get("BPC_IDEMPOTENCY_ABANDONED", "120")))
+
+
 MAX_KEY_LENGTH = 255
 
 
@@ -62,7 +69,7 @@ class IdempotencyStore:
                 return self.claim(user_id, key, method, path)
             created = clock.as_utc(row.created_at)
             expired = now - created >= KEEP_FOR
-            abandoned = row.status is None and now - created >= ABANDONED_AFTER
+            abandoned = row.status is None and now - created >= abandoned_after()
             if expired or abandoned:
                 return self._take_over(session, row, method, path, now)
             if (row.method, row.path) != (method, path):

@@ -280,7 +280,10 @@ def record_entry(call: Call):
     difficulty = call.body.get("difficulty")
     if difficulty:
         _check_alarm_category(call, difficulty["category"])
-    answer = call.rpc.call(WORKLOG, "record", **call.body)
+    # with an Idempotency-Key the worklog itself records the entry once: a retry after an
+    # answer lost to a timeout or a crash gets the same entry, not a second one
+    key = {"request_key": call.idempotency_key} if call.idempotency_key else {}
+    answer = call.rpc.call(WORKLOG, "record", **call.body, **key)
     if answer.get("difficulty"):
         # raise the alarm now, so that the answer carries its id; if alerts does not answer,
         # the entry_recorded event raises it a moment later (alarm_id stays null here)

@@ -57,6 +57,7 @@ class Call:
     body: dict = field(default_factory=dict)
     resolved: dict | None = None  # org's resolve_actor answer for the caller
     gateway: Any = None
+    idempotency_key: str | None = None  # the request's Idempotency-Key, on an idempotent POST
 
 
 class IdConverter(BaseConverter):

@@ -29,6 +29,7 @@ from services.worklog.models import (
     Entry,
     EntryAlarm,
     EntryNote,
+    EntryRequest,
     OpportunityState,
     Person,
 )
@@ -177,12 +178,20 @@ def record(db: Db, actor: Actor, args: dict) -> dict:
     expense = args["expense"] or 0
     domain.check_expense(expense, domain.parse_money(config.expense_cap(), "expense_cap"))
     difficulty = domain.difficulty_in(args["difficulty"])
+    key = args.get("request_key")
     for attempt in range(CHAIN_RETRIES):
         try:
             with db.unit_of_work() as uow:
+                if key is not None:  # this request again: its entry, not a second one
+                    seen = uow.session.get(EntryRequest, (actor.id, key))
+                    if seen is not None:
+                        return entry_out(uow.session.get(Entry, seen.entry_id))
                 entry = _append(uow.session, actor, args, now, work_date, late, minutes)
                 entry.expense_fen, entry.difficulty = expense, difficulty
                 _seal(uow.session, entry)
+                if key is not None:
+                    uow.session.add(EntryRequest(author_id=actor.id, request_key=key,
+                                                 entry_id=entry.id))  # fmt: skip
                 answer = entry_out(entry)
                 uow.publish("entry_recorded", _event(entry, actor, answer))
                 return answer

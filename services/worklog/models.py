@@ -78,6 +78,18 @@ class Entry(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class EntryRequest(Base):
+    """The Idempotency-Key an entry was recorded under (the gateway passes it on): the same
+    request again — its answer lost to a crash, a timeout or a broker restart — gets the same
+    entry back, never a second one."""
+
+    __tablename__ = "entry_requests"
+
+    author_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    entry_id: Mapped[int] = mapped_column(Integer)
+
+
 class EntryNote(Base):
     """A note appended to an entry by its author; the entry itself stays as it was."""
 

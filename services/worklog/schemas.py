@@ -29,6 +29,8 @@ class RecordIn(Strict):
     next_appointment_at = fields.AwareDateTime(allow_none=True, load_default=None)
     difficulty = fields.Raw(allow_none=True, load_default=None)  # domain.difficulty_in
     work_date = fields.Date(allow_none=True, load_default=None)
+    # the client's Idempotency-Key (through the gateway): the same key records one entry
+    request_key = Text(allow_none=True, load_default=None, validate=validate.Length(1, 255))
 
 
 class EntryRef(Strict):

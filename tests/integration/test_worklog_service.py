@@ -139,6 +139,31 @@ def _count(env, author_id) -> int:
     return n
 
 
+def test_the_same_request_key_records_one_entry_and_answers_it_again(env, people):
+    """The gateway passes a client's Idempotency-Key on: a retry after a lost answer (timeout,
+    crash, broker restart) gets the entry already recorded, not a second one."""
+    _, owner, _ = people
+    tap = EventTap(env.amqp_uri, "worklog")
+    before = _count(env, owner.id)
+    key, customer = f"retry-{new_id()}", new_id()
+    entry = {"customer_id": customer, "activities": ["call"], "minutes": 12}
+    first = call(env, "record", owner, **entry, request_key=key)
+    again = call(env, "record", owner, **entry, request_key=key)
+    assert again == first
+    other = call(env, "record", owner, **entry, request_key=key + "x")
+    assert other["id"] != first["id"] and other["prev_hash"] == first["hash"]
+    assert _count(env, owner.id) == before + 2
+    assert call(env, "verify", owner)["valid"] is True
+
+    def recorded():
+        seen = [e["data"]["entry_id"] for e in tap.drain()]
+        return seen if other["id"] in seen else None
+
+    published = [i for i in eventually(recorded, message="no entry_recorded") if i == first["id"]]
+    assert len(published) <= 1  # one event for the entry (it may have come before the tap)
+    tap.close()
+
+
 def test_each_rule_violation_is_a_422_with_its_code_and_records_nothing(env, people):
     _, owner, peer = people
     customer = new_id()

@@ -117,3 +117,31 @@ def test_without_a_key_every_post_is_performed(http_and_rpc):
     http.post("/api/v1/customers", json={"name": "甲"}, headers=token)
     http.post("/api/v1/customers", json={"name": "甲"}, headers=token)
     assert rpc.methods_called().count("customer.register") == 2
+
+
+def test_a_log_entry_retried_after_a_503_is_recorded_under_its_key(store):
+    """The answer of a work-log POST was lost (the worklog did not answer in time: 503, the
+    claim released); the retry with the same key reaches the worklog with that key, which
+    records the entry once (tests/integration/test_worklog_service.py)."""
+    from common.errors import ServiceUnavailable
+
+    sent = []
+
+    def record(**kw):
+        sent.append(kw)
+        if len(sent) == 1:
+            raise ServiceUnavailable()
+        return {"id": "31", "author_id": "42", "work_date": "2025-07-01"}
+
+    rpc = FakeRpc({("org", "resolve_actor"): lambda user_id: REP, ("worklog", "record"): record})
+    gateway = Gateway(cache_ttl=2)
+    gateway.store = store
+    http = client(gateway, rpc)
+    body = {"activities": ["call"], "minutes": 5}
+    lost = http.post("/api/v1/worklog/entries", json=body, headers=_headers("entry-7"))
+    again = http.post("/api/v1/worklog/entries", json=body, headers=_headers("entry-7"))
+    assert (lost.status_code, again.status_code) == (503, 201)
+    assert [kw["request_key"] for kw in sent] == ["entry-7", "entry-7"]
+    plain = http.post("/api/v1/worklog/entries", json=body, headers=_headers("x")
+                      | {"Idempotency-Key": ""})  # fmt: skip
+    assert plain.status_code == 422  # an empty key is refused, not ignored
