@@ -392,6 +392,10 @@ def rebuild_scores(call: Call):
     return call.rpc.call(SCORING, "rebuild")
 
 
+def rebuild_status(call: Call):
+    return call.rpc.call(SCORING, "rebuild_status")
+
+
 # ---- alarms and experience ------------------------------------------------------------------
 
 ALERTS = "alerts"
@@ -1085,6 +1089,15 @@ ROUTES: list[Route] = [
         f"{API}/admin/scoring/rebuild",
         rebuild_scores,
         "从各服务历史重建评分 / Rebuild the scores from the other services' history",
+        min_level=9,
+        errors=(403,),
+        tag=SCORING,
+    ),
+    Route(
+        "GET",
+        f"{API}/admin/scoring/rebuild",
+        rebuild_status,
+        "评分重建的进度 / The scoring rebuild's progress (idle, running, done, failed)",
         min_level=9,
         errors=(403,),
         tag=SCORING,

@@ -56,6 +56,7 @@ SCORING_METHODS = (
     "trainees",
     "managers",
     "rebuild",
+    "rebuild_status",
 )
 
 
@@ -375,6 +376,7 @@ CASES = [
         {"scope": "subtree"},
     ),
     ("POST", "/api/v1/admin/scoring/rebuild", ADMIN, None, 200, "scoring", "rebuild", {}),
+    ("GET", "/api/v1/admin/scoring/rebuild", ADMIN, None, 200, "scoring", "rebuild_status", {}),
 ]
 
 
@@ -399,7 +401,7 @@ def test_route_calls_its_rpc_with_its_keywords(
 def test_every_worklog_and_scoring_route_is_tested():
     tested = {(c[0], c[1].split("?")[0]) for c in CASES}
     routes = [r for r in ROUTES if r.tag in ("worklog", "scoring")]
-    assert len(routes) == 17
+    assert len(routes) == 18
     for route in routes:
         if route.handler.__name__ == "immutable_entry":
             continue
@@ -635,6 +637,7 @@ LEVEL_CASES = [
     ("GET", "/api/v1/scoring/trainees", None, 4, REP),
     ("GET", "/api/v1/scoring/managers", None, 6, DEPARTMENT),
     ("POST", "/api/v1/admin/scoring/rebuild", None, 9, BRANCH),
+    ("GET", "/api/v1/admin/scoring/rebuild", None, 9, BRANCH),
 ]
 
 
@@ -718,6 +721,7 @@ def test_openapi_serves_and_documents_the_new_routes(http):
         ("/api/v1/scoring/trainees", "get", "scoring"),
         ("/api/v1/scoring/managers", "get", "scoring"),
         ("/api/v1/admin/scoring/rebuild", "post", "scoring"),
+        ("/api/v1/admin/scoring/rebuild", "get", "scoring"),
     }
     for path, method, tag in expected:
         operation = paths[path][method]
