@@ -48,6 +48,10 @@ YIELD_EVERY = 100  # entries indexed between two yields to other green threads (
 LEXICAL_WEIGHT = 0.02  # e5 cosines of related texts lie within a few hundredths of each other
 PREFER_WEIGHT = 0.02
 DENSE_DEPTH = 100
+# A refresh that finds id n+2 but not n+1 keeps looking for n+1 (another instance's transaction
+# not committed yet) for this many seconds; a larger jump is a sequence's, not a transaction's.
+GAP_PATIENCE = 300.0
+MAX_GAP = 1000
 
 
 class Pool:
@@ -61,6 +65,7 @@ class Pool:
         self.vectors = VectorIndex(semantic.DIM)
         self._lock = threading.Lock()  # green under eventlet's monkey patch
         self._growing = False
+        self.gaps: dict[int, float] = {}  # text ids skipped while not yet committed → since
 
     def _fields(self, entry) -> dict:
         return {"stage": entry.stage, "category": entry.category, "kind": entry.kind}
@@ -77,10 +82,9 @@ class Pool:
             self._lock.release()
 
     def _refresh(self, session) -> None:
+        loaded = self._load_gaps(session)
         newest = session.scalar(select(func.max(Text_.id))) or 0
-        if newest <= self.last_text_id:
-            return
-        started, loaded = time.monotonic(), 0
+        started = time.monotonic()
         while self.last_text_id < newest:
             rows = session.execute(
                 select(Text_.id, Text_.entry_id, Text_.source, Text_.text, Text_.vector)
@@ -90,29 +94,16 @@ class Pool:
             ).all()
             if not rows:
                 break
-            touched: dict[int, None] = {}
-            vectors, vector_entries = [], []
-            for text_id, entry_id, source, text, vector in rows:
-                self.texts[entry_id].append((source, text))
-                touched[entry_id] = None
-                self.last_text_id = text_id
-                if vector is not None and source != "method":
-                    vector_entries.append(entry_id)
-                    vectors.append(semantic.from_bytes(vector))
-            entries = session.execute(
-                select(Entry.id, Entry.stage, Entry.category, Entry.kind).where(
-                    Entry.id.in_(list(touched))
-                )
-            ).all()
-            for n, entry in enumerate(entries, start=1):
-                self._index(entry)
-                if n % YIELD_EVERY == 0:
-                    eventlet.sleep(0)  # let the health check and other workers run
-            if vectors:
-                self.vectors.append(
-                    np.vstack(vectors), vector_entries, [self.fields[e] for e in vector_entries]
-                )
-                INDEX_ROWS.labels("loaded").set(len(self.vectors))
+            expected = self.last_text_id + 1
+            # (not on the first load: old gaps are rolled-back inserts, not pending ones)
+            for row in rows if self.last_text_id else ():  # ids skipped: rows of transactions not committed yet (PostgreSQL
+                missing = row[0] - expected  # hands out ids before commit, in any order)
+                if 0 < missing <= MAX_GAP:
+                    now = time.monotonic()
+                    self.gaps.update({i: now for i in range(expected, row[0])})
+                expected = row[0] + 1
+            self.last_text_id = rows[-1][0]
+            self._load(session, rows)
             loaded += len(rows)
         if loaded > LOAD_PAGE:
             log.info(
@@ -122,6 +113,52 @@ class Pool:
         if (self.vectors.needs_training() or self.vectors.wants_rows()) and not self._growing:
             self._growing = True
             eventlet.spawn_n(self._grow_index)
+
+    def _load_gaps(self, session) -> int:
+        """Rows whose ids were skipped by an earlier refresh and are committed now; ids still
+        missing after ``GAP_PATIENCE`` seconds were never committed (a rolled-back insert)."""
+        if not self.gaps:
+            return 0
+        now = time.monotonic()
+        self.gaps = {i: t for i, t in self.gaps.items() if now - t < GAP_PATIENCE}
+        ids = sorted(self.gaps)
+        loaded = 0
+        for start in range(0, len(ids), 1000):
+            rows = session.execute(
+                select(Text_.id, Text_.entry_id, Text_.source, Text_.text, Text_.vector)
+                .where(Text_.id.in_(ids[start : start + 1000]))
+                .order_by(Text_.id)
+            ).all()
+            for row in rows:
+                self.gaps.pop(row[0], None)
+            if rows:
+                self._load(session, rows)
+                loaded += len(rows)
+        return loaded
+
+    def _load(self, session, rows) -> None:
+        touched: dict[int, None] = {}
+        vectors, vector_entries = [], []
+        for _text_id, entry_id, source, text, vector in rows:
+            self.texts[entry_id].append((source, text))
+            touched[entry_id] = None
+            if vector is not None and source != "method":
+                vector_entries.append(entry_id)
+                vectors.append(semantic.from_bytes(vector))
+        entries = session.execute(
+            select(Entry.id, Entry.stage, Entry.category, Entry.kind).where(
+                Entry.id.in_(list(touched))
+            )
+        ).all()
+        for n, entry in enumerate(entries, start=1):
+            self._index(entry)
+            if n % YIELD_EVERY == 0:
+                eventlet.sleep(0)  # let the health check and other workers run
+        if vectors:
+            self.vectors.append(
+                np.vstack(vectors), vector_entries, [self.fields[e] for e in vector_entries]
+            )
+            INDEX_ROWS.labels("loaded").set(len(self.vectors))
 
     def _grow_index(self) -> None:
         """Cluster the vectors when the pool is large enough (again when it has doubled) in a

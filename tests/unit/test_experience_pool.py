@@ -79,3 +79,34 @@ def test_embeddings_bring_a_paraphrase_nearer_than_other_problems_sharing_no_wor
     assert abs(float(query @ query) - 1.0) < 1e-5
     similarities = vectors @ query
     assert int(similarities.argmax()) == 0, similarities
+
+
+def test_a_wording_committed_after_a_later_one_still_enters_the_index(tmp_path):
+    """On PostgreSQL ids are handed out before commit: another instance's transaction may
+    commit wording n after this instance has read n+1. The refresh keeps looking for n."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from services.experience.models import Base, Text_
+    from services.experience.pool import Pool
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'pool.db'}")
+    Base.metadata.create_all(engine)
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def add(session, n):
+        session.add(entry(n, "quote", "price", f"客户压价第{n}次", "讲总拥有成本"))
+        session.flush()
+        session.add(Text_(id=n, entry_id=n, text=f"客户压价第{n}次", source="problem", added_at=at))
+        session.commit()
+
+    pool = Pool()
+    with Session(engine) as session:
+        add(session, 1)
+        pool.refresh(session)
+        add(session, 3)  # 2 is still in flight elsewhere
+        pool.refresh(session)
+        assert sorted(pool.texts) == [1, 3] and set(pool.gaps) == {2}
+        add(session, 2)
+        pool.refresh(session)
+    assert sorted(pool.texts) == [1, 2, 3] and pool.gaps == {}
