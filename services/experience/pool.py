@@ -95,9 +95,11 @@ class Pool:
             if not rows:
                 break
             expected = self.last_text_id + 1
-            # (not on the first load: old gaps are rolled-back inserts, not pending ones)
-            for row in rows if self.last_text_id else ():  # ids skipped: rows of transactions not committed yet (PostgreSQL
-                missing = row[0] - expected  # hands out ids before commit, in any order)
+            # ids skipped: rows of transactions not committed yet (PostgreSQL hands out ids
+            # before commit, in any order); not on the first load, where old gaps are
+            # rolled-back inserts, not pending ones
+            for row in rows if self.last_text_id else ():
+                missing = row[0] - expected
                 if 0 < missing <= MAX_GAP:
                     now = time.monotonic()
                     self.gaps.update({i: now for i in range(expected, row[0])})
