@@ -66,7 +66,14 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.bench.benchkit import free_metrics_offset, on_sigterm, py_spy, say, summarize_raw  # noqa: E402
+from tests.bench.benchkit import (  # noqa: E402
+    free_metrics_offset,
+    on_sigterm,
+    py_spy,
+    say,
+    summarize_raw,
+    write_json,
+)
 from tests.support import (  # noqa: E402
     SERVICES,
     Environment,
@@ -787,6 +794,7 @@ def main(argv: list[str] | None = None) -> int:
         "--profile", action="store_true", help="py-spy the gateway, worklog and scoring"
     )
     parser.add_argument("--profile-dir", default="/tmp/bpc-bench-ingest-profile")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.clients = min(args.duration, 10), min(args.clients, 4)
@@ -876,6 +884,29 @@ def main(argv: list[str] | None = None) -> int:
             pg = cur.fetchone()[0].split()[0]
         conn.close()
         passed = report(result, probe, rss_rows, bpc_cpu, args, loader, cpu, pg)
+        delays = sorted(probe.delays)
+        write_json(
+            args.json,
+            {
+                "bench": "ingest",
+                "clients": args.clients,
+                "seconds": result["seconds"],
+                "users": args.users,
+                "loader": loader,
+                "entries": result["statuses"].get(201, 0),
+                "entries_per_s": result["statuses"].get(201, 0) / result["seconds"]
+                if result["seconds"]
+                else 0.0,
+                "p50_ms": result["p50_ms"],
+                "p99_ms": result["p99_ms"],
+                "non_201": sum(n for c, n in result["statuses"].items() if c != 201),
+                "delay_p50_s": pct(delays, 0.50),
+                "delay_p99_s": pct(delays, 0.99),
+                "probe_samples": len(delays),
+                "rss_mb": {label: mb for label, _, mb in rss_rows},
+                "passed": passed,
+            },
+        )
         if args.profile:
             for name in PROFILED:
                 path = Path(args.profile_dir) / f"{name}.txt"

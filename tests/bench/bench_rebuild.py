@@ -72,6 +72,7 @@ from tests.bench.benchkit import (  # noqa: E402
     py_spy,
     say,
     summarize_raw,
+    write_json,
 )
 from tests.support import (  # noqa: E402
     Environment,
@@ -585,6 +586,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rpc-timeout", type=float, default=600)
     parser.add_argument("--start-timeout", type=float, default=90)
     parser.add_argument("--keep", action="store_true", help="keep the databases and the logs")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     args = parser.parse_args(argv)
     if args.quick:
         args.entries, args.authors = min(args.entries, 20_000), min(args.authors, 200)
@@ -610,6 +612,20 @@ def main(argv: list[str] | None = None) -> int:
             pg_version = cur.fetchone()[0].split()[0]
         conn.close()
         passed = report(args.entries, run, checks, args, pg_version)
+        write_json(
+            args.json,
+            {
+                "bench": "rebuild",
+                "entries": args.entries,
+                "authors": args.authors,
+                "wall_s": run["wall"],
+                "entries_per_s": args.entries / run["wall"],
+                "rebuilt_entries": checks["rpc_entries"],
+                "chain_valid": bool(checks["chain"]["valid"]),
+                "cpu_s": run["cpu"],
+                "passed": passed,
+            },
+        )
         if run["profiled"]:
             for name in ("cli", "worklog"):
                 path = Path(args.profile_dir) / f"{name}.txt"

@@ -64,7 +64,7 @@ if str(ROOT) not in sys.path:
 
 import psycopg2  # noqa: E402
 
-from tests.bench.benchkit import on_sigterm, say  # noqa: E402
+from tests.bench.benchkit import on_sigterm, say, write_json  # noqa: E402
 from tests.support import (  # noqa: E402
     Environment,
     ServiceProcess,
@@ -554,6 +554,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the database and the log")
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     args = parser.parse_args(argv)
     if not OVERDUE < args.small_total < args.large_total:
         parser.error(f"need {OVERDUE} < --small-total < --large-total")
@@ -579,6 +580,21 @@ def main(argv: list[str] | None = None) -> int:
         for total in (args.small_total, args.large_total):
             results[total] = bench.measure(total)
         passed = report(results, args, pg_version)
+        medians = {n: statistics.median(t) for n, t in results.items()}
+        write_json(
+            args.json,
+            {
+                "bench": "sweep",
+                "overdue": OVERDUE,
+                "small_total": args.small_total,
+                "large_total": args.large_total,
+                "runs": {str(n): t for n, t in results.items()},
+                "median_small_s": medians[args.small_total],
+                "median_large_s": medians[args.large_total],
+                "ratio": medians[args.large_total] / medians[args.small_total],
+                "passed": passed,
+            },
+        )
         failed = False
     except KeyboardInterrupt:
         say("!! interrupted")

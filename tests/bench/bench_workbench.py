@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.bench.bench_ingest import Bench, Http, login, pct  # noqa: E402
-from tests.bench.benchkit import on_sigterm, say  # noqa: E402
+from tests.bench.benchkit import on_sigterm, say, write_json  # noqa: E402
 
 GOAL_P95_MS = 150.0
 PASSWORD = "Demo-2026!"
@@ -122,10 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", metavar="FILE", help="keep the databases, listed in FILE")
     parser.add_argument("--reuse", metavar="FILE", help="the databases kept with --keep FILE")
     parser.add_argument("--set", action="append", default=[], metavar="BPC_NAME=VALUE")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, on_sigterm)
     args.reuse = json.loads(Path(args.reuse).read_text()) if args.reuse else {}
     bench = Bench(args)
+    out = {"bench": "workbench", "small": args.small, "users": args.users,
+           "seconds": args.seconds, "think": args.think, "phases": {}}  # fmt: skip
     try:
         bench.start()
         env = bench.env
@@ -135,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
             say(f"· on the databases of {sorted(set(args.reuse.values()))} (no fill)")
         else:
             say(f"· filling with bpc demo{' --small' if args.small else ''}")
-            say(f"  filled in {fill(env, args.small):.0f} s")
+            filled_in = fill(env, args.small)
+            say(f"  filled in {filled_in:.0f} s")
+            out["fill_s"] = filled_in
         port = env.gateway_port
         tokens = [login(port, name, PASSWORD) for name in logins(args.users)]
         say(f"· {len(tokens)} users logged in; warming up {args.warmup:.0f} s")
@@ -157,8 +162,22 @@ def main(argv: list[str] | None = None) -> int:
                 f"p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms  "
                 f"{goal if judged else '(not judged)'}")  # fmt: skip
             say(f"  statuses {statuses}; answers with a section unavailable: {degraded}")
-        for label, pid, rss in bench.rss():
+            out["phases"]["think" if judged else "back_to_back"] = {
+                "requests": len(latencies),
+                "per_s": len(latencies) / args.seconds,
+                "p50_ms": p50,
+                "p95_ms": p95,
+                "p99_ms": p99,
+                "statuses": statuses,
+                "degraded": degraded,
+                "passed": ok,
+            }
+        rss_rows = bench.rss()
+        for label, pid, rss in rss_rows:
             say(f"  RSS {label} (pid {pid}): {rss:.0f} MB")
+        out["rss_mb"] = {label: rss for label, _, rss in rss_rows}
+        out["passed"] = verdict == "PASS"
+        write_json(args.json, out)
         return 0 if verdict == "PASS" else 1
     finally:
         bench.stop(bool(args.keep))

@@ -79,3 +79,15 @@ def summarize_raw(path: Path, top: int = 12) -> list[str]:
     out.append("  the project's own functions, inclusive:")
     out += [f"    {n / total:6.1%}  {frame}" for frame, n in ours[:top]]
     return out
+
+
+def write_json(path: str | None, result: dict) -> None:
+    """A bench's results as JSON (``--json PATH``, read by bench_all.py); nothing without a
+    path. Infinity/NaN are written as JSON's extensions (Python reads them back)."""
+    if not path:
+        return
+    import json
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str))
