@@ -7,7 +7,7 @@ import logging
 
 from werkzeug.wrappers import Response
 
-from common.errors import BpcError
+from common.errors import BpcError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,20 @@ def json_response(status: int, payload, headers: dict | None = None) -> Response
     )
 
 
+def _database_down(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    return isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout)
+
+
 def error_body(exc: BaseException) -> tuple[int, dict]:
     """Status and ``{"error": {...}}`` for any exception; anything not a BpcError is a bug."""
+    if _database_down(exc):
+        # the gateway's own database (Idempotency-Key claims, sessions) restarting or gone:
+        # the client is told to retry, as for a service's database
+        log.warning("gateway database unavailable: %s", exc)
+        exc = ServiceUnavailable("数据库暂时不可用 / Database temporarily unavailable")
     if not isinstance(exc, BpcError) or not 400 <= int(getattr(exc, "status", 0)) <= 599:
         log.error("unexpected error: %r", exc, exc_info=exc)
         exc = InternalError()

@@ -145,3 +145,18 @@ def test_a_log_entry_retried_after_a_503_is_recorded_under_its_key(store):
     plain = http.post("/api/v1/worklog/entries", json=body, headers=_headers("x")
                       | {"Idempotency-Key": ""})  # fmt: skip
     assert plain.status_code == 422  # an empty key is refused, not ignored
+
+
+def test_the_gateways_own_database_down_is_503_not_500(http_and_rpc, store, monkeypatch):
+    """PostgreSQL restarting under the gateway's Idempotency-Key store: retry later (503)."""
+    from sqlalchemy.exc import OperationalError
+
+    def down(*_args, **_kwargs):
+        raise OperationalError("INSERT …", {}, Exception("server closed the connection"))
+
+    http, rpc = http_and_rpc
+    monkeypatch.setattr(store, "claim", down)
+    response = http.post("/api/v1/customers", json={"name": "华为"}, headers=_headers("pg"))
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "service_unavailable"
+    assert "customer.register" not in rpc.methods_called()
