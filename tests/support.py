@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -407,6 +409,20 @@ def make_user(
         org_unit_id=org_unit_id,
         supervisor_id=supervisor_id,
     )
+
+
+@contextmanager
+def bpc_running(env: Environment, args: list[str] = ()) -> Iterator[RunningBpc]:
+    """BPC started by the run command on ``env`` (``args``: ``["--instances", "2"]``) until
+    the block ends; then stopped, and ``env``'s vhost, databases and files removed."""
+    running = RunningBpc(env)
+    try:
+        running.start(args=args)
+        yield running
+    finally:
+        if running.proc is not None:
+            running.stop()
+        env.destroy()
 
 
 class RunningBpc:

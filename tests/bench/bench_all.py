@@ -66,9 +66,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
-from tests.bench.benchkit import say  # noqa: E402
+from tests.bench.benchkit import pct, say  # noqa: E402
 from tests.support import (  # noqa: E402
     MANAGEMENT,
+    SERVICES,
     amqp_uri,
     create_pg_database,
     create_vhost,
@@ -115,16 +116,7 @@ CEILING_SECONDS = {"full": 15.0, "quick": 4.0}
 HTTP_CLIENTS = 20  # as the workbench's users and the ingest's clients at demo scale
 CONFIRM_BATCH = 200  # the outbox relay's batch (common.db.OutboxRelay.batch_size)
 PG_BATCH = 1000
-SERVICE_LABELS = (
-    "gateway",
-    "org",
-    "customer",
-    "opportunity",
-    "worklog",
-    "alerts",
-    "experience",
-    "scoring",
-)
+SERVICE_LABELS = ("gateway", *SERVICES)
 
 
 class Stop(KeyboardInterrupt):
@@ -133,13 +125,6 @@ class Stop(KeyboardInterrupt):
 
 def _on_signal(signum, frame):  # noqa: ARG001 - signal handler signature
     raise Stop()
-
-
-def pct(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, math.ceil(q * len(sorted_values)))
-    return sorted_values[min(len(sorted_values), rank) - 1]
 
 
 class Clock:
@@ -796,7 +781,8 @@ def build_rows(mode: str, r: dict, failed: dict[str, str]) -> list[list[str]]:
     pg_entry, pg_bulk_ = c.get("pg_entry", {}), c.get("pg_bulk", {})
     pub = c.get(f"publish_{CONFIRM_BATCH}", {})
 
-    def row(metric, measured, unit, goal, ok, ceiling_label, ceiling, ceiling_unit=None):
+    def row(metric, measured, unit, goal="", ok=None, ceiling_label="", ceiling=None,
+            ceiling_unit=None):  # fmt: skip
         rows.append(
             [
                 metric,
@@ -815,71 +801,19 @@ def build_rows(mode: str, r: dict, failed: dict[str, str]) -> list[list[str]]:
 
     if c:
         rows.append(["*ceilings*", "", "", "", "", ""])
-        row(
-            f"bare Nameko HTTP GET, {HTTP_CLIENTS} clients",
-            http_n.get("per_s"),
-            "/s",
-            "",
-            None,
-            "",
-            None,
-        )
-        row(
-            f"bare Nameko HTTP GET p99, {HTTP_CLIENTS} clients",
-            http_n.get("p99_ms"),
-            "ms",
-            "",
-            None,
-            "",
-            None,
-        )
-        row("bare Nameko HTTP GET p99, 1 client", http_1.get("p99_ms"), "ms", "", None, "", None)
-        row(
-            "bare Nameko RPC round trip p99, 1 caller",
-            rpc_1.get("p99_ms"),
-            "ms",
-            "",
-            None,
-            "",
-            None,
-        )
-        row(
-            f"raw RabbitMQ publish, confirms every {CONFIRM_BATCH}",
-            pub.get("per_s"),
-            "/s",
-            "",
-            None,
-            "",
-            None,
-        )
-        row(
-            "raw RabbitMQ publish, confirm each",
-            c.get("publish_1", {}).get("per_s"),
-            "/s",
-            "",
-            None,
-            "",
-            None,
-        )
-        row(
-            f"raw PostgreSQL insert, 1 commit/entry, {pg_entry.get('connections')} conns",
-            pg_entry.get("per_s"),
-            "/s",
-            "",
-            None,
-            "",
-            None,
-        )
-        row(
-            f"raw PostgreSQL insert, {PG_BATCH:,} rows/commit",
-            pg_bulk_.get("per_s"),
-            "/s",
-            "",
-            None,
-            "",
-            None,
-        )
-        row("bare Nameko process RSS (RPC)", c.get("rpc_rss_mb"), "MB", "", None, "", None)
+        for label, value, unit in (
+            (f"bare Nameko HTTP GET, {HTTP_CLIENTS} clients", http_n.get("per_s"), "/s"),
+            (f"bare Nameko HTTP GET p99, {HTTP_CLIENTS} clients", http_n.get("p99_ms"), "ms"),
+            ("bare Nameko HTTP GET p99, 1 client", http_1.get("p99_ms"), "ms"),
+            ("bare Nameko RPC round trip p99, 1 caller", rpc_1.get("p99_ms"), "ms"),
+            (f"raw RabbitMQ publish, confirms every {CONFIRM_BATCH}", pub.get("per_s"), "/s"),
+            ("raw RabbitMQ publish, confirm each", c.get("publish_1", {}).get("per_s"), "/s"),
+            (f"raw PostgreSQL insert, 1 commit/entry, {pg_entry.get('connections')} conns",
+             pg_entry.get("per_s"), "/s"),
+            (f"raw PostgreSQL insert, {PG_BATCH:,} rows/commit", pg_bulk_.get("per_s"), "/s"),
+            ("bare Nameko process RSS (RPC)", c.get("rpc_rss_mb"), "MB"),
+        ):  # fmt: skip
+            row(label, value, unit)
         rows.append(["*BPC*", "", "", "", "", ""])
 
     ing = r.get("ingest")

@@ -69,6 +69,7 @@ if str(ROOT) not in sys.path:
 from tests.bench.benchkit import (  # noqa: E402
     free_metrics_offset,
     on_sigterm,
+    pct,
     py_spy,
     say,
     summarize_raw,
@@ -92,14 +93,6 @@ DAY_LIMIT = 1440  # minutes a (user, day) may hold: 1,440 one-minute entries
 ENTRY_PATH = "/api/v1/worklog/entries"
 PROBE_TIMEOUT = 30.0  # s a probe waits for its entry before it counts as never seen
 PROBE_MAX = DAY_LIMIT - 5  # the probe posts for today only
-
-
-def pct(sorted_values: list[float], q: float) -> float:
-    """The q-quantile (nearest rank) of an ascending list; nan when empty."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, math.ceil(q * len(sorted_values)))
-    return sorted_values[min(len(sorted_values), rank) - 1]
 
 
 class Http:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 import socket
 import sys
@@ -91,3 +92,11 @@ def write_json(path: str | None, result: dict) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str))
+
+
+def pct(sorted_values: list[float], q: float) -> float:
+    """The q-quantile (nearest rank) of an ascending list; nan when empty."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, math.ceil(q * len(sorted_values)))
+    return sorted_values[min(len(sorted_values), rank) - 1]

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.support import Api, Environment, RunningBpc
+from tests.support import Api, Environment, bpc_running
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -10,14 +10,8 @@ def bpc(request, tmp_path_factory):
     env = Environment.create(
         tmp_path_factory.mktemp("bpc-e2e"), request.param, BPC_SWEEP_INTERVAL="0.3"
     )
-    running = RunningBpc(env)
-    try:
-        running.start()
+    with bpc_running(env) as running:
         yield running
-    finally:
-        if running.proc is not None:
-            running.stop()
-        env.destroy()
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.support import Api, Environment, RunningBpc, eventually
+from tests.support import Api, Environment, bpc_running, eventually
 
 ALARMS = "/api/v1/alarms"
 ENTRIES = "/api/v1/worklog/entries"
@@ -39,14 +39,8 @@ def bpc(request, tmp_path_factory):
         BPC_ALARM_NO_RESPONSE="PT2S",
         BPC_ALARM_UNRESOLVED="PT4S",
     )
-    running = RunningBpc(env)
-    try:
-        running.start()
+    with bpc_running(env) as running:
         yield running
-    finally:
-        if running.proc is not None:
-            running.stop()
-        env.destroy()
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ from tests.support import (
     ROOT,
     Api,
     Environment,
-    RunningBpc,
+    bpc_running,
     eventually,
     publish_event,
 )
@@ -58,14 +58,8 @@ def bpc(tmp_path_factory):
         BPC_HANDLER_RETRY_DELAY_MS="200",
         BPC_IDEMPOTENCY_ABANDONED="8",  # a claim of a killed gateway is taken over soon
     )
-    running = RunningBpc(env)
-    try:
-        running.start()
+    with bpc_running(env) as running:
         yield running
-    finally:
-        if running.proc is not None:
-            running.stop()
-        env.destroy()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.support import Api, Environment, RunningBpc, eventually
+from tests.support import Api, Environment, bpc_running, eventually
 
 PASSWORD = "Passw0rd!x"
 REPS = 6
@@ -203,16 +203,10 @@ def signatures(tmp_path_factory):
         env = Environment.create(
             tmp_path_factory.mktemp(f"bpc-x{count}"), "postgresql", BPC_SWEEP_INTERVAL="0.3"
         )
-        running = RunningBpc(env)
-        try:
-            running.start(args=["--instances", str(count)])
+        with bpc_running(env, args=["--instances", str(count)]) as running:
             admin = Api(env.base_url).login("admin", env.admin_password)
             found[count] = workload(env.base_url, admin)
             found[count]["processes"] = len(running.children_all())
-        finally:
-            if running.proc is not None:
-                running.stop()
-            env.destroy()
     return found
 
 

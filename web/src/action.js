@@ -1,5 +1,5 @@
 // One submitted action of a form: busy while it runs, the API's refusal kept to be shown.
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { html } from "htm/preact";
 import { bilingual, lang } from "./i18n.js";
 
@@ -38,4 +38,14 @@ export function ErrorLine({ error, labels = {} }) {
     ${reasons.length ? html`<ul>${reasons.map(([field, text]) => html`
       <li>${labels[field] ? `${labels[field]}${lang() === "en" ? ": " : "："}` : ""}${bilingual(text)}</li>`)}</ul>` : null}
   </div>`;
+}
+
+// A value that settles: what was typed, once typing paused for `ms` (search as you type).
+export function useDebounced(value, ms) {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const timer = setTimeout(() => setSettled(value), ms);
+    return () => clearTimeout(timer);
+  }, [value, ms]);
+  return settled;
 }

@@ -7,7 +7,7 @@
 // Dates are the organisation's (me.today), never this browser's.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { html } from "htm/preact";
-import { ErrorLine, useAction } from "./action.js";
+import { ErrorLine, useAction, useDebounced } from "./action.js";
 import { api } from "./api.js";
 import { Chart } from "./chart.js";
 import { bilingual, lang, register, t } from "./i18n.js";
@@ -242,15 +242,6 @@ const intervalDays = (duration) => {
   const match = /^P(\d+)D$/.exec(duration || "");
   return match ? Number(match[1]) : null;
 };
-
-function useDebounced(value, ms) {
-  const [settled, setSettled] = useState(value);
-  useEffect(() => {
-    const timer = setTimeout(() => setSettled(value), ms);
-    return () => clearTimeout(timer);
-  }, [value, ms]);
-  return settled;
-}
 
 // Names of the customers reminded: one page of the visible customers, then (past it) each
 // missing one by id, a bounded number.

@@ -3,18 +3,9 @@
 // and the entry's immutability stated before it is saved (DOMAIN.md §4, API.md "Work log").
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { html } from "htm/preact";
-import { ErrorLine, useAction } from "./action.js";
+import { ErrorLine, useAction, useDebounced } from "./action.js";
 import { api } from "./api.js";
 import { bilingual, t } from "./i18n.js";
-
-function useDebounced(value, ms) {
-  const [settled, setSettled] = useState(value);
-  useEffect(() => {
-    const timer = setTimeout(() => setSettled(value), ms);
-    return () => clearTimeout(timer);
-  }, [value, ms]);
-  return settled;
-}
 
 export function DailyLog({ me }) {
   const [catalog, setCatalog] = useState([]);

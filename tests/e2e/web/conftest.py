@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, Api, Environment, RunningBpc
+from tests.support import ROOT, Api, Environment, bpc_running
 
 PASSWORD = "Demo-2026!"
 
@@ -26,9 +26,7 @@ def bpc(tmp_path_factory):
     if not (web / "index.html").is_file():
         pytest.fail(f"{web} is not built: run the tests with ./bpc test (it builds the web app)")
     env = Environment.create(tmp_path_factory.mktemp("bpc-web"), "sqlite", BPC_WEB_DIR=str(web))
-    running = RunningBpc(env)
-    try:
-        running.start()
+    with bpc_running(env) as running:
         environ = {**env.vars(), "BPC_ADMIN_PASSWORD": env.admin_password}
         demo = subprocess.run(
             [sys.executable, "-m", "common.cli", "demo", "--small"],
@@ -36,10 +34,6 @@ def bpc(tmp_path_factory):
         )  # fmt: skip
         assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
         yield running
-    finally:
-        if running.proc is not None:
-            running.stop()
-        env.destroy()
 
 
 @pytest.fixture(scope="package")
