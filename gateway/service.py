@@ -7,13 +7,16 @@ werkzeug's HTML.
 
 from __future__ import annotations
 
+from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.routing import Rule
 
 from common.db import Database, DatabaseProvider
+from common.errors import ServiceUnavailable
 from common.rpc import TimedRpc
 from gateway.app import Gateway
+from gateway.errors import error_response
 from gateway.idempotency import IdempotencyStore
 from gateway.models import Base
 from gateway.web import static_response
@@ -27,6 +30,14 @@ class AnyMethod(HttpRequestHandler):
 
     def get_url_rule(self):
         return Rule(self.url, methods=None)
+
+    def response_from_exception(self, exc):
+        """What nameko answers when no worker could run: a container being killed (its broker
+        connection lost, it stops and ``bpc run`` starts it again) is a 503 to retry, in the
+        API's JSON like every other error — never nameko's plain-text 500."""
+        if isinstance(exc, ContainerBeingKilled):
+            exc = ServiceUnavailable("网关正在重启，请重试 / The gateway is restarting; retry")
+        return error_response(exc)
 
 
 http_any = AnyMethod.decorator

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from nameko.exceptions import RemoteError
 
@@ -293,3 +295,17 @@ def test_metrics_count_requests_by_route_template(http, rpc):
     text = http.get("/metrics").get_data(as_text=True)
     assert 'route="/api/v1/users/{id}",status="200"' in text
     assert "bpc_http_request_seconds_bucket" in text
+
+
+def test_a_gateway_being_killed_answers_503_in_json_not_namekos_500():
+    """Found by the RabbitMQ restart drill: the gateway's container stopping (its broker
+    connection lost; `bpc run` starts it again) answered nameko's plain-text 500."""
+    from nameko.exceptions import ContainerBeingKilled
+
+    from gateway.service import AnyMethod
+
+    response = AnyMethod("/<path:path>").response_from_exception(ContainerBeingKilled())
+    assert response.status_code == 503
+    body = json.loads(response.get_data(as_text=True))
+    assert body["error"]["code"] == "service_unavailable"
+    assert " / " in body["error"]["message"]  # 中文 / English
