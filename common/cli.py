@@ -27,6 +27,7 @@ import requests
 
 from common import config
 
+PROCESSES = (*config.SERVICES, "gateway")  # what `bpc run` starts, each as its own process
 RABBIT_HINT = (
     "RabbitMQ 无法连接 / RabbitMQ is not reachable at {uri} — start it with "
     "`rabbitmq-server -detached` (or `docker compose up -d rabbitmq`), or set BPC_AMQP_URI."
@@ -135,8 +136,7 @@ def cmd_run(args) -> int:
     config.secret_key()  # created once, before the processes that share it start
     print("declaring broker topology …", flush=True)
     cmd_topology(args)
-    names = list(config.SERVICES) + ["gateway"]
-    counts = args.instances if isinstance(getattr(args, "instances", None), dict) else {}
+    counts = args.instances  # process name → how many (main() parsed --instances)
     procs: dict[str, subprocess.Popen] = {}
     stopping = False
 
@@ -155,7 +155,7 @@ def cmd_run(args) -> int:
         )
 
     plan: dict[str, tuple[str, int]] = {}  # label → (service, instance)
-    for name in names:
+    for name in PROCESSES:
         for k in range(counts.get(name, 1)):
             label = f"{name}#{k + 1}" if counts.get(name, 1) > 1 else name
             plan[label] = (name, k)
@@ -215,11 +215,11 @@ def _instances(values: list[str] | None) -> dict[str, int]:
         if not 1 <= count <= 16:
             raise argparse.ArgumentTypeError(f"1 ≤ N ≤ 16 expected, not {value!r}")
         if not name:
-            counts.update({n: count for n in (*config.SERVICES, "gateway")})
-        elif name in (*config.SERVICES, "gateway"):
+            counts.update(dict.fromkeys(PROCESSES, count))
+        elif name in PROCESSES:
             counts[name] = count
         else:
-            known = ", ".join((*config.SERVICES, "gateway"))
+            known = ", ".join(PROCESSES)
             raise argparse.ArgumentTypeError(f"unknown service {name!r} (one of {known})")
     return counts
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.wrappers import Response
 
 from common.errors import BpcError, ServiceUnavailable
@@ -70,9 +72,6 @@ def json_response(status: int, payload, headers: dict | None = None) -> Response
 
 
 def _database_down(exc: BaseException) -> bool:
-    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
-
     return isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout)
 
 

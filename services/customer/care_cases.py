@@ -37,6 +37,7 @@ from services.customer.models import (
     ReminderSent,
     Revisit,
 )
+from services.customer.schemas import next_revisit_on
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +103,6 @@ def service_scope(session: Session, actor: Actor):
 
 
 def may_revisit(session: Session, actor: Actor, customer: Customer) -> bool:
-    return _may_revisit(session, actor, customer)
-
-
-def _may_revisit(session: Session, actor: Actor, customer: Customer) -> bool:
     if actor.may_see_owner(customer.owner_id, customer.owner_path):
         return True
     if actor.level < SERVICE_LEVEL:
@@ -164,16 +161,13 @@ def entries_recorded(db: Db, events: list[Envelope]) -> None:
 
 
 def care_out(customer: Customer) -> dict:
-    due = care.revisit_due(
-        customer.care_since, customer.last_revisit_at, customer.revisit_interval_days
-    )
     return {
         "customer_id": str(customer.id),
         "status": customer.status,
         "care_since": clock.isoformat(customer.care_since),
         "revisit_interval": f"P{customer.revisit_interval_days}D",
         "last_revisit_at": clock.isoformat(customer.last_revisit_at),
-        "next_revisit_on": due.isoformat() if due else None,
+        "next_revisit_on": next_revisit_on(customer),
     }
 
 
@@ -234,7 +228,7 @@ def _revisitable(session: Session, actor: Actor, customer_id: int) -> Customer:
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise NotFound(CUSTOMER_NOT_FOUND, {"customer_id": str(customer_id)})
-    if not _may_revisit(session, actor, customer):
+    if not may_revisit(session, actor, customer):
         if actor.level < SERVICE_LEVEL:  # cannot even see it
             raise NotFound(CUSTOMER_NOT_FOUND, {"customer_id": str(customer_id)})
         raise Forbidden(REVISIT_FORBIDDEN)

@@ -188,7 +188,7 @@ def get(db: Db, actor: Actor, customer_id: int) -> dict:
         if (
             customer is not None
             and customer.care_since is not None
-            and (care_cases.may_revisit(session, actor, customer))
+            and care_cases.may_revisit(session, actor, customer)
         ):
             return customer_out(customer)
         return customer_out(_visible_customer(session, actor, customer_id))

@@ -205,7 +205,8 @@ def contact_out(contact, masked: bool = True) -> dict:
     }
 
 
-def _next_revisit(customer) -> str | None:
+def next_revisit_on(customer) -> str | None:
+    """The organisation's day a care customer's next revisit is due; None for a prospect."""
     due = care.revisit_due(
         customer.care_since, customer.last_revisit_at, customer.revisit_interval_days or 15
     )
@@ -228,7 +229,7 @@ def customer_out(customer) -> dict:
         "care_since": clock.isoformat(customer.care_since),
         "revisit_interval": f"P{customer.revisit_interval_days or 15}D",
         "last_revisit_at": clock.isoformat(customer.last_revisit_at),
-        "next_revisit_on": _next_revisit(customer),
+        "next_revisit_on": next_revisit_on(customer),
         "contacts": [contact_out(c) for c in customer.contacts],
     }
 
