@@ -200,6 +200,11 @@ class Db:
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self._provider)
 
+    @property
+    def provider(self) -> DatabaseProvider:
+        """The service's database dependency (one per container) behind this view."""
+        return self._provider
+
     @contextmanager
     def read(self):
         session = self._provider.session_factory()

@@ -2,26 +2,30 @@
 
 Recording an entry reads only this service's tables (the catalog, the author's day, the
 opportunity projection), appends the entry to the author's hash chain and writes
-``entry_recorded`` to the outbox in the same transaction. Two entries of one author recorded at
-the same moment cannot both follow the same chain link (UNIQUE(author_id, prev_hash)): the
-loser retries on the new head, re-checking the day's total.
+``entry_recorded`` to the outbox in the same transaction. Entries recorded at the same moment
+in one process share that transaction (a group commit, ``common.groupcommit``). Two entries of
+one author recorded at the same moment by two instances cannot both follow the same chain link
+(UNIQUE(author_id, prev_hash)): the loser retries on the new head, re-checking the day's total.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+import weakref
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import Date, String, bindparam, func, insert, literal, select, tuple_, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from common import clock, config, projection
 from common.actor import Actor
 from common.db import Db, is_unique_violation
-from common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from common.errors import BpcError, Conflict, Forbidden, NotFound, ValidationFailed
 from common.events import Envelope
+from common.groupcommit import GroupCommit, Pending
 from common.projection import path_list, upsert
 from services.worklog import domain
 from services.worklog.models import (
@@ -170,6 +174,12 @@ def _event(entry: Entry, actor: Actor, answer: dict) -> dict:
 
 
 def record(db: Db, actor: Actor, args: dict) -> dict:
+    """One entry by ``actor``, appended to their chain, with ``entry_recorded`` in the outbox.
+
+    What needs no database is checked here, in the caller's worker; the rest happens in a
+    group commit (``_record_group``) with the entries other workers of this process are
+    recording at the same moment.
+    """
     now = clock.now()
     work_date, late = domain.resolve_work_date(
         args["work_date"], now, clock.org_tz(), config.grace_hour()
@@ -178,19 +188,230 @@ def record(db: Db, actor: Actor, args: dict) -> dict:
     expense = args["expense"] or 0
     domain.check_expense(expense, domain.parse_money(config.expense_cap(), "expense_cap"))
     difficulty = domain.difficulty_in(args["difficulty"])
-    key = args.get("request_key")
+    asked = _Asked(actor, args, now, work_date, late, minutes, expense, difficulty)
+    return _group_commit(db).submit(asked)
+
+
+@dataclass(slots=True)
+class _Asked:
+    """An entry as asked for, checked as far as it can be without the database."""
+
+    actor: Actor
+    args: dict
+    now: datetime
+    work_date: date
+    late: bool
+    minutes: int
+    expense: int
+    difficulty: str | None
+
+    @property
+    def key(self) -> tuple[str, str] | None:
+        request_key = self.args.get("request_key")
+        return (self.actor.id, request_key) if request_key is not None else None
+
+
+_groups: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+GROUP_MAX = 64  # entries in one transaction at most
+
+
+def _group_commit(db: Db) -> GroupCommit:
+    """The group commit of this process's worklog database (one per service container)."""
+    provider = db.provider
+    group = _groups.get(provider)
+    if group is None:
+        group = _groups[provider] = GroupCommit(
+            lambda items: _record_group(Db(provider), items), max_size=GROUP_MAX
+        )
+    return group
+
+
+def _record_group(db: Db, items: list[Pending]) -> None:
+    """Record a group of entries in one transaction; each item gets its answer or refusal.
+
+    Another instance appending to one of these chains at the same moment makes the insert
+    fail as a whole (UNIQUE(author_id, prev_hash)); then each entry is recorded on its own,
+    with the single-entry retries.
+    """
+    try:
+        with db.unit_of_work() as uow:
+            outcomes = _append_group(uow, [item.payload for item in items])
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        log.info("a chain moved on under a group of %s entries; recording them one by one",
+                 len(items))  # fmt: skip
+        for item in items:
+            try:
+                item.succeed(_record_one(db, item.payload))
+            except Exception as error:  # noqa: BLE001 - this entry's refusal, not the group's
+                item.fail(error)
+        return
+    for item, outcome in zip(items, outcomes, strict=True):  # answered once committed
+        if isinstance(outcome, BaseException):
+            item.fail(outcome)
+        else:
+            item.succeed(outcome)
+
+
+def _append_group(uow, asked: list[_Asked]) -> list:
+    """Append the entries asked for (in order) to their chains in ``uow``: for each, its
+    answer or its refusal."""
+    session = uow.session
+    outcomes: list = [None] * len(asked)
+    # the requests recorded before under the same Idempotency-Key
+    keys = {a.key for a in asked if a.key is not None}
+    known: dict[tuple[str, str], int] = {}
+    if keys:
+        rows = session.execute(
+            select(EntryRequest.author_id, EntryRequest.request_key, EntryRequest.entry_id).where(
+                tuple_(EntryRequest.author_id, EntryRequest.request_key).in_(sorted(keys))
+            )
+        )
+        known = {(r.author_id, r.request_key): r.entry_id for r in rows}
+    # the opportunities' holders and stages, the chains' heads and the days' minutes
+    opportunities = {a.args["opportunity_id"] for a in asked if a.args["opportunity_id"]}
+    holders = {}
+    if opportunities:
+        rows = session.execute(
+            select(
+                OpportunityState.opportunity_id, OpportunityState.holder_id, OpportunityState.stage
+            ).where(OpportunityState.opportunity_id.in_(sorted(opportunities)))
+        )
+        holders = {r.opportunity_id: (r.holder_id, r.stage) for r in rows}
+    heads, days = _heads_and_days(session, {(a.actor.id, a.work_date) for a in asked})
+    activities = catalog(session)
+
+    fresh: list[tuple[int, Entry]] = []
+    by_key: dict[tuple[str, str], int] = {}  # a request's key → its first place in the group
+    for i, a in enumerate(asked):
+        if a.key is not None and a.key in known:
+            continue  # answered below with the entry recorded before
+        if a.key is not None and a.key in by_key:
+            continue  # the same request twice in this group: the first one's entry
+        try:
+            entry = _entry(a, holders, activities, days)
+        except BpcError as refusal:
+            outcomes[i] = refusal
+            continue
+        entry.prev_hash = heads.get(a.actor.id) or ""
+        entry.hash = domain.chain_hash(entry.prev_hash or None, _hashed_fields(entry))
+        heads[a.actor.id] = entry.hash
+        days[(a.actor.id, a.work_date)] += entry.minutes
+        fresh.append((i, entry))
+        if a.key is not None:
+            by_key[a.key] = i
+
+    if fresh:
+        rows = [
+            {c.key: getattr(entry, c.key) for c in _entries.columns if c.key != "id"}
+            for _, entry in fresh
+        ]
+        ids = session.execute(_INSERT_MANY, rows).scalars().all()
+        requests = []
+        for (i, entry), entry_id in zip(fresh, ids, strict=True):
+            entry.id = entry_id
+            outcomes[i] = entry_out(entry)
+            uow.publish("entry_recorded", _event(entry, asked[i].actor, outcomes[i]))
+            if asked[i].key is not None:
+                author_id, request_key = asked[i].key
+                requests.append(
+                    {"author_id": author_id, "request_key": request_key, "entry_id": entry_id}
+                )
+        if requests:
+            session.execute(insert(EntryRequest), requests)
+
+    # the repeats: the entry recorded before, or the one recorded for the first in this group
+    earlier = [known[a.key] for a in asked if a.key is not None and a.key in known]
+    stored = {}
+    if earlier:
+        stored = {e.id: e for e in session.scalars(select(Entry).where(Entry.id.in_(earlier)))}
+    for i, a in enumerate(asked):
+        if outcomes[i] is not None or a.key is None:
+            continue
+        if a.key in known:
+            outcomes[i] = entry_out(stored[known[a.key]])
+        elif a.key in by_key:
+            outcomes[i] = outcomes[by_key[a.key]]
+    return outcomes
+
+
+def _heads_and_days(session: Session, pairs: set[tuple[str, date]]):
+    """For each (author, day): the head of the author's chain and the day's minutes so far,
+    in one query (a correlated lookup per pair: each reads one index entry, or one day)."""
+    ordered = sorted(pairs)
+    wanted = union_all(
+        *(
+            select(literal(author, String).label("author"), literal(day, Date).label("day"))
+            for author, day in ordered
+        )
+    ).subquery("wanted")
+    head = (
+        select(_entries.c.hash)
+        .where(_entries.c.author_id == wanted.c.author)
+        .order_by(_entries.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    total = (
+        select(func.coalesce(func.sum(_entries.c.minutes), 0))
+        .where(_entries.c.author_id == wanted.c.author, _entries.c.work_date == wanted.c.day)
+        .scalar_subquery()
+    )
+    heads: dict[str, str | None] = {}
+    days: dict[tuple[str, date], int] = {}
+    for (author, day), (prev_hash, already) in zip(
+        ordered, session.execute(select(head, total).select_from(wanted)).all(), strict=True
+    ):
+        heads[author] = prev_hash
+        days[(author, day)] = int(already)
+    return heads, days
+
+
+def _entry(a: _Asked, holders: dict, activities: dict, days: dict) -> Entry:
+    """The entry ``a`` asks for, checked against the opportunity, the catalog and the day."""
+    args, stage = a.args, None
+    if args["opportunity_id"] is not None:
+        holder_id, stage = holders.get(args["opportunity_id"], (None, None))
+        domain.check_holder(holder_id, a.actor.id)
+    chosen = domain.check_activities(
+        args["activities"], activities, stage, args["customer_id"] is not None
+    )
+    domain.check_day_total(days[(a.actor.id, a.work_date)], a.minutes)
+    return Entry(
+        author_id=a.actor.id,
+        work_date=a.work_date,
+        recorded_at=a.now,
+        late=a.late,
+        customer_id=args["customer_id"],
+        opportunity_id=args["opportunity_id"],
+        stage=stage,
+        activities=[x.key for x in chosen],
+        points=float(sum(x.points for x in chosen)),
+        minutes=a.minutes,
+        expense_fen=a.expense,
+        difficulty=a.difficulty,
+        note=args["note"],
+        next_appointment_at=args["next_appointment_at"],
+    )
+
+
+def _record_one(db: Db, a: _Asked) -> dict:
+    """One entry in its own transaction, retried on its chain's new head when another writer
+    appended first."""
+    actor, args, key = a.actor, a.args, a.key
     for attempt in range(CHAIN_RETRIES):
         try:
             with db.unit_of_work() as uow:
                 if key is not None:  # this request again: its entry, not a second one
-                    seen = uow.session.get(EntryRequest, (actor.id, key))
+                    seen = uow.session.get(EntryRequest, key)
                     if seen is not None:
                         return entry_out(uow.session.get(Entry, seen.entry_id))
-                entry = _append(uow.session, actor, args, now, work_date, late, minutes)
-                entry.expense_fen, entry.difficulty = expense, difficulty
+                entry = _append(uow.session, actor, args, a.now, a.work_date, a.late, a.minutes)
+                entry.expense_fen, entry.difficulty = a.expense, a.difficulty
                 _seal(uow.session, entry)
                 if key is not None:
-                    uow.session.add(EntryRequest(author_id=actor.id, request_key=key,
+                    uow.session.add(EntryRequest(author_id=key[0], request_key=key[1],
                                                  entry_id=entry.id))  # fmt: skip
                 answer = entry_out(entry)
                 uow.publish("entry_recorded", _event(entry, actor, answer))
@@ -219,6 +440,8 @@ _HEAD_AND_DAY = select(
     .scalar_subquery(),
 )
 _INSERT = insert(_entries).returning(_entries.c.id)
+# several rows, their ids in the order of the rows (SQLAlchemy's "insertmanyvalues")
+_INSERT_MANY = insert(_entries).returning(_entries.c.id, sort_by_parameter_order=True)
 
 
 def _append(session, actor, args, now, work_date, late, minutes) -> Entry:

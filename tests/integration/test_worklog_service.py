@@ -367,3 +367,74 @@ def test_a_bulk_import_chains_past_entries_as_recording_would(env, people):
     with pytest.raises(Forbidden):
         call(env, "import_entries", sup, items=items[:1])
     assert call(env, "verify", peer)["entries"] == 10
+
+
+def test_entries_sent_at_the_same_moment_are_each_answered_on_one_chain(env, people):
+    """Entries arriving together are recorded together (a group commit), yet each request gets
+    its own answer or refusal, as if it had come alone: every chain stays whole, a day's limit
+    refuses exactly the entry past it, a repeated Idempotency-Key gets the first entry back,
+    and one refused entry refuses nothing else of its group."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    sup = people[0]
+    a, b, c, d = (
+        Actor(id=i, level=2, path=["1", sup.id, i], name=f"销售{n}")
+        for n, i in enumerate(new_id() for _ in range(4))
+    )
+    customer = new_id()
+    plain = {"customer_id": customer, "activities": ["call"]}
+    asks = [(a, {**plain, "minutes": 100}) for _ in range(15)]  # 1,400 fits, 1,500 does not
+    keys = [f"same-{new_id()}" for _ in range(5)]
+    asks += [(b, {**plain, "minutes": 10, "request_key": k}) for k in keys * 2]
+    asks += [(who, {**plain, "minutes": 15}) for _ in range(8) for who in (c, d)]
+    asks.insert(20, (c, {**plain, "minutes": 15, "activities": ["dancing"]}))
+
+    replies = []
+    for actor, args in asks:  # all sent before any answer is read
+        context = {"bpc_actor": actor.to_header()}
+        proxy = ClusterRpcProxy(env.nameko_config(), context_data=context, timeout=30)
+        replies.append((proxy, proxy.start().worklog.record.call_async(**args)))
+    outcomes = []
+    for proxy, reply in replies:
+        try:
+            outcomes.append(reply.result())
+        except (BusinessRuleViolated, ValidationFailed) as refusal:
+            outcomes.append(refusal)
+        finally:
+            proxy.stop()
+
+    def answers(actor):
+        return [o for (who, _), o in zip(asks, outcomes, strict=True) if who is actor]
+
+    refusals = [o for o in answers(a) if isinstance(o, Exception)]
+    assert [r.code for r in refusals] == ["day_limit_exceeded"]
+    assert _count(env, a.id) == 14
+    by_key = {}
+    for (who, args), outcome in zip(asks, outcomes, strict=True):
+        if who is b:
+            assert not isinstance(outcome, Exception), outcome
+            by_key.setdefault(args["request_key"], []).append(outcome["id"])
+    assert all(len(set(ids)) == 1 for ids in by_key.values()) and len(by_key) == 5
+    assert _count(env, b.id) == 5
+    wrong = [o for o in answers(c) if isinstance(o, Exception)]
+    assert [w.code for w in wrong] == ["validation_failed"] and "activities" in wrong[0].details
+    assert _count(env, c.id) == 8 and _count(env, d.id) == 8
+    for actor in (a, b, c, d):
+        entries = sorted(
+            {o["id"]: o for o in answers(actor) if not isinstance(o, Exception)}.values(),
+            key=lambda e: int(e["id"]),
+        )
+        assert [e["prev_hash"] for e in entries] == [None] + [e["hash"] for e in entries[:-1]]
+        assert call(env, "verify", actor)["valid"] is True
+    if env.backend == "postgresql":  # entries of one transaction share its xmin
+        engine = _engine(env)
+        with engine.connect() as conn:
+            transactions = conn.execute(
+                text(
+                    "SELECT count(DISTINCT xmin::text) FROM worklog_entries "
+                    "WHERE author_id IN (:a, :b, :c, :d)"
+                ),
+                {"a": a.id, "b": b.id, "c": c.id, "d": d.id},
+            ).scalar()
+        engine.dispose()
+        assert transactions < 14 + 5 + 8 + 8, "no two entries shared a transaction"
