@@ -232,7 +232,15 @@ def cmd_rebuild_scoring(args) -> int:
     from common.db import make_engine
     from common.migrations import upgrade
     from services.scoring.handlers import Rebuild
-    from services.scoring.rebuild import SessionDb, close_proxies, fetch_over_rpc
+    from services.scoring.rebuild import (
+        Reporter,
+        SessionDb,
+        claim,
+        close_proxies,
+        fetch_over_rpc,
+        run,
+        status,
+    )
 
     engine = make_engine(config.db_url("scoring"))
     upgrade("scoring", engine)
@@ -247,11 +255,22 @@ def cmd_rebuild_scoring(args) -> int:
             flush=True,
         )
 
+    db = SessionDb(engine)
+    token = claim(db)
+    if token is None:
+        running = status(db)
+        print(
+            f"另一个评分重建正在进行 / Another scoring rebuild is running "
+            f"(since {running.get('started_at')}, {running['entries']:,} entries so far)",
+            file=sys.stderr,
+        )
+        return 1
     try:
-        Rebuild(SessionDb(engine), fetch_over_rpc, page=args.page, report=report).run()
+        job = Rebuild(db, fetch_over_rpc, page=args.page, report=Reporter(db, token, report))
+        run(db, token, job)
     finally:
         close_proxies()
-    return 0
+    return 0 if job.status["state"] == "done" else 1
 
 
 def _fraction(text: str) -> float:

@@ -114,3 +114,21 @@ class AlarmSupport(Base):
     requester_id: Mapped[str] = mapped_column(String(64))
     requester_path: Mapped[str] = mapped_column(String(512))
     first_at: Mapped[datetime]
+
+
+class RebuildRun(Base):
+    """The scoring rebuild, as every instance (and ``bpc rebuild-scoring``) sees it: one row
+    (id 1). An instance claims it to run a rebuild, writes its progress and a heartbeat into
+    it; a claim whose heartbeat stopped (its process died) counts as failed and may be taken."""
+
+    __tablename__ = "rebuild_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(String(16))  # idle, running, done, failed
+    entries: Mapped[int] = mapped_column(BigInteger, default=0)
+    progress: Mapped[int] = mapped_column(BigInteger, default=0)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    runner: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)

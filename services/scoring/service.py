@@ -71,22 +71,25 @@ class ScoringService(ServiceBase):
         return handlers.totals(self.db)
 
     @rpc
+    @database_errors_as_unavailable
     def rebuild(self, **fields) -> dict:
         """Level 9: drop scoring's data and replay the history in the background; answers the
-        rebuild's status at once (``rebuild_status`` follows it)."""
+        rebuild's status at once (``rebuild_status`` follows it). While a rebuild runs — in
+        this instance, another one or the CLI — it is not started again."""
         self._caller().require_level(9)
         schemas.load(schemas.NoArgs, fields)
-        job = rebuild.current()
-        if job is None or job.status["state"] in ("done", "failed"):
-            job = rebuild.start(handlers.Rebuild(self.db, rebuild.fetch_over_rpc))
-            eventlet.spawn_n(rebuild.run, job)
-        return dict(job.status)
+        token = rebuild.claim(self.db)
+        if token is not None:
+            report = rebuild.Reporter(self.db, token)
+            job = handlers.Rebuild(self.db, rebuild.fetch_over_rpc, report=report)
+            eventlet.spawn_n(rebuild.run, self.db, token, job)
+        return rebuild.status(self.db)
 
     @rpc
+    @database_errors_as_unavailable
     def rebuild_status(self, **fields) -> dict:
         self._caller().require_level(9)
-        job = rebuild.current()
-        return dict(job.status) if job else {"state": "idle"}
+        return rebuild.status(self.db)
 
     @batch_event_consumer("worklog", "entry_recorded")
     def on_entry_recorded(self, events) -> None:

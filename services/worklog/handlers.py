@@ -303,6 +303,9 @@ def _append_group(uow, asked: list[_Asked]) -> list:
             by_key[a.key] = i
 
     if fresh:
+        # by author (each chain in its order): two instances' groups touching the same chains
+        # then wait for one another in one order, and never deadlock
+        fresh.sort(key=lambda pair: pair[1].author_id)
         rows = [
             {c.key: getattr(entry, c.key) for c in _entries.columns if c.key != "id"}
             for _, entry in fresh
@@ -319,6 +322,7 @@ def _append_group(uow, asked: list[_Asked]) -> list:
                     {"author_id": author_id, "request_key": request_key, "entry_id": entry_id}
                 )
         if requests:
+            requests.sort(key=lambda r: (r["author_id"], r["request_key"]))
             session.execute(insert(EntryRequest), requests)
 
     # the repeats: the entry recorded before, or the one recorded for the first in this group

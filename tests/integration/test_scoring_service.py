@@ -229,6 +229,38 @@ def test_entries_posted_while_scoring_is_killed_twice_are_counted_once(system):
     assert sum(minutes[a.id] for a in authors) == count  # each 1-minute entry once
 
 
+def test_two_scoring_instances_run_one_rebuild_and_answer_the_same_status(system):
+    """Two rebuild requests at once, answered by two instances: one rebuild runs; each
+    instance answers its progress (the claim and the progress are a row in the database)."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    env = system.env
+    second = ServiceProcess(env, "scoring").start()
+    try:
+        second.wait_ready()
+        before = scoring(env, "totals", TOP)
+        context = {"bpc_actor": TOP.to_header()}
+        with ClusterRpcProxy(env.nameko_config(), context_data=context, timeout=30) as proxy:
+            asked = [proxy.scoring.rebuild.call_async() for _ in range(2)]
+            answers = [reply.result() for reply in asked]
+            assert {a["state"] for a in answers} == {"running"}
+            assert len({a["started_at"] for a in answers}) == 1, answers  # one rebuild
+            seen = []
+
+            def finished():
+                status = proxy.scoring.rebuild_status()  # from either instance
+                seen.append(status)
+                assert status["state"] != "failed", status
+                return status if status["state"] == "done" else None
+
+            done = eventually(finished, timeout=300, interval=0.2, message="never finished")
+        assert {s["started_at"] for s in seen} == {answers[0]["started_at"]}
+        assert done["entries"] == before["entries"]
+        assert scoring(env, "totals", TOP)["daily"] == before["daily"]
+    finally:
+        discard(second)
+
+
 def test_a_denied_visit_proves_its_entry_false_and_removes_its_minutes(system):
     env = system.env
     uid = new_id()
