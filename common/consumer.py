@@ -5,7 +5,10 @@ any service starts (see ``common.topology``). A handler that raises is retried a
 (a per-message TTL on ``<queue>.retry`` dead-letters it back to the queue), up to
 ``BPC_HANDLER_MAX_ATTEMPTS`` times; then it is parked in ``<queue>.dlq`` (through the
 ``bpc.dlx`` exchange), counted by ``bpc_events_dead_lettered_total``, and can be replayed
-with ``bpc dlq replay``.
+with ``bpc dlq replay``. A failure that is not the event's fault — the service's database
+restarting or unreachable, another service unavailable — never counts towards those attempts:
+the event waits out the outage (the delay doubling up to ``OUTAGE_DELAY_MAX_MS``) and is never
+parked for it.
 
 Handlers receive an ``Envelope`` and make their effect idempotent with
 ``uow.first_time(event)`` in the same transaction as the effect.
@@ -36,7 +39,22 @@ from common.events import Envelope, binding, exchange_name
 log = logging.getLogger(__name__)
 
 ATTEMPTS_HEADER = "x-bpc-attempts"
+OUTAGES_HEADER = "x-bpc-outages"
 DLX = "bpc.dlx"
+OUTAGE_DELAY_MAX_MS = 30_000
+
+
+def is_outage(exc: BaseException | None) -> bool:
+    """A failure of what the handler depends on (database, broker, another service), not of
+    the event: retried for as long as it lasts."""
+    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from common.errors import ServiceUnavailable
+
+    outage = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout,
+              ServiceUnavailable, ConnectionError, TimeoutError)  # fmt: skip
+    return isinstance(exc, outage)
 
 
 def queue_name(source: str, event_type: str, service: str, method: str) -> str:
@@ -146,16 +164,27 @@ class EventConsumer(Consumer):
             self.queue_consumer.ack_message(message)
             return result, exc_info
         metrics.EVENTS_FAILED.labels(service, self.method_name).inc()
-        attempts = int((message.headers or {}).get(ATTEMPTS_HEADER, 0)) + 1
+        headers = message.headers or {}
+        attempts = int(headers.get(ATTEMPTS_HEADER, 0))
+        outages = int(headers.get(OUTAGES_HEADER, 0))
+        if is_outage(exc_info[1]):
+            outages += 1  # not the event's fault: waits out the outage, never parked for it
+            delay = min(config.handler_retry_delay_ms() * 2 ** (outages - 1), OUTAGE_DELAY_MAX_MS)
+        else:
+            attempts += 1
+            delay = config.handler_retry_delay_ms() * 2 ** (attempts - 1)
         error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
         try:
             if attempts < config.handler_max_attempts():
-                delay = config.handler_retry_delay_ms() * 2 ** (attempts - 1)
                 self._publish(
                     body,
                     exchange="",
                     routing_key=self._retry_queue.name,
-                    headers={ATTEMPTS_HEADER: attempts, "x-bpc-error": error[:500]},
+                    headers={
+                        ATTEMPTS_HEADER: attempts,
+                        OUTAGES_HEADER: outages,
+                        "x-bpc-error": error[:500],
+                    },  # fmt: skip
                     expiration=delay / 1000.0,
                 )
                 log.warning(

@@ -253,11 +253,13 @@ class ProbeEvent(Payload):
     """A diagnostic event every service consumes: checks the event path end to end.
 
     ``fail_until`` (RFC 3339) makes the handlers fail until that moment, to exercise retry,
-    dead-lettering and replay.
+    dead-lettering and replay; ``outage_until`` makes them fail as if their database were
+    unreachable until then (an outage: retried for as long as it lasts, never parked).
     """
 
     probe_id = fields.String(required=True)
     fail_until = fields.String(allow_none=True)
+    outage_until = fields.String(allow_none=True)
 
 
 CONTRACTS: dict[tuple[str, str], type[Payload]] = {

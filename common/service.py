@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from common import clock
 from common.amqp import publish_transient
 from common.consumer import event_consumer
-from common.errors import BpcError
+from common.errors import BpcError, ServiceUnavailable
 from common.metrics import EntrypointMetrics
 
 
@@ -63,10 +63,14 @@ class ServiceBase:
 
     @event_consumer("org", "probe")
     def on_probe(self, event) -> None:
-        """Diagnostic: records a probe event once; fails while before its ``fail_until``."""
+        """Diagnostic: records a probe event once; fails while before its ``fail_until``, or
+        as in a database outage while before its ``outage_until``."""
         fail_until = event.data.get("fail_until")
         if fail_until and clock.now() < datetime.fromisoformat(fail_until):
             raise ProbeFailed(f"probe {event.data.get('probe_id')} fails until {fail_until}")
+        outage_until = event.data.get("outage_until")
+        if outage_until and clock.now() < datetime.fromisoformat(outage_until):
+            raise ServiceUnavailable(f"probe outage until {outage_until}")
         with self.db.unit_of_work() as uow:
             uow.first_time(event)
 

@@ -326,8 +326,9 @@ def metric_value(text: str, name: str, **labels: str) -> float:
     return total
 
 
-def eventually(check, timeout: float = 20, interval: float = 0.2, message: str = ""):
-    """Poll ``check`` until it returns a truthy value; its last value or an AssertionError."""
+def eventually(check, timeout: float = 20, interval: float = 0.2, message=""):
+    """Poll ``check`` until it returns a truthy value; its last value or an AssertionError
+    (``message``, or a callable giving it, says what was last seen)."""
     deadline = time.monotonic() + timeout
     last_exc = None
     while time.monotonic() < deadline:
@@ -340,6 +341,8 @@ def eventually(check, timeout: float = 20, interval: float = 0.2, message: str =
         time.sleep(interval)
     if last_exc:
         raise last_exc
+    if callable(message):
+        message = message()
     raise AssertionError(message or f"condition not met within {timeout}s")
 
 

@@ -214,8 +214,15 @@ def check(bpc, admin: Api, ingest: Ingest, fault: dict) -> dict:
     }
     per_rep = Counter(note.split("-")[-2] for note in acked)
     expected = [(per_rep[str(i)], per_rep[str(i)]) for i in range(CLIENTS)]  # 1 minute each
-    eventually(lambda: curves(admin, ingest) == expected, timeout=90, interval=1,
-               message=f"scoring never counted each entry once: {expected}")  # fmt: skip
+    seen = []
+
+    def counted() -> bool:
+        seen[:] = [curves(admin, ingest)]
+        return seen[0] == expected
+
+    eventually(counted, timeout=90, interval=1,
+               message=lambda: f"scoring never counted each entry once: {seen} ≠ {expected}",
+               )  # fmt: skip
     chains = [admin.get("/api/v1/worklog/verify", params={"author_id": author}).json()
               for _, author, _ in ingest.reps]  # fmt: skip
     rebuild(admin)

@@ -174,6 +174,24 @@ def test_failing_handler_is_retried_then_dead_lettered_and_replayed(cluster):
     assert queue_depth(env, queue + ".dlq") == 0
 
 
+def test_an_outage_is_waited_out_however_long_and_never_parks_the_event(cluster):
+    """A handler failing because what it depends on is down (its database restarting, another
+    service unavailable) is not a poison event: it is retried past BPC_HANDLER_MAX_ATTEMPTS
+    for as long as the outage lasts, then handled once."""
+    env, _ = cluster
+    outage_until = clock.now() + timedelta(seconds=3)  # 3 attempts x 100 ms would be 0.3 s
+    envelope = publish_event(
+        env, "org", "probe", {"probe_id": "outage", "outage_until": outage_until.isoformat()}
+    )
+    queue = "evt.org.probe--customer.on_probe"
+    eventually(
+        lambda: rpc(env, "customer", "probe_seen", event_id=envelope.event_id) == 1, timeout=30
+    )
+    text = requests.get(env.metrics_url("customer"), timeout=5).text
+    assert metric_value(text, "bpc_events_failed_total", service="customer", handler="on_probe") > 3
+    assert queue_depth(env, queue + ".dlq") == 0
+
+
 def test_a_message_that_is_not_an_event_is_parked_at_once(cluster):
     # Not an envelope (no event_id, type, …): no handler could ever take it, so it goes to the
     # dead-letter queue on first sight, and the events after it are handled as usual.

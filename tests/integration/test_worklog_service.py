@@ -389,19 +389,24 @@ def test_entries_sent_at_the_same_moment_are_each_answered_on_one_chain(env, peo
     asks += [(who, {**plain, "minutes": 15}) for _ in range(8) for who in (c, d)]
     asks.insert(20, (c, {**plain, "minutes": 15, "activities": ["dancing"]}))
 
-    replies = []
-    for actor, args in asks:  # all sent before any answer is read
-        context = {"bpc_actor": actor.to_header()}
-        proxy = ClusterRpcProxy(env.nameko_config(), context_data=context, timeout=30)
-        replies.append((proxy, proxy.start().worklog.record.call_async(**args)))
-    outcomes = []
-    for proxy, reply in replies:
-        try:
-            outcomes.append(reply.result())
-        except (BusinessRuleViolated, ValidationFailed) as refusal:
-            outcomes.append(refusal)
-        finally:
-            proxy.stop()
+    runners = {
+        who.id: ClusterRpcProxy(
+            env.nameko_config(), context_data={"bpc_actor": who.to_header()}, timeout=30
+        )
+        for who in (a, b, c, d)
+    }
+    proxies = {uid: runner.start() for uid, runner in runners.items()}  # connected first
+    try:  # then every request sent before any answer is read
+        replies = [proxies[who.id].worklog.record.call_async(**args) for who, args in asks]
+        outcomes = []
+        for reply in replies:
+            try:
+                outcomes.append(reply.result())
+            except (BusinessRuleViolated, ValidationFailed) as refusal:
+                outcomes.append(refusal)
+    finally:
+        for runner in runners.values():
+            runner.stop()
 
     def answers(actor):
         return [o for (who, _), o in zip(asks, outcomes, strict=True) if who is actor]
