@@ -42,6 +42,9 @@ from tests.support import (
     publish_event,
 )
 
+# they restart the machine's RabbitMQ and PostgreSQL: run alone, after the others (./bpc test)
+pytestmark = pytest.mark.serial
+
 PASSWORD = "Passw0rd!x"
 CLIENTS = 6
 GIVE_UP = 120  # seconds one entry is retried before it counts as indeterminate

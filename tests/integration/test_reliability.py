@@ -235,6 +235,7 @@ def _restart_broker() -> None:
     subprocess.run(["rabbitmqctl", "await_startup"], check=True, capture_output=True, timeout=120)
 
 
+@pytest.mark.serial  # restarts the machine's RabbitMQ
 def test_events_and_services_survive_a_broker_restart(make_environment):
     env = make_environment("sqlite")
     declare_topology(env)
