@@ -401,37 +401,25 @@ def _entry(a: _Asked, holders: dict, activities: dict, days: dict) -> Entry:
 
 
 def _record_one(db: Db, a: _Asked) -> dict:
-    """One entry in its own transaction, retried on its chain's new head when another writer
-    appended first."""
-    actor, args, key = a.actor, a.args, a.key
+    """One entry in a group of its own, retried on its chain's new head when another writer
+    appended first (the key of a request recorded meanwhile then answers its entry)."""
     for attempt in range(CHAIN_RETRIES):
         try:
             with db.unit_of_work() as uow:
-                if key is not None:  # this request again: its entry, not a second one
-                    seen = uow.session.get(EntryRequest, key)
-                    if seen is not None:
-                        return entry_out(uow.session.get(Entry, seen.entry_id))
-                entry = _append(uow.session, actor, args, a.now, a.work_date, a.late, a.minutes)
-                entry.expense_fen, entry.difficulty = a.expense, a.difficulty
-                _seal(uow.session, entry)
-                if key is not None:
-                    uow.session.add(EntryRequest(author_id=key[0], request_key=key[1],
-                                                 entry_id=entry.id))  # fmt: skip
-                answer = entry_out(entry)
-                uow.publish("entry_recorded", _event(entry, actor, answer))
-                return answer
+                (outcome,) = _append_group(uow, [a])
         except IntegrityError as exc:
             if not is_unique_violation(exc):
                 raise
-            log.info("chain of %s moved on (attempt %s); retrying", actor.id, attempt + 1)
+            log.info("chain of %s moved on (attempt %s); retrying", a.actor.id, attempt + 1)
+            continue
+        if isinstance(outcome, BaseException):
+            raise outcome  # a refusal: nothing was written
+        return outcome
     raise Conflict(BUSY, code="conflict")
 
 
-# statements built once (their compiled form is cached): the write path runs them per entry
+# statements built once (their compiled form is cached)
 _entries = Entry.__table__
-_HOLDER = select(OpportunityState.holder_id, OpportunityState.stage).where(
-    OpportunityState.opportunity_id == bindparam("opportunity")
-)
 # one round trip: the head of the author's chain and the day's minutes so far
 _HEAD_AND_DAY = select(
     select(_entries.c.hash)
@@ -443,48 +431,8 @@ _HEAD_AND_DAY = select(
     .where(_entries.c.author_id == bindparam("author"), _entries.c.work_date == bindparam("day"))
     .scalar_subquery(),
 )
-_INSERT = insert(_entries).returning(_entries.c.id)
 # several rows, their ids in the order of the rows (SQLAlchemy's "insertmanyvalues")
 _INSERT_MANY = insert(_entries).returning(_entries.c.id, sort_by_parameter_order=True)
-
-
-def _append(session, actor, args, now, work_date, late, minutes) -> Entry:
-    """Check the entry against the author's day, the catalog and the opportunity; the entry
-    (not yet stored) carries the head of the author's chain as ``prev_hash``."""
-    stage = None
-    if args["opportunity_id"] is not None:
-        state = session.execute(_HOLDER, {"opportunity": args["opportunity_id"]}).first()
-        domain.check_holder(state.holder_id if state else None, actor.id)
-        stage = state.stage
-    chosen = domain.check_activities(
-        args["activities"], catalog(session), stage, args["customer_id"] is not None
-    )
-    prev_hash, already = session.execute(
-        _HEAD_AND_DAY, {"author": actor.id, "day": work_date}
-    ).one()
-    domain.check_day_total(int(already), minutes)
-    return Entry(
-        author_id=actor.id,
-        work_date=work_date,
-        recorded_at=now,
-        late=late,
-        customer_id=args["customer_id"],
-        opportunity_id=args["opportunity_id"],
-        stage=stage,
-        activities=[a.key for a in chosen],
-        points=float(sum(a.points for a in chosen)),
-        minutes=minutes,
-        note=args["note"],
-        next_appointment_at=args["next_appointment_at"],
-        prev_hash=prev_hash or "",
-    )
-
-
-def _seal(session: Session, entry: Entry) -> None:
-    """Hash the entry onto its chain link and insert it (a plain INSERT: the row is final)."""
-    entry.hash = domain.chain_hash(entry.prev_hash or None, _hashed_fields(entry))
-    values = {c.key: getattr(entry, c.key) for c in _entries.columns if c.key != "id"}
-    entry.id = session.execute(_INSERT, values).scalar_one()
 
 
 # --- reading, notes, verification --------------------------------------------------------

@@ -443,3 +443,36 @@ def test_entries_sent_at_the_same_moment_are_each_answered_on_one_chain(env, peo
             ).scalar()
         engine.dispose()
         assert transactions < 14 + 5 + 8 + 8, "no two entries shared a transaction"
+
+
+def test_two_instances_appending_to_one_chain_at_once_keep_it_whole(env, people):
+    """Two worklog instances share the database: entries of one salesperson answered by both at
+    the same moment cannot both follow the same link; the group that loses is recorded again
+    entry by entry on the new head. Every answered entry is stored once, on one whole chain."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from common.errors import Conflict
+
+    sup = people[0]
+    uid = new_id()
+    rep = Actor(id=uid, level=2, path=["1", sup.id, uid], name="赵六")
+    second = ServiceProcess(env, "worklog", BPC_GRACE_HOUR="24").start()
+    try:
+        second.wait_ready()
+        context = {"bpc_actor": rep.to_header()}
+        answered = []
+        with ClusterRpcProxy(env.nameko_config(), context_data=context, timeout=60) as proxy:
+            entry = {"customer_id": new_id(), "activities": ["call"], "minutes": 5}
+            for _ in range(3):  # waves of entries, spread by the broker over both instances
+                replies = [proxy.worklog.record.call_async(**entry) for _ in range(24)]
+                for reply in replies:
+                    try:
+                        answered.append(reply.result())
+                    except Conflict:  # 409 "try again": still busy after the retries
+                        pass
+        assert len(answered) >= 36
+        assert len({e["id"] for e in answered}) == len(answered)
+        assert _count(env, rep.id) == len(answered)  # a refused one left nothing behind
+        assert call(env, "verify", rep)["valid"] is True
+    finally:
+        discard(second)
