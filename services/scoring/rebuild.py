@@ -96,12 +96,17 @@ def status(db) -> dict:
 def save(db, token: str, progress: dict, error: str | None = None) -> bool:
     """Write the claimant's progress (False: the claim was lost to another runner)."""
     values = {k: progress[k] for k in ("state", "entries", "progress", "seconds") if k in progress}
+    return _write(db, token, **values, error=error)
+
+
+def _write(db, token: str, *where, **values) -> bool:
+    """Update the row while ``token`` holds the claim (and ``where``), with a heartbeat."""
     with db.unit_of_work() as uow:
         return bool(
             uow.session.execute(
                 update(RebuildRun)
-                .where(RebuildRun.id == ROW, RebuildRun.runner == token)
-                .values(**values, heartbeat_at=clock.now(), error=error)
+                .where(RebuildRun.id == ROW, RebuildRun.runner == token, *where)
+                .values(**values, heartbeat_at=clock.now())
                 .execution_options(synchronize_session=False)
             ).rowcount
         )
@@ -141,17 +146,7 @@ def _heartbeat(db, token: str) -> None:
     while True:
         eventlet.sleep(HEARTBEAT)
         try:
-            with db.unit_of_work() as uow:
-                uow.session.execute(
-                    update(RebuildRun)
-                    .where(
-                        RebuildRun.id == ROW,
-                        RebuildRun.runner == token,
-                        RebuildRun.state == "running",
-                    )  # fmt: skip
-                    .values(heartbeat_at=clock.now())
-                    .execution_options(synchronize_session=False)
-                )
+            _write(db, token, RebuildRun.state == "running")
         except Exception:  # noqa: BLE001 - a missed beat; the next one may get through
             log.warning("the rebuild's heartbeat was not written", exc_info=True)
 
