@@ -118,6 +118,20 @@ def test_missing_bad_and_expired_tokens_are_401(http):
     assert expired.status_code == 401
 
 
+def test_tokens_follow_the_one_clock_when_it_is_moved(http, monkeypatch):
+    """BPC_CLOCK_OFFSET moves every service and the tokens together: a token issued on the
+    moved clock is valid on it (it was "issued in the future" by the machine's clock), and
+    moving the clock past its expiry expires it."""
+    monkeypatch.setenv("BPC_CLOCK_OFFSET", "P8D")
+    moved = bearer(REP)
+    assert http.get("/api/v1/me", headers=moved).status_code == 200
+    assert http.get("/api/v1/me", headers=moved).get_json()["today"] == clock.today().isoformat()
+    monkeypatch.setenv("BPC_CLOCK_OFFSET", "P9D")  # a day later: past the 12-hour expiry
+    expired = http.get("/api/v1/me", headers=moved)  # the same gateway: its cache knows it
+    assert expired.status_code == 401
+    assert "过期" in error_of(expired)["message"]
+
+
 def test_inactive_or_unknown_user_is_401(http):
     ghost = {"id": "404404", "level": 1}
     assert http.get("/api/v1/me", headers=bearer(ghost)).status_code == 401
