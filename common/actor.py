@@ -8,14 +8,21 @@ every RPC it makes, and services read it back with the ``CurrentActor`` dependen
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 
 from nameko.extensions import DependencyProvider
 
+from common.clock import as_utc
 from common.errors import Forbidden, Unauthenticated
 
 CONTEXT_KEY = "bpc_actor"
+# the other context headers: the id the gateway gives each write request (common.db
+# ``command``), and what the caller changed in the last seconds (``Freshness``)
+REQUEST_KEY = "bpc_request"
+FRESH_KEY = "bpc_fresh"
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,38 @@ class Actor:
         )
 
 
+# A branch (分公司) is the subtree of the nearest manager of level ≥ 6 above a user (or the top
+# of a smaller chain): the org has no unit kinds. Customer service — users of level ≥ 3 — works
+# on any customer of its own branch (DOMAIN.md §1, §7; docs/DOMAIN.md).
+BRANCH_LEVEL = 6
+SERVICE_LEVEL = 3
+
+
+def branch_head(chain: list[str], levels: Mapping[str, int | None]) -> str | None:
+    """The nearest user of level ≥ 6 on a supervisor chain (top → user), else its top."""
+    if not chain:
+        return None
+    for user_id in reversed(chain):
+        if (levels.get(user_id) or 0) >= BRANCH_LEVEL:
+            return user_id
+    return chain[0]
+
+
+def may_work_on(actor: Actor, owner_id: str, owner_path: str, levels: Mapping) -> bool:
+    """Whether ``actor`` may work on (log work on, revisit, raise an alarm about) a customer of
+    ``owner_id`` on ``owner_path``: its owner, the owner's supervisors (level ≥ 4), level 9, or
+    customer service (level ≥ 3) of the owner's branch. ``levels``: user id → level of the
+    people on both chains."""
+    if actor.may_see_owner(owner_id, owner_path):
+        return True
+    if actor.level < SERVICE_LEVEL or not actor.path:
+        return False
+    owner_chain = [p for p in owner_path.split("/") if p]
+    if not owner_chain or owner_chain[-1] != owner_id:
+        owner_chain.append(owner_id)
+    return branch_head(list(actor.path), levels) == branch_head(owner_chain, levels)
+
+
 def path_prefix_of(path: list[str]) -> str:
     return "/" + "/".join(path) + "/"
 
@@ -100,3 +139,43 @@ def require_actor(actor: Actor | None) -> Actor:
     if actor is None:
         raise Unauthenticated()
     return actor
+
+
+class Freshness:
+    """What the caller changed in the last seconds, as the gateway saw it: (fact kind, record
+    id) → when the change was sent. A projection row of such a record that is older than that
+    may not show the change yet: the owner is asked (read-your-writes, common.projection)."""
+
+    def __init__(self, changes: list | None = None):
+        self._at = {}
+        for kind, record_id, at in changes or ():
+            try:
+                self._at[(str(kind), str(record_id))] = datetime.fromisoformat(at)
+            except (TypeError, ValueError):
+                continue
+
+    def __bool__(self) -> bool:
+        return bool(self._at)
+
+    def stale(self, kind: str, record_id, as_of) -> bool:
+        """Whether a projection row of the record, as of ``as_of``, may predate the caller's
+        own change of it."""
+        changed = self._at.get((kind, str(record_id)))
+        if changed is None:
+            return False
+        if as_of is None:
+            return True
+        return as_utc(as_of) < as_utc(changed)
+
+
+class CurrentFreshness(DependencyProvider):
+    """Injects the caller's recent changes (``Freshness``) into a worker."""
+
+    def get_dependency(self, worker_ctx):
+        raw = worker_ctx.data.get(FRESH_KEY)
+        if not raw:
+            return Freshness()
+        try:
+            return Freshness(json.loads(raw) if isinstance(raw, str) else raw)
+        except ValueError:
+            return Freshness()

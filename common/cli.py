@@ -9,6 +9,9 @@ bpc migrate [service…]    upgrade databases
 bpc makemigration SERVICE -m MESSAGE
 bpc dlq list              dead-letter queues and their depth
 bpc dlq replay QUEUE      move parked events back to their queue
+bpc check-projections [--repair] [SERVICE …]
+                          compare every projection with its owner's facts, page by page by
+                          digest; print the drift of each; --repair rewrites what drifted
 """
 
 from __future__ import annotations
@@ -283,6 +286,12 @@ def _fraction(text: str) -> float:
     return value
 
 
+def cmd_check_projections(args) -> int:
+    from common import projection_check
+
+    return projection_check.main(args.repair, args.services or None)
+
+
 def cmd_demo(args) -> int:
     """Fill a running BPC with a realistic group through the services' bulk imports."""
     from common import demo
@@ -321,6 +330,12 @@ def main(argv: list[str] | None = None) -> int:
     rebuild = sub.add_parser("rebuild-scoring")
     rebuild.add_argument("--page", type=int, default=10000)
     rebuild.set_defaults(func=cmd_rebuild_scoring)
+    check = sub.add_parser(
+        "check-projections", help="compare every service's projections with their owners"
+    )
+    check.add_argument("--repair", action="store_true", help="rewrite what drifted")
+    check.add_argument("services", nargs="*", metavar="SERVICE", help="only these services")
+    check.set_defaults(func=cmd_check_projections)
     dlq = sub.add_parser("dlq")
     dlq.add_argument("action", choices=["list", "replay"])
     dlq.add_argument("queue", nargs="?")
@@ -328,6 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "action", None) == "replay" and not args.queue:
         parser.error("dlq replay needs a QUEUE")
+    unknown = set(getattr(args, "services", None) or ()) - set(config.SERVICES)
+    if args.command == "check-projections" and unknown:
+        parser.error(f"unknown service(s): {', '.join(sorted(unknown))}")
     if args.command == "run":
         try:
             args.instances = _instances(args.instances or os.environ.get(

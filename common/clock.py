@@ -93,6 +93,11 @@ def isoformat(moment: datetime | None) -> str | None:
     return moment.astimezone(org_tz()).isoformat(timespec="seconds")
 
 
+def isoformat_exact(moment: datetime) -> str:
+    """RFC 3339 in UTC to the microsecond (for comparing moments, not for people)."""
+    return as_utc(moment).isoformat()
+
+
 def as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)

@@ -72,6 +72,18 @@ def rpc_timeout() -> float:
     return float(os.environ.get("BPC_RPC_TIMEOUT", "5"))
 
 
+def projection_ask_timeout() -> float:
+    """Seconds a service waits for the owner of a fact its projection has not seen yet (or
+    whose refusal it confirms): past it the request answers 503, to be retried."""
+    return float(os.environ.get("BPC_PROJECTION_ASK_TIMEOUT", "2"))
+
+
+def projection_sample_interval() -> float:
+    """Seconds between two samples of a service's projections against their owners (one page
+    of each; ``bpc_projection_drift``); 0 switches sampling off."""
+    return float(os.environ.get("BPC_PROJECTION_SAMPLE_INTERVAL", "60"))
+
+
 def sweep_interval() -> float:
     """Seconds between two runs of the opportunity sweep's timer (each instance)."""
     return max(0.05, float(os.environ.get("BPC_SWEEP_INTERVAL", "5")))

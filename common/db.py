@@ -10,6 +10,20 @@ The outbox row commits with the business change or not at all; the relay (a mana
 thread of the same dependency) publishes unpublished rows with publisher confirms and marks
 them. A crash between commit and publish only delays the event; a crash between publish and
 mark publishes it again, and consumers drop the repeat by its ``event_id``.
+
+Commands are answered once (docs/ARCHITECTURE.md "Exactly once"): the gateway gives every
+write a request id (``bpc_request`` in the RPC's context); a command's unit of work records its
+answer under that id in ``request_log``, in the same transaction as its effect
+(``uow.answer(...)``), and ``@command`` answers a redelivered or retried request from there
+without doing anything again::
+
+    @rpc
+    @command
+    def register(self, **fields):
+        ...
+        with self.db.unit_of_work() as uow:
+            ...
+            return uow.answer(opportunity_out(opp))
 """
 
 from __future__ import annotations
@@ -23,7 +37,8 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import kombu
 from nameko.extensions import DependencyProvider
@@ -49,6 +64,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from common import clock, config, metrics
+from common.actor import REQUEST_KEY
 from common.errors import BpcError, ServiceUnavailable
 from common.events import Envelope, exchange_name, routing_key, validate_payload
 
@@ -106,6 +122,14 @@ def service_base() -> type[DeclarativeBase]:
         ),
     )
     Table(
+        "request_log",
+        Base.metadata,
+        Column("request_id", String(80), primary_key=True),
+        Column("operation", String(80), primary_key=True),
+        Column("answer", JSON, nullable=True),
+        Column("at", UtcDateTime, nullable=False, index=True),
+    )
+    Table(
         "processed_events",
         Base.metadata,
         Column("event_id", String(36), primary_key=True),
@@ -118,11 +142,25 @@ def service_base() -> type[DeclarativeBase]:
 class UnitOfWork:
     """One transaction: commits on a clean exit, rolls back on any exception."""
 
-    def __init__(self, db: DatabaseProvider):
+    def __init__(self, db: DatabaseProvider, request: Request | None = None):
         self._db = db
         self.session: Session = db.session_factory()
         self.published: list[Envelope] = []
         self._outbox_rows: list[dict] = []
+        self._request = request
+        self._answer_row: dict | None = None
+
+    def answer(self, value):
+        """``value`` is this command's answer: recorded with its effect under the request's id
+        (a redelivery of the request gets it back and does nothing again); returned as is."""
+        if self._request is not None:
+            self._answer_row = {
+                "request_id": self._request.request_id,
+                "operation": self._request.operation,
+                "answer": value,
+                "at": clock.now(),
+            }
+        return value
 
     def publish(self, event_type: str, data: dict, version: int = 1) -> Envelope:
         """Write an event to the outbox, in this transaction."""
@@ -144,6 +182,13 @@ class UnitOfWork:
         return envelope
 
     def _write_outbox(self) -> None:
+        if self._answer_row is not None:
+            # a second delivery of the same request running at the same moment fails here
+            # (the primary key), so that only one of them commits its effect
+            self.session.execute(insert(self._db.request_log), [self._answer_row])
+            self._answer_row = None
+            if self._request is not None:
+                self._request.answered = True
         if self._outbox_rows:
             self.session.execute(insert(self._db.outbox), self._outbox_rows)
             self._outbox_rows = []
@@ -190,15 +235,47 @@ class UnitOfWork:
             self._db.relay.wake()
 
 
+REQUESTS_KEPT = timedelta(hours=25)  # the Idempotency-Key's 24 hours, and an hour more
+_NOT_ANSWERED = object()
+
+
+@dataclass
+class Request:
+    """The request a worker serves: the gateway's id for it and the entrypoint it calls."""
+
+    request_id: str
+    operation: str
+    answered: bool = False
+
+
 class Db:
     """What an entrypoint sees: ``unit_of_work()`` for writes, ``read()`` for queries."""
 
-    def __init__(self, provider: DatabaseProvider):
+    def __init__(self, provider: DatabaseProvider, request: Request | None = None):
         self._provider = provider
         self.dialect = provider.engine.dialect.name
+        self.request = request
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self._provider)
+        return UnitOfWork(self._provider, self.request)
+
+    @property
+    def request_id(self) -> str | None:
+        return self.request.request_id if self.request else None
+
+    def answered_before(self):
+        """The answer recorded for this worker's request (``_NOT_ANSWERED`` if none)."""
+        if self.request is None:
+            return _NOT_ANSWERED
+        table = self._provider.request_log
+        with self.read() as session:
+            row = session.execute(
+                select(table.c.answer).where(
+                    table.c.request_id == self.request.request_id,
+                    table.c.operation == self.request.operation,
+                )
+            ).first()
+        return _NOT_ANSWERED if row is None else row.answer
 
     @property
     def provider(self) -> DatabaseProvider:
@@ -267,6 +344,7 @@ class DatabaseProvider(DependencyProvider):
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
         self.outbox = self.base.metadata.tables["outbox"]
         self.processed = self.base.metadata.tables["processed_events"]
+        self.request_log = self.base.metadata.tables["request_log"]
         self.relay = OutboxRelay(self)
 
     def start(self):
@@ -279,7 +357,10 @@ class DatabaseProvider(DependencyProvider):
         self.relay.stop()
 
     def get_dependency(self, worker_ctx):
-        return Db(self)
+        request_id = worker_ctx.data.get(REQUEST_KEY)
+        if not request_id:
+            return Db(self)
+        return Db(self, Request(str(request_id)[:80], worker_ctx.entrypoint.method_name))
 
 
 class ConfirmedPublisher:
@@ -341,6 +422,7 @@ class OutboxRelay:
 
     batch_size = 200
     observe_every = 1.0  # seconds between two readings of the backlog gauges
+    prune_every = 600.0  # seconds between two purges of answers older than REQUESTS_KEPT
 
     def __init__(self, provider: DatabaseProvider):
         self.provider = provider
@@ -349,6 +431,7 @@ class OutboxRelay:
         self._stopped = False
         self._publisher: ConfirmedPublisher | None = None
         self._observed_at = float("-inf")
+        self._pruned_at = time.monotonic()
 
     def wake(self) -> None:
         self._wake.set()
@@ -416,6 +499,8 @@ class OutboxRelay:
                 query = query.with_for_update(skip_locked=True)
             if time.monotonic() - self._observed_at >= self.observe_every:
                 self._observe_backlog(conn, table)
+            if time.monotonic() - self._pruned_at >= self.prune_every:
+                self._prune_answers(conn)
             rows = conn.execute(query).all()
             if not postgres:
                 conn.rollback()  # do not hold a SQLite read snapshot across network I/O
@@ -449,6 +534,14 @@ class OutboxRelay:
             conn.commit()
         return len(rows) == self.batch_size
 
+    def _prune_answers(self, conn) -> None:
+        """Answers of requests older than a day are forgotten: a redelivery comes within
+        minutes, and an Idempotency-Key is honoured for 24 hours."""
+        self._pruned_at = time.monotonic()
+        log_table = self.provider.request_log
+        conn.execute(log_table.delete().where(log_table.c.at < clock.now() - REQUESTS_KEPT))
+        conn.commit()
+
     def _observe_backlog(self, conn, table) -> None:
         self._observed_at = time.monotonic()
         count, oldest = conn.execute(
@@ -465,6 +558,35 @@ Database = DatabaseProvider
 def is_unique_violation(exc: IntegrityError) -> bool:
     text = str(exc.orig).lower()
     return "unique" in text or "duplicate key" in text
+
+
+def command(fn):
+    """An entrypoint whose effect must happen once per request: a request answered before (the
+    broker redelivered it after a crash, or the client retried it under its Idempotency-Key)
+    gets its recorded answer and nothing is done again. The answer is recorded by the command's
+    unit of work (``uow.answer``), in the transaction of its effect."""
+
+    @functools.wraps(fn)
+    def entrypoint(self, *args, **kwargs):
+        db: Db = self.db
+        before = db.answered_before()
+        if before is not _NOT_ANSWERED:
+            log.info("request %s answered before: replayed", db.request_id)
+            return before
+        try:
+            answer = fn(self, *args, **kwargs)
+        except IntegrityError:
+            # the same request delivered twice at the same moment: the other one committed
+            before = db.answered_before()
+            if before is not _NOT_ANSWERED:
+                return before
+            raise
+        if db.request is not None and not db.request.answered:
+            log.error("command %s recorded no answer (uow.answer): a redelivery would do it "
+                      "again", db.request.operation)  # fmt: skip
+        return answer
+
+    return entrypoint
 
 
 def database_errors_as_unavailable(fn):

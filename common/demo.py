@@ -516,7 +516,7 @@ class Demo:
                     "title": f"{self.trade(customer)}项目",
                     "amount": f"{rng.randrange(5, 500) * 1000}.00",
                     "owner_id": owner["id"],
-                    "owner_path": owner["path"][:-1],
+                    "owner_path": owner["path"],
                     "created_at": created.isoformat(),
                     "advances": advances,
                     "status": fate,

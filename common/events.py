@@ -51,11 +51,16 @@ class UserDeactivated(_UserRef):
 
 
 class CustomerRegistered(Payload):
+    """A customer as the other services mirror it (the customer ``facts`` answer the same)."""
+
     customer_id = fields.String(required=True)
     name = fields.String(required=True)
     owner_id = fields.String(required=True)
     referred_by = fields.String(allow_none=True)
     industry = fields.String(allow_none=True, load_default=None)  # for the experience pool
+    owner_path = fields.List(fields.String(), load_default=None)  # supervisor chain top → owner
+    status = fields.String(load_default="prospect")  # prospect | customer (care)
+    at = fields.String(load_default=None)  # when the customer last changed hands
 
 
 class CustomerHandedOver(Payload):
@@ -63,6 +68,15 @@ class CustomerHandedOver(Payload):
     from_owner_id = fields.String(required=True)
     to_owner_id = fields.String(required=True)
     reason = fields.String(required=True)
+    to_owner_path = fields.List(fields.String(), load_default=None)
+    at = fields.String(load_default=None)
+
+
+class CustomersImported(Payload):
+    """A page of imported customers (bulk import, demo data): each item what
+    ``customer_registered`` carries, so every projection learns them the same way."""
+
+    items = fields.List(fields.Nested(CustomerRegistered), required=True)
 
 
 class OpportunityFact(Payload):
@@ -84,6 +98,16 @@ class OpportunityFact(Payload):
     stage_deadline = fields.String(allow_none=True)
     at = fields.String(required=True)
     by = fields.String(required=True)  # a user id, or "system" for the sweep
+    owner_path = fields.List(fields.String(), load_default=None)  # chain top → owner
+    # who it was confiscated from, while a supervisor holds it (they still read it)
+    original_owner_id = fields.String(allow_none=True, load_default=None)
+
+
+class OpportunitiesImported(Payload):
+    """A page of imported opportunities (bulk import, demo data): each item the fact every
+    opportunity event carries, as the opportunity stands after its imported history."""
+
+    items = fields.List(fields.Nested(OpportunityFact), required=True)
 
 
 class OpportunityRegistered(OpportunityFact):
@@ -145,6 +169,13 @@ class EntryRecorded(Payload):
     expense = fields.String(required=True)  # decimal string, yuan
     next_appointment_at = fields.String(allow_none=True)
     difficulty = fields.Dict(allow_none=True)
+
+
+class EntriesImported(Payload):
+    """A page of imported work-log entries (bulk import, demo data): each item what
+    ``entry_recorded`` carries."""
+
+    items = fields.List(fields.Nested(EntryRecorded), required=True)
 
 
 class VisitDenied(Payload):
@@ -268,6 +299,7 @@ CONTRACTS: dict[tuple[str, str], type[Payload]] = {
     ("org", "user_deactivated"): UserDeactivated,
     ("customer", "customer_registered"): CustomerRegistered,
     ("customer", "customer_handed_over"): CustomerHandedOver,
+    ("customer", "customers_imported"): CustomersImported,
     ("customer", "contact_unmasked"): AuditableAccess,
     ("customer", "customers_exported"): AuditableAccess,
     ("customer", "visit_denied"): VisitDenied,
@@ -280,7 +312,9 @@ CONTRACTS: dict[tuple[str, str], type[Payload]] = {
     ("opportunity", "won"): OpportunityClosed,
     ("opportunity", "loss_requested"): OpportunityClosed,
     ("opportunity", "lost"): OpportunityClosed,
+    ("opportunity", "opportunities_imported"): OpportunitiesImported,
     ("worklog", "entry_recorded"): EntryRecorded,
+    ("worklog", "entries_imported"): EntriesImported,
     ("alerts", "alarm_raised"): AlarmRaised,
     ("alerts", "response_posted"): ResponsePosted,
     ("alerts", "alarm_resolved"): AlarmResolved,

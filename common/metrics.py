@@ -30,6 +30,11 @@ EVENTS_DEAD_LETTERED = Counter(
     "bpc_events_dead_lettered_total", "Events parked in a dead-letter queue", ["service", "queue"]
 )
 OUTBOX_BACKLOG = Gauge("bpc_outbox_backlog", "Unpublished outbox rows", ["service"])
+PROJECTION_DRIFT = Gauge(
+    "bpc_projection_drift",
+    "Rows of a projection that differ from their owner's facts, in the last sampled round",
+    ["service", "projection"],
+)
 OUTBOX_AGE = Gauge(
     "bpc_outbox_oldest_age_seconds", "Age of the oldest unpublished row", ["service"]
 )

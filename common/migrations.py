@@ -158,3 +158,24 @@ def index_unpublished_outbox(op) -> None:
 
 def drop_unpublished_outbox_index(op) -> None:
     op.drop_index(UNPUBLISHED_INDEX, table_name="outbox")
+
+
+def create_request_log(op) -> None:
+    """``request_log``: the answers of commands by request id (common.db ``command``), so that
+    a redelivered or retried request is answered again and does nothing twice."""
+    import common.db
+
+    op.create_table(
+        "request_log",
+        sa.Column("request_id", sa.String(length=80), nullable=False),
+        sa.Column("operation", sa.String(length=80), nullable=False),
+        sa.Column("answer", sa.JSON(), nullable=True),
+        sa.Column("at", common.db.UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("request_id", "operation", name="pk_request_log"),
+    )
+    op.create_index("ix_request_log_at", "request_log", ["at"])
+
+
+def drop_request_log(op) -> None:
+    op.drop_index("ix_request_log_at", table_name="request_log")
+    op.drop_table("request_log")

@@ -22,7 +22,7 @@ from nameko.messaging import HeaderEncoder
 from nameko.rpc import ReplyListener, get_rpc_exchange
 
 from common import config
-from common.actor import CONTEXT_KEY, Actor
+from common.actor import CONTEXT_KEY, FRESH_KEY, REQUEST_KEY, Actor
 from common.amqp import publish_transient
 from common.errors import BpcError, ServiceUnavailable
 
@@ -93,6 +93,16 @@ class RpcClient:
     def set_actor(self, actor: Actor) -> None:
         """Every RPC this worker makes from now on carries the actor as a header."""
         self.worker_ctx.data[CONTEXT_KEY] = actor.to_header()
+
+    def set_fresh(self, changes: str) -> None:
+        """Every RPC this worker makes from now on says what the caller changed lately
+        (``common.actor.Freshness``, as JSON)."""
+        self.worker_ctx.data[FRESH_KEY] = changes
+
+    def set_request(self, request_id: str) -> None:
+        """Every RPC this worker makes from now on carries the request's id: a service that
+        receives the same request again (redelivered, retried) answers it from its record."""
+        self.worker_ctx.data[REQUEST_KEY] = request_id
 
     def _start(self, service: str, method: str, kwargs: dict) -> PendingCall:
         correlation_id = str(uuid.uuid4())

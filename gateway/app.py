@@ -8,10 +8,12 @@ error to the API.md error body. ``rpc`` is anything with ``call``, ``call_each``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import time
+import uuid
 from datetime import date, datetime
 
 from marshmallow import ValidationError
@@ -55,6 +57,18 @@ HTTP_LATENCY = Histogram(
 )
 
 MAX_BODY = 1024 * 1024
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def request_id(user_id: str, idempotency_key: str | None) -> str:
+    """The id every service records a write's answer under (common.db ``command``): a new one
+    per request, or the same for every retry under one Idempotency-Key of one user."""
+    if idempotency_key is None:
+        return "r:" + uuid.uuid4().hex
+    digest = hashlib.sha256(f"{user_id}\0{idempotency_key}".encode()).hexdigest()
+    return "k:" + digest[:40]
+
+
 HEALTH_TIMEOUT = 2.0
 
 
@@ -96,6 +110,41 @@ class ActorCache:
 
     def drop(self, user_id: str) -> None:
         self._entries.pop(user_id, None)
+
+
+class RecentChanges:
+    """What each caller changed in the last ``BPC_FRESH_WINDOW`` seconds (fact kind, record id,
+    when the change was sent), passed on with their next requests (``common.actor.Freshness``):
+    a service whose projection of such a record is older asks the owner first, so that a
+    client's next click sees what it was just told (read-your-writes)."""
+
+    def __init__(self, window: float | None = None):
+        self.window = window if window is not None else fresh_window()
+        self._changes: dict[str, dict[tuple[str, str], tuple[float, str]]] = {}
+
+    def record(self, user_id: str, kind: str, record_id: str, sent: str) -> None:
+        if self.window <= 0:
+            return
+        if len(self._changes) > 10000:
+            self._changes.clear()
+        mine = self._changes.setdefault(user_id, {})
+        mine[(kind, str(record_id))] = (time.monotonic() + self.window, sent)
+        if len(mine) > 50:  # a burst of changes: the oldest go first
+            for key, _ in sorted(mine.items(), key=lambda item: item[1][0])[: len(mine) - 50]:
+                del mine[key]
+
+    def of(self, user_id: str) -> list[list[str]]:
+        mine = self._changes.get(user_id)
+        if not mine:
+            return []
+        now = time.monotonic()
+        for key in [k for k, (until, _) in mine.items() if until < now]:
+            del mine[key]
+        return [[kind, record_id, sent] for (kind, record_id), (_, sent) in mine.items()]
+
+
+def fresh_window() -> float:
+    return float(os.environ.get("BPC_FRESH_WINDOW", "30"))
 
 
 class TokenCache:
@@ -162,6 +211,7 @@ class Gateway:
         self._adapter = self.url_map.bind("gateway")
         self.tokens = TokenCache()
         self.actors = ActorCache(actor_cache_ttl() if cache_ttl is None else cache_ttl)
+        self.recent = RecentChanges()
         self._openapi: str | None = None
         self.store = None  # an IdempotencyStore; without one Idempotency-Key is ignored
 
@@ -194,6 +244,9 @@ class Gateway:
             call.resolved, call.actor = self.authenticate(request, rpc, fresh=route.fresh_actor)
             call.actor.require_level(route.min_level)
             rpc.set_actor(call.actor)
+            changes = self.recent.of(call.actor.id)
+            if changes:
+                rpc.set_fresh(json.dumps(changes))
         if route.query is not None:
             call.query = self._load(route.query, request.args.to_dict(flat=True))
         if route.request is not None:
@@ -205,12 +258,17 @@ class Gateway:
         elif request.method in ("POST", "PUT", "PATCH"):
             self._no_body_expected(request)
         key = request.headers.get("Idempotency-Key")
+        if route.auth and request.method in WRITES:
+            rpc.set_request(request_id(call.actor.id, key))
         if key is not None and route.idempotent_post and self.store is not None:
             return self._idempotent(route, call, request, self.store, key)
         return self._respond(route, call)
 
     def _respond(self, route: Route, call: Call) -> Response:
+        sent = clock.isoformat_exact(clock.now())
         result = route.handler(call)
+        if route.changes and isinstance(result, dict) and result.get("id"):
+            self.recent.record(call.actor.id, route.changes, result["id"], sent)
         if isinstance(result, Response):
             return result
         if isinstance(result, tuple):

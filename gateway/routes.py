@@ -605,6 +605,7 @@ ROUTES: list[Route] = [
         status=201,
         errors=(409, 422),
         tag=CUSTOMERS,
+        changes="customer",
     ),
     Route(
         "GET",
@@ -769,6 +770,7 @@ ROUTES: list[Route] = [
         status=201,
         errors=(404, 409, 422),
         tag=OPPORTUNITIES,
+        changes="opportunity",
     ),
     Route(
         "GET",
@@ -807,6 +809,7 @@ ROUTES: list[Route] = [
         response=s.Opportunity,
         errors=(403, 404, 409, 422),
         tag=OPPORTUNITIES,
+        changes="opportunity",
     ),
     Route(
         "POST",
@@ -817,6 +820,7 @@ ROUTES: list[Route] = [
         response=s.Opportunity,
         errors=(403, 404, 409, 422),
         tag=OPPORTUNITIES,
+        changes="opportunity",
     ),
     Route(
         "POST",
@@ -826,6 +830,7 @@ ROUTES: list[Route] = [
         response=s.Opportunity,
         errors=(403, 404, 409),
         tag=OPPORTUNITIES,
+        changes="opportunity",
     ),
     Route(
         "POST",
@@ -837,6 +842,7 @@ ROUTES: list[Route] = [
         status=202,
         errors=(403, 404, 409, 422),
         tag=OPPORTUNITIES,
+        changes="opportunity",
     ),
     Route(
         "POST",
@@ -846,6 +852,7 @@ ROUTES: list[Route] = [
         response=s.Opportunity,
         errors=(403, 404, 409),
         tag=OPPORTUNITIES,
+        changes="opportunity",
     ),
     Route(
         "POST",

@@ -36,6 +36,9 @@ class Route:
     tag: str = "default"
     content_type: str = "application/json"
     description: str = ""
+    # the kind of fact a successful call changes (its answer's "id" names the record): the
+    # caller's next requests tell the services, whose projections may not have it yet
+    changes: str | None = None
 
     @property
     def path_params(self) -> list[str]:

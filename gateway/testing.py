@@ -20,12 +20,22 @@ class FakeRpc:
         self.answers = dict(answers or {})
         self.calls: list[tuple[str, str, dict]] = []
         self.actor: Actor | None = None
+        self.request_id: str | None = None
+        self.request_ids: list[str | None] = []  # the request id each call carried
+        self.fresh: str | None = None  # the caller's recent changes, as the gateway passes them
 
     def set_actor(self, actor: Actor) -> None:
         self.actor = actor
 
+    def set_request(self, request_id: str) -> None:
+        self.request_id = request_id
+
+    def set_fresh(self, changes: str) -> None:
+        self.fresh = changes
+
     def call(self, service: str, method: str, **kwargs):
         self.calls.append((service, method, kwargs))
+        self.request_ids.append(self.request_id)
         answer = self.answers[(service, method)]
         if isinstance(answer, BaseException):
             raise answer

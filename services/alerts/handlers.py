@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from common import clock, config, projection
-from common.actor import Actor
+from common.actor import Actor, Freshness, may_work_on
 from common.db import Db, database_errors_as_unavailable, is_unique_violation
 from common.errors import Conflict, NotFound, ValidationFailed
 from common.events import Envelope
 from common.money import format_money
 from common.projection import path_list
-from services.alerts import domain
+from services.alerts import domain, facts
 from services.alerts.models import (
     Alarm,
     Category,
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 ALARM_NOT_FOUND = "报警不存在 / Alarm not found"
 UNKNOWN_OPPORTUNITY = "未知商机 / Unknown opportunity"
+UNKNOWN_CUSTOMER = "客户不存在 / Unknown customer"
 SUGGESTIONS = 5
 
 # (query text, stage, category, kind) → suggestions [{experience_id, title, method, score}]
@@ -58,44 +59,43 @@ def sync_actor(db: Db, actor: Actor) -> None:
 
 
 def person_event(db: Db, event: Envelope) -> None:
-    """org.user_*: the people projection; the requester paths of alarms follow a move."""
-    projection.person_event(db, Person, event, Alarm.requester_path)
+    """org.user_*: the people projection; the requester paths of alarms and the owners' and
+    holders' paths of the other projections follow a move."""
+    projection.person_event(
+        db, Person, event, Alarm.requester_path, OpportunityState.holder_path,
+        OpportunityState.owner_path, CustomerState.owner_path,
+    )  # fmt: skip
 
 
 # --- other projections -----------------------------------------------------------------------
 
 
-def opportunity_changed(db: Db, event: Envelope) -> None:
-    data = event.payload()
-    at = datetime.fromisoformat(data["at"])
+def _apply(db: Db, event: Envelope, mirror, facts_of) -> None:
     with db.unit_of_work() as uow:
-        if not uow.first_time(event):
-            return
-        state = uow.session.get(OpportunityState, data["opportunity_id"])
-        if state is None:
-            uow.session.add(
-                OpportunityState(
-                    opportunity_id=data["opportunity_id"],
-                    customer_id=data["customer_id"],
-                    stage=data["stage"],
-                    as_of=at,
-                )
-            )
-        elif clock.as_utc(state.as_of) <= clock.as_utc(at):
-            state.customer_id, state.stage, state.as_of = data["customer_id"], data["stage"], at
+        if uow.first_time(event):
+            mirror.apply(uow.session, facts_of(event.payload()))
+
+
+def opportunity_changed(db: Db, event: Envelope) -> None:
+    _apply(db, event, facts.OPPORTUNITIES, lambda data: [data])
+
+
+def opportunities_imported(db: Db, event: Envelope) -> None:
+    _apply(db, event, facts.OPPORTUNITIES, lambda data: data["items"])
 
 
 def customer_registered(db: Db, event: Envelope) -> None:
-    data = event.payload()
+    _apply(db, event, facts.CUSTOMERS, lambda data: [data])
+
+
+def customers_imported(db: Db, event: Envelope) -> None:
+    _apply(db, event, facts.CUSTOMERS, lambda data: data["items"])
+
+
+def customer_handed_over(db: Db, event: Envelope) -> None:
     with db.unit_of_work() as uow:
         if uow.first_time(event):
-            projection.upsert(
-                uow.session,
-                CustomerState,
-                "customer_id",
-                {"customer_id": data["customer_id"], "industry": data.get("industry")},
-                ("industry",),
-            )
+            facts.customer_handed_over(uow.session, event.payload())
 
 
 # --- categories --------------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def put_category(db: Db, actor: Actor, args: dict) -> dict:
             "category_changed",
             {"key": category.key, "name": category.name, "active": category.active},
         )
-        return {"key": category.key, "name": category.name, "active": category.active}
+        return uow.answer({"key": category.key, "name": category.name, "active": category.active})
 
 
 # --- shapes ------------------------------------------------------------------------------------
@@ -275,13 +275,15 @@ def _reschedule(session: Session, alarm: Alarm) -> None:
 
 
 def _context(
-    session: Session, request: domain.RaiseRequest
+    session: Session, request: domain.RaiseRequest, actor: Actor | None = None
 ) -> tuple[str | None, str | None, str | None]:
-    """(stage, customer_id, industry) of a request: the opportunity's stage and customer."""
+    """(stage, customer_id, industry) of a request: the opportunity's stage and customer. With
+    ``actor``, the opportunity must be one they may see and the customer one they may work on:
+    one that does not exist and one they may not see are refused alike (nothing is revealed)."""
     stage, customer_id = None, request.customer_id
     if request.opportunity_id is not None:
         state = session.get(OpportunityState, request.opportunity_id)
-        if state is None:
+        if state is None or (actor is not None and not _may_see(actor, state)):
             raise ValidationFailed(details={"opportunity_id": [UNKNOWN_OPPORTUNITY]})
         stage = state.stage
         customer_id = customer_id or state.customer_id
@@ -289,7 +291,61 @@ def _context(
     if customer_id is not None:
         customer = session.get(CustomerState, customer_id)
         industry = customer.industry if customer else None
+        explicit = request.customer_id is not None and actor is not None
+        if explicit and not _may_work_on(session, actor, customer):
+            raise ValidationFailed(details={"customer_id": [UNKNOWN_CUSTOMER]})
     return stage, customer_id, industry
+
+
+def _older_than_told(session: Session, request: domain.RaiseRequest, fresh: Freshness) -> bool:
+    if not fresh:
+        return False
+    opportunity = session.get(OpportunityState, request.opportunity_id or "")
+    customer = session.get(CustomerState, request.customer_id or "")
+    return (opportunity is not None and fresh.stale(
+        "opportunity", opportunity.opportunity_id, opportunity.as_of)) or (
+        customer is not None and fresh.stale("customer", customer.customer_id, customer.as_of)
+    )  # fmt: skip
+
+
+def _may_see(actor: Actor, state: OpportunityState) -> bool:
+    """The opportunity service's rule: its holder, owner and the owner it was confiscated from;
+    their supervisors from level 4; everyone at level 9."""
+    return (
+        (state.holder_id is not None and actor.may_see_owner(state.holder_id, state.holder_path))
+        or (state.owner_id is not None and actor.may_see_owner(state.owner_id, state.owner_path))
+        or state.original_owner_id == actor.id
+    )
+
+
+def _may_work_on(session: Session, actor: Actor, customer: CustomerState | None) -> bool:
+    if customer is None or customer.owner_id is None:
+        return False
+    levels = projection.levels_on(session, Person, list(actor.path), customer.owner_path)
+    return may_work_on(actor, customer.owner_id, customer.owner_path, levels)
+
+
+def _visible_context(
+    db: Db, actor: Actor, request: domain.RaiseRequest, owners, fresh: Freshness
+) -> tuple:
+    """``_context`` for ``actor``. A refusal that rests on the projections, or a row older than
+    a change the caller made moments ago (the alarm would carry the old stage), is checked
+    again after asking the owners once: they may not have seen what the caller was told."""
+    try:
+        with db.read() as session:
+            if not _older_than_told(session, request, fresh):
+                return _context(session, request, actor)
+    except ValidationFailed:
+        pass
+    customers = [request.customer_id]
+    if request.opportunity_id is not None:
+        found = owners.refresh(db, facts.OPPORTUNITIES, [request.opportunity_id])
+        customers += [f["customer_id"] for f in found]
+    found = owners.refresh(db, facts.CUSTOMERS, customers)
+    chains = {p for f in found for p in f.get("owner_path") or []} | set(actor.path)
+    owners.refresh(db, facts.PEOPLE, sorted(chains))
+    with db.read() as session:
+        return _context(session, request, actor)
 
 
 def _suggestions(suggest: Suggest, request: domain.RaiseRequest, stage: str | None) -> list[dict]:
@@ -359,15 +415,18 @@ def _store(
 
 
 @database_errors_as_unavailable
-def raise_alarm(db: Db, actor: Actor, data: dict, suggest: Suggest) -> dict:
-    """Any user raises an alarm; the answer carries the pool's most similar solved problems."""
+def raise_alarm(
+    db: Db, actor: Actor, data: dict, suggest: Suggest, owners, fresh: Freshness
+) -> dict:
+    """Any user raises an alarm, about an opportunity they may see or a customer they may work
+    on; the answer carries the pool's most similar solved problems."""
     with db.read() as session:
         request = domain.validate_raise(data, _domain_categories(session))
-        context = _context(session, request)
+    context = _visible_context(db, actor, request, owners, fresh)
     suggestions = _suggestions(suggest, request, context[0])
     with db.unit_of_work() as uow:
         alarm = _store(uow, actor.id, actor.path_prefix, request, context, suggestions, clock.now())
-        answer = alarm_out(alarm, detail=True)
+        answer = uow.answer(alarm_out(alarm, detail=True))
     log.info("alarm %s raised by %s (%s)", answer["id"], actor.id, request.category)
     return answer
 
@@ -609,7 +668,7 @@ def respond(db: Db, actor: Actor, alarm_id: int, body: str) -> dict:
                 "first_support": first_support,
             },
         )
-        answer = response_out(response)
+        answer = uow.answer(response_out(response))
     return answer
 
 
@@ -651,7 +710,7 @@ def mark_response_effective(db: Db, actor: Actor, alarm_id: int, response_id: in
         uow.publish(
             "alarm_resolved", _resolved_event(alarm, "response", chosen.body, chosen.author_id)
         )
-        answer = alarm_out(alarm, detail=True)
+        answer = uow.answer(alarm_out(alarm, detail=True))
     log.info("alarm %s resolved by response %s", alarm_id, response_id)
     return answer
 
@@ -677,7 +736,7 @@ def mark_suggestion_effective(db: Db, actor: Actor, alarm_id: int, experience_id
             "",
         )
         uow.publish("alarm_resolved", _resolved_event(alarm, "suggestion", method, None))
-        answer = alarm_out(alarm, detail=True)
+        answer = uow.answer(alarm_out(alarm, detail=True))
     log.info("alarm %s resolved by experience %s", alarm_id, experience_id)
     return answer
 

@@ -109,23 +109,34 @@ class Escalation(Base):
 
 
 class OpportunityState(Base):
-    """Projection of the opportunity service: stage and customer of each opportunity."""
+    """Projection of the opportunity service (facts.OPPORTUNITIES): stage and customer of each
+    opportunity, and who may see it (holder, owner, the owner it was confiscated from)."""
 
     __tablename__ = "opportunity_states"
 
     opportunity_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     customer_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     stage: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    holder_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    holder_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    owner_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    owner_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    original_owner_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     as_of: Mapped[datetime]
 
 
 class CustomerState(Base):
-    """Projection of the customer service: each customer's industry (for the pool)."""
+    """Projection of the customer service (facts.CUSTOMERS): each customer's industry (for the
+    pool) and owner (an alarm names only a customer its requester may work on)."""
 
     __tablename__ = "customer_states"
 
     customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     industry: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    owner_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    owner_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    as_of: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class Person(Base):

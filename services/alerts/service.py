@@ -12,13 +12,14 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from common import config
-from common.actor import SYSTEM, Actor, CurrentActor, require_actor
+from common.actor import SYSTEM, Actor, CurrentActor, CurrentFreshness, require_actor
 from common.consumer import event_consumer
-from common.db import Database, database_errors_as_unavailable
+from common.db import Database, command, database_errors_as_unavailable
 from common.errors import BpcError, Forbidden
+from common.projection import Owners
 from common.rpc import TimedRpc
 from common.service import ServiceBase
-from services.alerts import handlers, schemas
+from services.alerts import facts, handlers, schemas
 from services.alerts.models import Base
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,10 @@ class AlertsService(ServiceBase):
     name = "alerts"
     db = Database(Base)
     actor = CurrentActor()
+    fresh = CurrentFreshness()
     peers = TimedRpc()
+    sources = facts.SOURCES
+    mirrors = facts.MIRRORS
 
     def _caller(self) -> Actor:
         actor = require_actor(self.actor)
@@ -64,17 +68,21 @@ class AlertsService(ServiceBase):
         return handlers.categories(self.db)
 
     @rpc
+    @command
     def put_category(self, **fields) -> dict:
         """Level ≥ 6: add, rename or retire an alarm category. Emits ``category_changed``."""
         actor = self._caller()
         return handlers.put_category(self.db, actor, schemas.load(schemas.CategoryIn, fields))
 
     @rpc
+    @command
     def raise_alarm(self, **fields) -> dict:
         """Any user. Args: category, description, analysis?, opportunity_id?, customer_id?,
         amount?, kind?. Answers the alarm with ``suggestions``. Emits ``alarm_raised``."""
         actor = self._caller()
-        return handlers.raise_alarm(self.db, actor, fields, self._suggest)
+        return handlers.raise_alarm(
+            self.db, actor, fields, self._suggest, Owners(self.peers), self.fresh
+        )
 
     @rpc
     def raise_from_entry(self, **fields) -> dict | None:
@@ -109,6 +117,7 @@ class AlertsService(ServiceBase):
         return handlers.workbench(self.db, actor, args["limit"])
 
     @rpc
+    @command
     def respond(self, **fields) -> dict:
         """Anyone: an analysis or proposed method on an open alarm. Emits ``response_posted``."""
         actor = self._caller()
@@ -116,6 +125,7 @@ class AlertsService(ServiceBase):
         return handlers.respond(self.db, actor, args["alarm_id"], args["body"])
 
     @rpc
+    @command
     def mark_response_effective(self, **fields) -> dict:
         """方法有效, by the requester alone. Emits ``alarm_resolved``."""
         actor = self._caller()
@@ -125,6 +135,7 @@ class AlertsService(ServiceBase):
         )
 
     @rpc
+    @command
     def mark_suggestion_effective(self, **fields) -> dict:
         """方法有效 on a suggested experience, by the requester alone. Emits ``alarm_resolved``
         (``via: suggestion``): the pool counts one reuse."""
@@ -201,3 +212,28 @@ class AlertsService(ServiceBase):
     @event_consumer("opportunity", "lost")
     def on_lost(self, event) -> None:
         handlers.opportunity_changed(self.db, event)
+
+    @event_consumer("opportunity", "confiscated")
+    def on_confiscated(self, event) -> None:
+        """Who holds it (who may see it) changes."""
+        handlers.opportunity_changed(self.db, event)
+
+    @event_consumer("opportunity", "decided")
+    def on_decided(self, event) -> None:
+        handlers.opportunity_changed(self.db, event)
+
+    @event_consumer("opportunity", "loss_requested")
+    def on_loss_requested(self, event) -> None:
+        handlers.opportunity_changed(self.db, event)
+
+    @event_consumer("opportunity", "opportunities_imported")
+    def on_opportunities_imported(self, event) -> None:
+        handlers.opportunities_imported(self.db, event)
+
+    @event_consumer("customer", "customer_handed_over")
+    def on_customer_handed_over(self, event) -> None:
+        handlers.customer_handed_over(self.db, event)
+
+    @event_consumer("customer", "customers_imported")
+    def on_customers_imported(self, event) -> None:
+        handlers.customers_imported(self.db, event)

@@ -22,11 +22,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from common import clock
-from common.actor import Actor, path_prefix_of
+from common.actor import (
+    BRANCH_LEVEL,
+    SERVICE_LEVEL,
+    Actor,
+    branch_head,
+    may_work_on,
+    path_prefix_of,
+)
 from common.db import Db, database_errors_as_unavailable, is_unique_violation
 from common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from common.events import Envelope
-from services.customer import care, queries
+from common.projection import Owners, levels_on
+from services.customer import care, facts, queries
 from services.customer.calendar import LUNAR, SOLAR, candidate_keys, yearly_key
 from services.customer.models import (
     Contact,
@@ -42,8 +50,6 @@ from services.customer.schemas import next_revisit_on
 log = logging.getLogger(__name__)
 
 CUSTOMER_NOT_FOUND = "客户不存在 / Customer not found"
-BRANCH_LEVEL = 6
-SERVICE_LEVEL = 3
 NOT_A_VISIT = "该日志不是对此客户的拜访 / That log entry is not a visit to this customer"
 OWN_VISIT = "不能核实自己的拜访 / You cannot verify your own visit"
 ALREADY_VERIFIED = "该拜访已被核实 / That visit has already been verified"
@@ -52,6 +58,7 @@ REVISIT_FORBIDDEN = (
     "Only the owner, the owner's supervisors or customer service of the branch may revisit"
 )
 CYCLE = "推荐关系不能成环 / A referral cannot form a cycle"
+REFERRER_NOT_FOUND = "推荐客户不存在 / Referring customer not found"
 
 
 def _seen(session: Session, actor: Actor, customer_id: int) -> Customer:
@@ -62,15 +69,8 @@ def _seen(session: Session, actor: Actor, customer_id: int) -> Customer:
 
 
 def _branch_head(session: Session, path: list[str]) -> str | None:
-    """The nearest user of level ≥ 6 on a supervisor chain (top → user), else its top."""
-    if not path:
-        return None
-    levels = dict(session.execute(select(Person.user_id, Person.level).where(
-        Person.user_id.in_(path))).all())  # fmt: skip
-    for user_id in reversed(path):
-        if (levels.get(user_id) or 0) >= BRANCH_LEVEL:
-            return user_id
-    return path[0]
+    """The head of the branch of a supervisor chain (top → user): common.actor.branch_head."""
+    return branch_head(path, levels_on(session, Person, path))
 
 
 def _path_ids(path: str) -> list[str]:
@@ -103,12 +103,8 @@ def service_scope(session: Session, actor: Actor):
 
 
 def may_revisit(session: Session, actor: Actor, customer: Customer) -> bool:
-    if actor.may_see_owner(customer.owner_id, customer.owner_path):
-        return True
-    if actor.level < SERVICE_LEVEL:
-        return False
-    owner_chain = _path_ids(customer.owner_path) + [customer.owner_id]
-    return _branch_head(session, list(actor.path)) == _branch_head(session, owner_chain)
+    levels = levels_on(session, Person, list(actor.path), customer.owner_path)
+    return may_work_on(actor, customer.owner_id, customer.owner_path, levels)
 
 
 # --- care customers -----------------------------------------------------------------------------
@@ -116,15 +112,25 @@ def may_revisit(session: Session, actor: Actor, customer: Customer) -> bool:
 
 def opportunity_won(db: Db, event: Envelope) -> None:
     """A won opportunity makes its customer a care customer (once; later wins change nothing)."""
-    data = event.payload()
     with db.unit_of_work() as uow:
-        if not uow.first_time(event):
-            return
-        customer = uow.session.get(Customer, int(data["customer_id"]))
+        if uow.first_time(event):
+            _care_from(uow.session, [event.payload()])
+
+
+def opportunities_imported(db: Db, event: Envelope) -> None:
+    """A page of imported opportunities: the customers of the won ones are care customers."""
+    with db.unit_of_work() as uow:
+        if uow.first_time(event):
+            _care_from(uow.session, [o for o in event.payload()["items"] if o["status"] == "won"])
+
+
+def _care_from(session: Session, won: list[dict]) -> None:
+    for data in won:
+        customer = session.get(Customer, int(data["customer_id"]))
         if customer is None:
             log.warning("won opportunity %s of unknown customer %s",
                         data["opportunity_id"], data["customer_id"])  # fmt: skip
-            return
+            continue
         if customer.care_since is None:
             customer.care_since = datetime.fromisoformat(data["at"])
             customer.status = "customer"
@@ -133,31 +139,20 @@ def opportunity_won(db: Db, event: Envelope) -> None:
 def entries_recorded(db: Db, events: list[Envelope]) -> None:
     """Remember entries about customers (a batch of events, one transaction): the appointments
     they agreed, and which claim a visit."""
-    events = [
-        e for e in events
-        if e.data.get("customer_id")
-        and ("visit" in e.data.get("activities", ()) or e.data.get("next_appointment_at"))
-    ]  # fmt: skip
+    events = [e for e in events if facts.is_customer_entry(e.data)]
     if not events:
         return
     with db.unit_of_work() as uow:
         for event in events:
-            data = event.payload()
-            if not uow.first_time(event):  # an entry has one event: this dedupes it
-                continue
-            appointment = data.get("next_appointment_at")
-            uow.session.add(
-                CustomerEntry(
-                    entry_id=data["entry_id"],
-                    customer_id=int(data["customer_id"]),
-                    author_id=data["author_id"],
-                    work_date=date.fromisoformat(data["work_date"]),
-                    visit="visit" in data["activities"],
-                    next_appointment_at=(
-                        datetime.fromisoformat(appointment) if appointment else None
-                    ),
-                )
-            )
+            if uow.first_time(event):  # an entry has one event: this dedupes it
+                facts.ENTRIES.apply(uow.session, [event.payload()])
+
+
+def entries_imported(db: Db, event: Envelope) -> None:
+    """A page of imported entries: those about a customer's visits and appointments."""
+    with db.unit_of_work() as uow:
+        if uow.first_time(event):
+            facts.ENTRIES.apply(uow.session, event.payload()["items"])
 
 
 def care_out(customer: Customer) -> dict:
@@ -181,7 +176,7 @@ def set_care(db: Db, actor: Actor, customer_id: int, interval_days: int) -> dict
             customer.care_since = clock.now()
             customer.status = "customer"
         uow.session.flush()
-        return care_out(customer)
+        return uow.answer(care_out(customer))
 
 
 @database_errors_as_unavailable
@@ -199,13 +194,15 @@ def add_important_date(db: Db, actor: Actor, customer_id: int, args: dict) -> di
         )
         uow.session.add(item)
         uow.session.flush()
-        return {
-            "id": str(item.id),
-            "customer_id": str(customer_id),
-            "label": item.label,
-            "date": item.date.isoformat(),
-            "recurring": item.recurring,
-        }
+        return uow.answer(
+            {
+                "id": str(item.id),
+                "customer_id": str(customer_id),
+                "label": item.label,
+                "date": item.date.isoformat(),
+                "recurring": item.recurring,
+            }
+        )
 
 
 # --- revisits -----------------------------------------------------------------------------------
@@ -283,10 +280,16 @@ def revisits(db: Db, actor: Actor, customer_id: int, limit: int = 100) -> dict:
 
 
 @database_errors_as_unavailable
-def record_revisit(db: Db, actor: Actor, customer_id: int, args: dict) -> dict:
+def record_revisit(db: Db, actor: Actor, customer_id: int, args: dict, owners: Owners) -> dict:
     """A revisit; one verifying a claimed visit confirms or denies it, once. A denial emits
-    ``visit_denied``: scoring then counts that entry as proven false."""
+    ``visit_denied``: scoring then counts that entry as proven false. An entry this service
+    has not seen yet is asked of the worklog (read-your-writes)."""
     entry_id = args["verifies_entry_id"]
+    if entry_id is not None:
+        with db.read() as session:
+            known = session.get(CustomerEntry, entry_id) is not None
+        if not known:
+            owners.refresh(db, facts.ENTRIES, [entry_id])
     try:
         with db.unit_of_work() as uow:
             session = uow.session
@@ -294,6 +297,8 @@ def record_revisit(db: Db, actor: Actor, customer_id: int, args: dict) -> dict:
             customer = session.get(Customer, customer_id)
             entry = None
             if entry_id is not None:
+                # a missing entry, another customer's and one that claims no visit answer
+                # alike: nothing is revealed about entries the caller may not read
                 entry = session.get(CustomerEntry, entry_id)
                 if entry is None or entry.customer_id != customer_id or not entry.visit:
                     raise ValidationFailed(details={"verifies_entry_id": [NOT_A_VISIT]})
@@ -326,7 +331,7 @@ def record_revisit(db: Db, actor: Actor, customer_id: int, args: dict) -> dict:
                         "at": clock.isoformat(now),
                     },
                 )
-            answer = revisit_out(revisit)
+            answer = uow.answer(revisit_out(revisit))
     except IntegrityError as exc:  # two verifications of one visit at once: one stands
         if not is_unique_violation(exc):
             raise
@@ -505,23 +510,29 @@ def _chain_up(session: Session, customer_id: int, limit: int = 10_000) -> list[i
     return chain
 
 
+def visible_referrer(session: Session, actor: Actor, referred_by: int) -> Customer:
+    """The referring customer, if the caller may see it; a customer that does not exist and
+    one the caller may not see are refused alike (nothing is revealed)."""
+    referrer = session.get(Customer, referred_by)
+    if referrer is None or not actor.may_see_owner(referrer.owner_id, referrer.owner_path):
+        raise ValidationFailed(details={"referred_by": [REFERRER_NOT_FOUND]})
+    return referrer
+
+
 @database_errors_as_unavailable
 def set_referrer(db: Db, actor: Actor, customer_id: int, referred_by: int | None) -> dict:
-    """Who referred the customer (None: nobody). A cycle (A referred by B … referred by A)
-    and a customer referring itself are refused."""
+    """Who referred the customer (None: nobody), a customer the caller may see. A cycle (A
+    referred by B … referred by A) and a customer referring itself are refused."""
     with db.unit_of_work() as uow:
         session = uow.session
         customer = _seen(session, actor, customer_id)
         if referred_by is not None:
-            if session.get(Customer, referred_by) is None:
-                raise ValidationFailed(
-                    details={"referred_by": ["推荐客户不存在 / Referring customer not found"]}
-                )
+            visible_referrer(session, actor, referred_by)
             if referred_by == customer_id or customer_id in _chain_up(session, referred_by):
                 raise ValidationFailed(CYCLE, {"referred_by": [CYCLE]}, "referral_cycle")
         customer.referred_by = referred_by
-        return {"customer_id": str(customer_id),
-                "referred_by": str(referred_by) if referred_by else None}  # fmt: skip
+        return uow.answer({"customer_id": str(customer_id),
+                           "referred_by": str(referred_by) if referred_by else None})  # fmt: skip
 
 
 @database_errors_as_unavailable

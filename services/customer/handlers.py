@@ -6,6 +6,7 @@ The Nameko entrypoints in ``service.py`` parse, call one of these, and return it
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -24,12 +25,14 @@ from common.errors import (
 from common.events import Envelope
 from services.customer import care_cases, domain, queries
 from services.customer.calendar import yearly_key
+from services.customer.facts import customer_fact
 from services.customer.models import Contact, Customer, OwnershipHistory, Person, UnmaskLog
 from services.customer.schemas import contact_out, customer_out
 
 log = logging.getLogger(__name__)
 
 NAME_KEY_LENGTH = Customer.__table__.c.name_key.type.length
+IMPORTED_PAGE = 1000  # facts per customers_imported event
 CUSTOMER_NOT_FOUND = "客户不存在 / Customer not found"
 CONTACT_NOT_FOUND = "联系人不存在 / Contact not found"
 UNMASK_FORBIDDEN = (
@@ -67,10 +70,8 @@ def register(db: Db, actor: Actor, args: dict) -> dict:
         hit = queries.exact_duplicate(session, uscc=uscc, name_key=name_key, phone_keys=phone_keys)
         if hit:
             raise _refusal(session, hit, actor)
-        if args["referred_by"] and session.get(Customer, args["referred_by"]) is None:
-            raise ValidationFailed(
-                details={"referred_by": ["推荐客户不存在 / Referring customer not found"]}
-            )
+        if args["referred_by"]:
+            care_cases.visible_referrer(session, actor, args["referred_by"])
     try:
         with db.unit_of_work() as uow:
             now = clock.now()
@@ -114,17 +115,8 @@ def register(db: Db, actor: Actor, args: dict) -> dict:
                     by=actor.id,
                 )
             )
-            uow.publish(
-                "customer_registered",
-                {
-                    "customer_id": str(customer.id),
-                    "name": customer.name,
-                    "owner_id": actor.id,
-                    "referred_by": str(customer.referred_by) if customer.referred_by else None,
-                    "industry": customer.industry,
-                },
-            )
-            answer = customer_out(customer)
+            uow.publish("customer_registered", customer_fact(customer, now))
+            answer = uow.answer(customer_out(customer))
     except IntegrityError as exc:
         if not is_unique_violation(exc):
             raise
@@ -251,6 +243,7 @@ def unmask(db: Db, actor: Actor, customer_id: int, contact_id: int) -> dict:
                 "at": clock.isoformat(now),
             },
         )
+        uow.answer(answer)
     return answer
 
 
@@ -329,6 +322,8 @@ def owner_deactivated(db: Db, event: Envelope) -> None:
                     "from_owner_id": user_id,
                     "to_owner_id": supervisor_id,
                     "reason": "owner_deactivated",
+                    "to_owner_path": projection.path_list(supervisor_path),
+                    "at": clock.isoformat(now),
                 },
             )
     log.info(
@@ -346,9 +341,10 @@ def owner_deactivated(db: Db, event: Envelope) -> None:
 @database_errors_as_unavailable
 def import_customers(db: Db, actor: Actor, items: list[dict]) -> dict:
     """Level 9: customers with their contacts, owners and care state (demo data, migrations),
-    in one transaction; ``referred_by`` names an existing customer (an earlier page). No events:
-    services that derive from customers learn them as they are used. A duplicate name, uscc or
-    phone refuses the whole page (Conflict). → ``{"imported", "ids"}`` in the items' order."""
+    in one transaction; ``referred_by`` names an existing customer (an earlier page). The
+    projections of the other services learn them from ``customers_imported`` (pages of the
+    facts ``customer_registered`` carries). A duplicate name, uscc or phone refuses the whole
+    page (Conflict). → ``{"imported", "ids"}`` in the items' order."""
     actor.require_level(9)
     rows, contacts = [], []
     for item in items:
@@ -395,6 +391,13 @@ def import_customers(db: Db, actor: Actor, items: list[dict]) -> dict:
                  "to_owner": row["owner_id"], "reason": "imported", "by": actor.id}
                 for cid, row in zip(ids, rows, strict=True)
             ])  # fmt: skip
+            # every projection of customers learns them as it learns a registration
+            imported = [customer_fact(SimpleNamespace(id=cid, **row), row["created_at"])
+                        for cid, row in zip(ids, rows, strict=True)]  # fmt: skip
+            for start in range(0, len(imported), IMPORTED_PAGE):
+                uow.publish(
+                    "customers_imported", {"items": imported[start : start + IMPORTED_PAGE]}
+                )
     except IntegrityError as exc:
         if not is_unique_violation(exc):
             raise

@@ -14,10 +14,11 @@ from nameko.timer import timer
 from common import config
 from common.actor import Actor, CurrentActor, require_actor
 from common.consumer import batch_event_consumer, event_consumer
-from common.db import Database
+from common.db import Database, command
 from common.errors import BpcError
+from common.projection import Owners
 from common.service import ServiceBase
-from services.customer import care_cases, handlers, schemas
+from services.customer import care_cases, facts, handlers, schemas
 from services.customer.models import Base
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ class CustomerService(ServiceBase):
     name = "customer"
     db = Database(Base)
     actor = CurrentActor()
+    sources = facts.SOURCES
+    mirrors = facts.MIRRORS
 
     def _caller(self) -> Actor:
         actor = require_actor(self.actor)
@@ -34,6 +37,7 @@ class CustomerService(ServiceBase):
         return actor
 
     @rpc
+    @command
     def register(self, **fields) -> dict:
         """Any user: register a customer owned by the caller.
 
@@ -61,6 +65,7 @@ class CustomerService(ServiceBase):
         return handlers.get(self.db, actor, args["customer_id"])
 
     @rpc
+    @command
     def unmask(self, **fields) -> dict:
         """The owner and the owner's supervisor chain: one contact in full, within the daily
         quota of the caller's level (QuotaExceeded past it). Emits ``contact_unmasked``."""
@@ -98,6 +103,7 @@ class CustomerService(ServiceBase):
     # --- customer care (DOMAIN.md §7) -------------------------------------------------------
 
     @rpc
+    @command
     def set_care(self, **fields) -> dict:
         """Whoever sees the customer: the revisit interval (``revisit_interval``, ISO 8601
         days). A customer won before BPC becomes a care customer now."""
@@ -108,6 +114,7 @@ class CustomerService(ServiceBase):
         )
 
     @rpc
+    @command
     def add_important_date(self, **fields) -> dict:
         """Whoever sees the customer: a date reminded once, or every year (``recurring``)."""
         actor = self._caller()
@@ -115,13 +122,16 @@ class CustomerService(ServiceBase):
         return care_cases.add_important_date(self.db, actor, args["customer_id"], args)
 
     @rpc
+    @command
     def record_revisit(self, **fields) -> dict:
         """The owner, the owner's chain, or customer service (level ≥ 3) of the owner's branch.
         Verifying a claimed visit (``verifies_entry_id`` + ``verification``): once per entry,
         never one's own; a denial emits ``visit_denied``."""
         actor = self._caller()
         args = schemas.load(schemas.RevisitIn, fields)
-        return care_cases.record_revisit(self.db, actor, args["customer_id"], args)
+        return care_cases.record_revisit(
+            self.db, actor, args["customer_id"], args, Owners(self.peers)
+        )
 
     @rpc
     def revisits(self, **fields) -> dict:
@@ -140,6 +150,7 @@ class CustomerService(ServiceBase):
         return care_cases.reminders(self.db, actor, args["start"], args["days"])
 
     @rpc
+    @command
     def set_referrer(self, **fields) -> dict:
         """Whoever sees the customer: who referred it (``referred_by``, null for nobody); a
         cycle → ValidationFailed ``referral_cycle``."""
@@ -174,6 +185,16 @@ class CustomerService(ServiceBase):
     def on_opportunity_won(self, event) -> None:
         """opportunity.won: the customer becomes a care customer."""
         care_cases.opportunity_won(self.db, event)
+
+    @event_consumer("opportunity", "opportunities_imported")
+    def on_opportunities_imported(self, event) -> None:
+        """opportunity.opportunities_imported: the customers of won ones are care customers."""
+        care_cases.opportunities_imported(self.db, event)
+
+    @event_consumer("worklog", "entries_imported")
+    def on_entries_imported(self, event) -> None:
+        """worklog.entries_imported: as entry_recorded, a page at a time."""
+        care_cases.entries_imported(self.db, event)
 
     @batch_event_consumer("worklog", "entry_recorded")
     def on_entry_recorded(self, events) -> None:

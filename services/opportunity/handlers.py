@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from common import clock, config, metrics, projection
-from common.actor import Actor
+from common.actor import Actor, Freshness
 from common.db import Db
 from common.errors import (
     Conflict,
@@ -33,8 +33,9 @@ from common.errors import (
     ValidationFailed,
 )
 from common.events import Envelope
-from common.projection import path_list, upsert, user_path
-from services.opportunity import domain, learned, sweep
+from common.projection import Owners, path_list, user_path
+from services.opportunity import domain, facts, learned, sweep
+from services.opportunity.facts import fact, pipeline_rules, rules_by_id
 from services.opportunity.models import (
     CONFISCATED,
     LOSS_PENDING,
@@ -72,23 +73,6 @@ OWNER_INACTIVE = "原负责人已离职，请改派 / The original owner has lef
 
 # --- pipelines -----------------------------------------------------------------------------
 
-_parsed: dict[int, domain.Pipeline] = {}
-
-
-def pipeline_rules(row: Pipeline) -> domain.Pipeline:
-    """The parsed rules of a pipeline row (pipelines never change once created: cached)."""
-    rules = _parsed.get(row.id)
-    if rules is None:
-        rules = _parsed[row.id] = domain.parse_pipeline(row.definition)
-    return rules
-
-
-def rules_by_id(session: Session, pipeline_id: int) -> domain.Pipeline:
-    rules = _parsed.get(pipeline_id)
-    if rules is None:
-        rules = pipeline_rules(session.get(Pipeline, pipeline_id))
-    return rules
-
 
 def _pipeline_scope_filter(actor: Actor):
     """Pipelines whose scope contains the caller: their scope path is a prefix of the caller's."""
@@ -120,7 +104,7 @@ def create_pipeline(db: Db, actor: Actor, fields: dict) -> dict:
         )
         uow.session.add(row)
         uow.session.flush()
-        return pipeline_out(row)
+        return uow.answer(pipeline_out(row))
 
 
 def _choose_pipeline(session: Session, actor: Actor, pipeline_id: int | None) -> Pipeline:
@@ -202,35 +186,23 @@ def person_deactivated(db: Db, event: Envelope) -> None:
 
 
 def customer_registered(db: Db, event: Envelope) -> None:
-    data = event.payload()
+    """customer.customer_registered: who owns the customer (read-your-writes fills it too)."""
     with db.unit_of_work() as uow:
-        if not uow.first_time(event):
-            return
-        upsert(
-            uow.session,
-            CustomerOwner,
-            "customer_id",
-            {
-                "customer_id": int(data["customer_id"]),
-                "owner_id": data["owner_id"] or None,
-                "name": data["name"][:200],
-            },
-            ("owner_id", "name"),
-        )
+        if uow.first_time(event):
+            facts.CUSTOMERS.apply(uow.session, [event.payload()])
+
+
+def customers_imported(db: Db, event: Envelope) -> None:
+    """customer.customers_imported: a page of customers, as registrations."""
+    with db.unit_of_work() as uow:
+        if uow.first_time(event):
+            facts.CUSTOMERS.apply(uow.session, event.payload()["items"])
 
 
 def customer_handed_over(db: Db, event: Envelope) -> None:
-    data = event.payload()
     with db.unit_of_work() as uow:
-        if not uow.first_time(event):
-            return
-        upsert(
-            uow.session,
-            CustomerOwner,
-            "customer_id",
-            {"customer_id": int(data["customer_id"]), "owner_id": data["to_owner_id"], "name": ""},
-            ("owner_id",),
-        )
+        if uow.first_time(event):
+            facts.customer_handed_over(uow.session, event.payload())
 
 
 _history = sweep.add_history
@@ -274,28 +246,6 @@ def _lock(session: Session, actor: Actor, opportunity_id: int) -> Opportunity:
     return opp
 
 
-def fact(opp: Opportunity, rules: domain.Pipeline, now: datetime, by: str) -> dict:
-    """The common part of every opportunity event (common.events.OpportunityFact)."""
-    stage = rules.stages[opp.stage_index]
-    return {
-        "opportunity_id": str(opp.id),
-        "customer_id": str(opp.customer_id),
-        "pipeline_id": str(opp.pipeline_id),
-        "title": opp.title,
-        "amount": domain.format_money(opp.amount_fen),
-        "owner_id": opp.owner_id,
-        "holder_id": opp.holder_id,
-        "holder_path": path_list(opp.holder_path),
-        "status": opp.status,
-        "stage": opp.stage_key,
-        "stage_index": opp.stage_index,
-        "probability": stage.probability,
-        "stage_deadline": clock.isoformat(opp.stage_deadline) if opp.stage_deadline else None,
-        "at": clock.isoformat(now),
-        "by": by,
-    }
-
-
 def _moved_fact(opp, rules, now, change: dict, from_path: str, by: str = sweep.SYSTEM) -> dict:
     return {
         **fact(opp, rules, now, by),
@@ -332,7 +282,7 @@ def _change(db: Db, actor: Actor, opportunity_id: int, apply: Callable) -> dict:
             rules = rules_by_id(uow.session, opp.pipeline_id)
             apply(uow, opp, rules, clock.now())
             uow.session.flush()
-            return opportunity_out(opp, rules)
+            return uow.answer(opportunity_out(opp, rules))
     except StaleDataError:
         raise Conflict(CHANGED, code="conflict") from None
 
@@ -340,19 +290,15 @@ def _change(db: Db, actor: Actor, opportunity_id: int, apply: Callable) -> dict:
 # --- registration and the holder's moves ------------------------------------------------------
 
 
-def register(db: Db, actor: Actor, args: dict) -> dict:
+def register(db: Db, actor: Actor, args: dict, owners: Owners, fresh: Freshness) -> dict:
     customer_id = args["customer_id"]
     with db.read() as session:
         row = _choose_pipeline(session, actor, args["pipeline_id"])
         rules = pipeline_rules(row)
-        owner = session.get(CustomerOwner, customer_id)
-        if owner is None:
-            raise NotFound(CUSTOMER_NOT_FOUND, {"customer_id": str(customer_id)})
-        owner_id = owner.owner_id
-        if owner_id and owner_id != actor.id:
-            raise DuplicateCustomer(
-                CUSTOMER_HELD, {"customer_id": str(customer_id), "yours": False}
-            )
+        known = session.get(CustomerOwner, customer_id)
+    if known is not None and fresh.stale("customer", customer_id, known.as_of):
+        known = None  # older than a change the caller just made: ask the customer service
+    owner_id = _customer_owner(db, owners, actor, customer_id, known)
     score = domain.check_feasible(rules, args["qualification"])
     with db.unit_of_work() as uow:
         session = uow.session
@@ -385,7 +331,40 @@ def register(db: Db, actor: Actor, args: dict) -> dict:
         session.flush()
         _history(session, opp, now, "registered", actor.id, None, opp.stage_key)
         uow.publish("registered", {**fact(opp, rules, now, actor.id), "feasibility_score": score})
-        return opportunity_out(opp, rules)
+        return uow.answer(opportunity_out(opp, rules))
+
+
+def _customer_owner(
+    db: Db, owners: Owners, actor: Actor, customer_id: int, known: CustomerOwner | None
+) -> str | None:
+    """Who owns the customer (None: nobody yet), or a refusal. The projection answers when it
+    says the caller may have it; a customer it has not seen, or one it says another holds, is
+    asked of the customer service (the caller may have just registered it, or just been handed
+    it). A customer service that does not answer in time is a 503, never a "not found"."""
+    if known is not None and known.owner_id in (None, actor.id):
+        return known.owner_id
+    found = owners.refresh(db, facts.CUSTOMERS, [customer_id])
+    if found:
+        owner_id = found[0]["owner_id"] or None
+    elif known is None:
+        raise NotFound(CUSTOMER_NOT_FOUND, {"customer_id": str(customer_id)})
+    else:  # the customer service does not know it: the projection's word stands
+        owner_id = known.owner_id
+    if owner_id and owner_id != actor.id:
+        raise DuplicateCustomer(CUSTOMER_HELD, {"customer_id": str(customer_id), "yours": False})
+    return owner_id
+
+
+def _person(db: Db, owners: Owners, user_id: str | None) -> Person | None:
+    """A user from the people projection, asked of org when the projection has not seen them."""
+    if not user_id:
+        return None
+    with db.read() as session:
+        person = session.get(Person, user_id)
+    if person is None and owners.refresh(db, facts.PEOPLE, [user_id]):
+        with db.read() as session:
+            person = session.get(Person, user_id)
+    return person
 
 
 def _require_holder(actor: Actor, opp: Opportunity, *statuses: str) -> None:
@@ -411,10 +390,17 @@ def advance(db: Db, actor: Actor, opportunity_id: int, note: str | None) -> dict
     return _change(db, actor, opportunity_id, apply)
 
 
-def decide(db: Db, actor: Actor, opportunity_id: int, action: str, assignee_id: str | None):
-    with db.read() as session:
-        assignee = session.get(Person, assignee_id) if assignee_id else None
-        assignee_path = path_list(assignee.path) if assignee and assignee.active else None
+def decide(
+    db: Db, actor: Actor, opportunity_id: int, action: str, assignee_id: str | None,
+    owners: Owners,
+):  # fmt: skip
+    assignee = _person(db, owners, assignee_id) if action == "reassign" else None
+    assignee_path = path_list(assignee.path) if assignee and assignee.active else None
+    if action == "return":
+        with db.read() as session:
+            held = session.get(Opportunity, opportunity_id)
+        if held is not None and held.original_owner_id:
+            _person(db, owners, held.original_owner_id)  # known here before it is returned
 
     def apply(uow, opp, rules, now):
         outcome = domain.apply_decision(
@@ -661,6 +647,7 @@ def scope_filter(actor: Actor, scope: str, column_id, column_path):
 
 # --- bulk import ---------------------------------------------------------------------------
 
+IMPORTED_PAGE = 500  # facts per opportunities_imported event
 IMPORT_BAD_STAGE = "阶段不存在或顺序不对 / Unknown stage or stages out of order"
 IMPORT_BAD_CLOSE = "成交/丢单须有关闭时间，且不早于最后一次推进 / A closed item needs closed_at"
 
@@ -715,8 +702,10 @@ def _import_row(session: Session, item: dict, rules: domain.Pipeline, pipeline_i
 def import_opportunities(db: Db, actor: Actor, items: list[dict]) -> dict:
     """Level 9: opportunities with their past (demo data, migrations), history included.
 
-    Publishes no events: services that derive from opportunities rebuild from this service.
-    Imported open opportunities are on the clock from their last stage entry.
+    The other services' projections learn them from ``opportunities_imported`` (pages of the
+    fact every opportunity event carries, as each stands after its history); scoring rebuilds
+    its history from this service. Imported open opportunities are on the clock from their
+    last stage entry.
     """
     actor.require_level(9)
     with db.unit_of_work() as uow:
@@ -740,17 +729,34 @@ def import_opportunities(db: Db, actor: Actor, items: list[dict]) -> dict:
             for oid, (_, history) in zip(ids, rows, strict=True)
             for action, at, before, after in history
         ])  # fmt: skip
-        owners = {opp.customer_id: opp.owner_id for opp, _ in reversed(rows)}  # first one wins
-        projection.insert_missing(session, CustomerOwner, "customer_id", [
-            {"customer_id": customer, "owner_id": owner, "name": ""}
-            for customer, owner in sorted(owners.items())
-        ])  # fmt: skip
+        # every projection of opportunities learns them as it learns live ones
+        imported = []
+        for oid, (opp, history) in zip(ids, rows, strict=True):
+            opp.id = oid
+            imported.append(fact(opp, rules_by_id(session, opp.pipeline_id), history[-1][1],
+                                 "import"))  # fmt: skip
+        for start in range(0, len(imported), IMPORTED_PAGE):
+            page = imported[start : start + IMPORTED_PAGE]
+            uow.publish("opportunities_imported", {"items": page})
         answer = {"imported": len(rows), "ids": [str(oid) for oid in ids]}
     learned.forget()
     return answer
 
 
 # --- the follow-up limit -------------------------------------------------------------------
+
+
+def entries_imported(db: Db, event: Envelope) -> None:
+    """worklog.entries_imported: the follow-up clocks of imported entries' opportunities."""
+    latest: dict[int, datetime] = {}
+    for item in event.payload()["items"]:
+        if item.get("opportunity_id"):
+            at, opp_id = datetime.fromisoformat(item["recorded_at"]), int(item["opportunity_id"])
+            latest[opp_id] = max(at, latest.get(opp_id, at))
+    with db.unit_of_work() as uow:
+        if uow.first_time(event):
+            for opp_id in sorted(latest):
+                _followup(uow.session, opp_id, latest[opp_id])
 
 
 def followup_logged(db: Db, events: list[Envelope]) -> None:

@@ -184,10 +184,12 @@ class Person(Base):
 
 
 class CustomerOwner(Base):
-    """Projection of the customer service: who owns each customer (``customer.*`` events).
+    """Projection of the customer service (facts.CUSTOMERS): who owns each customer.
 
     Registration refuses an opportunity on a customer owned by another salesperson without an
-    RPC on the write path; ``owner_id`` NULL means nobody owns it (the registrant takes it).
+    RPC on the write path (the customer service is asked only when this has not seen the
+    customer, or says another owns it); ``owner_id`` NULL means nobody owns it (the registrant
+    takes it).
     """
 
     __tablename__ = "customer_owners"
@@ -195,3 +197,4 @@ class CustomerOwner(Base):
     customer_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     owner_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     name: Mapped[str] = mapped_column(String(200), default="")
+    as_of: Mapped[datetime | None] = mapped_column(nullable=True)  # when it last changed hands

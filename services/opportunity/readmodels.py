@@ -13,15 +13,10 @@ from common import clock
 from common.actor import Actor
 from common.db import Db
 from common.errors import Forbidden, NotFound
-from common.projection import path_list
+from common.projection import Owners, path_list
 from services.opportunity import domain, learned
-from services.opportunity.handlers import (
-    _choose_pipeline,
-    may_set_target,
-    pipeline_rules,
-    rules_by_id,
-    scope_filter,
-)
+from services.opportunity.facts import pipeline_rules, rules_by_id
+from services.opportunity.handlers import _choose_pipeline, _person, may_set_target, scope_filter
 from services.opportunity.models import (
     CONFISCATED,
     LOSS_PENDING,
@@ -412,8 +407,11 @@ def _target_item(user_id, month, stored: Target | None, proposals, won) -> dict:
     }
 
 
-def set_target(db: Db, actor: Actor, user_id: str, month: str, target_fen: int) -> dict:
+def set_target(
+    db: Db, actor: Actor, user_id: str, month: str, target_fen: int, owners: Owners
+) -> dict:
     now = clock.now()
+    _person(db, owners, user_id)  # a person the projection has not seen yet is asked of org
     with db.unit_of_work() as uow:
         session = uow.session
         person = session.get(Person, user_id)
@@ -440,7 +438,7 @@ def set_target(db: Db, actor: Actor, user_id: str, month: str, target_fen: int) 
             )
         )
         session.flush()
-        return _target_item(user_id, month, row, proposals, {user_id: won or 0})
+        return uow.answer(_target_item(user_id, month, row, proposals, {user_id: won or 0}))
 
 
 # --- lost reasons --------------------------------------------------------------------------

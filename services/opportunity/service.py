@@ -13,12 +13,13 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from common import config
-from common.actor import Actor, CurrentActor, require_actor
+from common.actor import Actor, CurrentActor, CurrentFreshness, require_actor
 from common.consumer import batch_event_consumer, event_consumer
-from common.db import Database, database_errors_as_unavailable
+from common.db import Database, command, database_errors_as_unavailable
 from common.errors import BpcError
+from common.projection import Owners
 from common.service import ServiceBase
-from services.opportunity import handlers, readmodels, schemas
+from services.opportunity import facts, handlers, readmodels, schemas
 from services.opportunity.models import Base
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,9 @@ class OpportunityService(ServiceBase):
     name = "opportunity"
     db = Database(Base)
     actor = CurrentActor()
+    fresh = CurrentFreshness()
+    sources = facts.SOURCES
+    mirrors = facts.MIRRORS
 
     def _caller(self) -> Actor:
         actor = require_actor(self.actor)
@@ -47,6 +51,7 @@ class OpportunityService(ServiceBase):
         return handlers.list_pipelines(self.db, actor)
 
     @rpc
+    @command
     @database_errors_as_unavailable
     def create_pipeline(self, **fields) -> dict:
         """Level ≥ 6: a pipeline for the caller's subtree (validated by domain.parse_pipeline)."""
@@ -56,12 +61,13 @@ class OpportunityService(ServiceBase):
     # --- the opportunity's life ----------------------------------------------------------
 
     @rpc
+    @command
     @database_errors_as_unavailable
     def register(self, **fields) -> dict:
         """Any user: register an opportunity, locked to the caller. Emits ``registered``."""
         actor = self._caller()
         args = schemas.load(schemas.RegisterIn, fields)
-        return handlers.register(self.db, actor, args)
+        return handlers.register(self.db, actor, args, Owners(self.peers), self.fresh)
 
     @rpc
     @database_errors_as_unavailable
@@ -78,6 +84,7 @@ class OpportunityService(ServiceBase):
         return handlers.list_visible(self.db, actor, args)
 
     @rpc
+    @command
     @database_errors_as_unavailable
     def advance(self, **fields) -> dict:
         """The holder: one stage forward, a fresh deadline. Emits ``stage_advanced``."""
@@ -86,16 +93,19 @@ class OpportunityService(ServiceBase):
         return handlers.advance(self.db, actor, args["opportunity_id"], args["note"])
 
     @rpc
+    @command
     @database_errors_as_unavailable
     def decide(self, **fields) -> dict:
         """The supervisor holding a confiscated opportunity: keep, return or reassign."""
         actor = self._caller()
         args = schemas.load(schemas.DecideIn, fields)
         return handlers.decide(
-            self.db, actor, args["opportunity_id"], args["action"], args["assignee_id"]
-        )
+            self.db, actor, args["opportunity_id"], args["action"], args["assignee_id"],
+            Owners(self.peers),
+        )  # fmt: skip
 
     @rpc
+    @command
     @database_errors_as_unavailable
     def win(self, **fields) -> dict:
         actor = self._caller()
@@ -103,6 +113,7 @@ class OpportunityService(ServiceBase):
         return handlers.win(self.db, actor, args["opportunity_id"])
 
     @rpc
+    @command
     @database_errors_as_unavailable
     def lose(self, **fields) -> dict:
         """The holder asks to close it as lost, with an autopsy; pending until approved."""
@@ -113,6 +124,7 @@ class OpportunityService(ServiceBase):
         )
 
     @rpc
+    @command
     @database_errors_as_unavailable
     def approve_loss(self, **fields) -> dict:
         """A supervisor (level ≥ 4) in the holder's chain approves the loss."""
@@ -195,12 +207,15 @@ class OpportunityService(ServiceBase):
         return readmodels.targets(self.db, actor, args["scope"] or "me", args["month"])
 
     @rpc
+    @command
     @database_errors_as_unavailable
     def set_target(self, **fields) -> dict:
         """A supervisor of the user (or level 9) sets the user's monthly target."""
         actor = self._caller()
         args = schemas.load(schemas.SetTargetIn, fields)
-        return readmodels.set_target(self.db, actor, args["user_id"], args["month"], args["target"])
+        return readmodels.set_target(
+            self.db, actor, args["user_id"], args["month"], args["target"], Owners(self.peers)
+        )
 
     @rpc
     @database_errors_as_unavailable
@@ -233,6 +248,15 @@ class OpportunityService(ServiceBase):
     @event_consumer("customer", "customer_handed_over")
     def on_customer_handed_over(self, event) -> None:
         handlers.customer_handed_over(self.db, event)
+
+    @event_consumer("customer", "customers_imported")
+    def on_customers_imported(self, event) -> None:
+        handlers.customers_imported(self.db, event)
+
+    @event_consumer("worklog", "entries_imported")
+    def on_entries_imported(self, event) -> None:
+        """Imported entries on opportunities restart their follow-up clocks."""
+        handlers.entries_imported(self.db, event)
 
     @batch_event_consumer("worklog", "entry_recorded", having=("opportunity_id",))
     def on_entry_recorded(self, events) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from common.actor import Actor
 from common.errors import NotFound, Unauthenticated, ValidationFailed
+from common.projection import Source, int_ids, int_page, path_list
 from services.org import domain
 from services.org.models import AuditEntry, OrgUnit, User
 from services.org.schemas import (
@@ -139,3 +140,34 @@ def list_units(session: Session, *, limit: int, cursor: str | None) -> dict[str,
     page = rows[:limit]
     next_cursor = encode_cursor([page[-1].id]) if len(rows) > limit else None
     return {"items": [dump_unit(unit) for unit in page], "next_cursor": next_cursor}
+
+
+# --- the person fact (common.projection): the people every other service mirrors --------------
+
+
+def person_fact(user: User) -> dict[str, Any]:
+    """A user as the other services' people projections keep them."""
+    return {
+        "user_id": str(user.id),
+        "name": user.name,
+        "level": user.level,
+        "path": path_list(user.path),
+        "active": bool(user.active),
+    }
+
+
+def load_people(session: Session, ids: list[str]) -> dict[str, dict]:
+    wanted = int_ids(ids)
+    if not wanted:
+        return {}
+    return {
+        str(u.id): person_fact(u) for u in session.scalars(select(User).where(User.id.in_(wanted)))
+    }
+
+
+def people_page(session: Session, cursor: str | None, limit: int):
+    rows, following = int_page(session, select(User), User.id, cursor, limit)
+    return [person_fact(row.User) for row in rows], following
+
+
+SOURCES = {"person": Source("person", load_people, people_page)}

@@ -10,7 +10,7 @@ from nameko.rpc import rpc
 from common import clock
 from common.actor import CurrentActor, require_actor
 from common.consumer import event_consumer
-from common.db import Database
+from common.db import Database, command
 from common.events import Envelope
 from common.service import ServiceBase
 from services.org import commands, queries, schemas
@@ -26,6 +26,7 @@ class OrgService(ServiceBase):
     name = "org"
     db = Database(Base)
     actor = CurrentActor()
+    sources = queries.SOURCES
     first_start = AdminBootstrap()
 
     # --- identity ----------------------------------------------------------------------
@@ -55,6 +56,7 @@ class OrgService(ServiceBase):
     # --- units and users (level 9) ----------------------------------------------------
 
     @rpc
+    @command
     def create_unit(self, name: str | None = None, parent_id: str | None = None) -> dict:
         """Level 9. A new org unit under ``parent_id``. Audited as ``unit_created``."""
         actor = require_actor(self.actor)
@@ -62,7 +64,7 @@ class OrgService(ServiceBase):
         args = schemas.load(schemas.CreateUnitArgs, {"name": name, "parent_id": parent_id})
         with self.db.unit_of_work() as uow:
             unit = commands.create_unit(uow, actor.id, args["name"], args["parent_id"])
-            return schemas.dump_unit(unit)
+            return uow.answer(schemas.dump_unit(unit))
 
     @rpc
     def list_units(self, limit: int = 50, cursor: str | None = None) -> dict:
@@ -73,6 +75,7 @@ class OrgService(ServiceBase):
             return queries.list_units(session, **args)
 
     @rpc
+    @command
     def create_user(
         self,
         login: str | None = None,
@@ -102,7 +105,7 @@ class OrgService(ServiceBase):
         )
         with self.db.unit_of_work() as uow:
             user = commands.create_user(uow, actor.id, **args)
-            return schemas.dump_user(user)
+            return uow.answer(schemas.dump_user(user))
 
     @rpc
     def import_org(self, units: list | None = None, users: list | None = None) -> dict:
@@ -115,6 +118,7 @@ class OrgService(ServiceBase):
             return commands.import_org(uow, actor.id, args["units"], args["users"])
 
     @rpc
+    @command
     def update_user(self, user_id: str | None = None, changes: dict | None = None) -> dict:
         """Level 9. ``changes`` ⊆ {supervisor_id, org_unit_id, level, active}; audited.
 
@@ -128,7 +132,7 @@ class OrgService(ServiceBase):
         args = schemas.load(schemas.UpdateUserArgs, {"user_id": user_id, "changes": changes})
         with self.db.unit_of_work() as uow:
             user = commands.update_user(uow, actor.id, args["user_id"], args["changes"])
-            return schemas.dump_user(user)
+            return uow.answer(schemas.dump_user(user))
 
     @rpc
     def get_user(self, user_id: str | None = None) -> dict:

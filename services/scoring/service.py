@@ -14,9 +14,10 @@ from nameko.rpc import rpc
 from common.actor import Actor, CurrentActor, require_actor
 from common.consumer import batch_event_consumer, event_consumer
 from common.db import Database, database_errors_as_unavailable
+from common.projection import people_mirror
 from common.service import ServiceBase
 from services.scoring import analyses, handlers, rebuild, schemas
-from services.scoring.models import Base
+from services.scoring.models import Base, Person
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ class ScoringService(ServiceBase):
     name = "scoring"
     db = Database(Base)
     actor = CurrentActor()
+    mirrors = {"people": people_mirror(Person)}
 
     def _caller(self) -> Actor:
         actor = require_actor(self.actor)

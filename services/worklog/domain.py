@@ -291,6 +291,30 @@ def check_activities(
     return chosen
 
 
+UNKNOWN_CUSTOMER = (
+    "客户不存在，或不是你可以记录工作的客户 / Unknown customer, or not one you may log work on"
+)
+OTHER_CUSTOMER = "客户与商机不符 / The customer is not the opportunity's customer"
+
+
+def check_customer(known: bool, may_work_on: bool) -> None:
+    """An entry's customer must exist and be one its author may work on (their own, the
+    customer of an opportunity they hold, or — from level 3 — one of their branch). A customer
+    that does not exist and one the author may not see are refused alike."""
+    if not (known and may_work_on):
+        raise ValidationFailed(details={"customer_id": [UNKNOWN_CUSTOMER]})
+
+
+def check_opportunity_customer(given: str | None, opportunity_customer: str | None) -> None:
+    """An entry that names both must name the opportunity's own customer."""
+    if (
+        given is not None
+        and opportunity_customer is not None
+        and str(given) != str(opportunity_customer)
+    ):
+        raise ValidationFailed(details={"customer_id": [OTHER_CUSTOMER]})
+
+
 def check_holder(holder_id: str | None, author_id: str) -> None:
     """Work on an opportunity is logged only by its holder (None: the opportunity is unknown
     to the worklog's projection)."""

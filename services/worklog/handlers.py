@@ -1,11 +1,14 @@
 """Use cases of the worklog service: the immutable daily log and its hash chains.
 
 Recording an entry reads only this service's tables (the catalog, the author's day, the
-opportunity projection), appends the entry to the author's hash chain and writes
-``entry_recorded`` to the outbox in the same transaction. Entries recorded at the same moment
-in one process share that transaction (a group commit, ``common.groupcommit``). Two entries of
-one author recorded at the same moment by two instances cannot both follow the same chain link
-(UNIQUE(author_id, prev_hash)): the loser retries on the new head, re-checking the day's total.
+projections of opportunities, customers and people), appends the entry to the author's hash
+chain and writes ``entry_recorded`` to the outbox in the same transaction. When a projection has
+not seen the opportunity or customer an entry names, or refuses it on what it holds, the owner
+is asked once (read-your-writes, common.projection) and the entry checked again. Entries
+recorded at the same moment in one process share that transaction (a group commit,
+``common.groupcommit``). Two entries of one author recorded at the same moment by two
+instances cannot both follow the same chain link (UNIQUE(author_id, prev_hash)): the loser
+retries on the new head, re-checking the day's total.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Date, String, bindparam, func, insert, literal, select, tuple_, union_all
@@ -21,15 +24,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from common import clock, config, projection
-from common.actor import Actor
+from common.actor import Actor, Freshness, may_work_on
 from common.db import Db, is_unique_violation
 from common.errors import BpcError, Conflict, Forbidden, NotFound, ValidationFailed
 from common.events import Envelope
 from common.groupcommit import GroupCommit, Pending
-from common.projection import path_list, upsert
-from services.worklog import domain
+from common.projection import Owners, path_list
+from services.worklog import domain, facts
 from services.worklog.models import (
     Activity,
+    CustomerState,
     Entry,
     EntryAlarm,
     EntryNote,
@@ -44,6 +48,7 @@ ENTRY_NOT_FOUND = "日报不存在 / Log entry not found"
 NOT_AUTHOR = "只有作者可以追加备注 / Only the author may add a note"
 BUSY = "日报正在被同时提交，请重试 / Entries are being recorded at the same moment; try again"
 CHAIN_RETRIES = 5
+IMPORTED_PAGE = 1000  # entries per entries_imported event
 
 
 # --- the catalog ---------------------------------------------------------------------------
@@ -173,7 +178,7 @@ def _event(entry: Entry, actor: Actor, answer: dict) -> dict:
     }
 
 
-def record(db: Db, actor: Actor, args: dict) -> dict:
+def record(db: Db, actor: Actor, args: dict, owners: Owners, fresh: Freshness) -> dict:
     """One entry by ``actor``, appended to their chain, with ``entry_recorded`` in the outbox.
 
     What needs no database is checked here, in the caller's worker; the rest happens in a
@@ -188,8 +193,38 @@ def record(db: Db, actor: Actor, args: dict) -> dict:
     expense = args["expense"] or 0
     domain.check_expense(expense, domain.parse_money(config.expense_cap(), "expense_cap"))
     difficulty = domain.difficulty_in(args["difficulty"])
-    asked = _Asked(actor, args, now, work_date, late, minutes, expense, difficulty)
-    return _group_commit(db).submit(asked)
+    asked = _Asked(
+        actor, args, now, work_date, late, minutes, expense, difficulty, db.request_id, fresh
+    )
+    group = _group_commit(db)
+    try:
+        return group.submit(asked)
+    except _Doubt as doubt:  # a projection could not vouch for the entry: ask, then again
+        doubt.resolve(db, owners)
+        asked.confirmed = True
+        return group.submit(asked)
+
+
+class _Doubt(Exception):
+    """An entry the projections refused, or could not check: they may be older than what its
+    author was just told. Raised once per entry, outside the group's transaction, so that
+    the owners are asked without holding it."""
+
+    def __init__(self, opportunity_id=None, customer_ids=(), people=()):
+        super().__init__("projection doubt")
+        self.opportunity_id = opportunity_id
+        self.customer_ids = [c for c in customer_ids if c is not None]
+        self.people = [p for p in people if p]
+
+    def resolve(self, db: Db, owners: Owners) -> None:
+        customers = list(self.customer_ids)
+        if self.opportunity_id is not None:
+            found = owners.refresh(db, facts.OPPORTUNITIES, [self.opportunity_id])
+            customers += [f["customer_id"] for f in found]
+        if customers:
+            found = owners.refresh(db, facts.CUSTOMERS, customers)
+            people = {p for f in found for p in (f.get("owner_path") or [])}
+            owners.refresh(db, facts.PEOPLE, sorted(people | set(self.people)))
 
 
 @dataclass(slots=True)
@@ -205,9 +240,13 @@ class _Asked:
     expense: int
     difficulty: str | None
 
+    request_key: str | None = None  # the gateway's id of this request (common.db ``command``)
+    fresh: Freshness = field(default_factory=Freshness)  # what the author changed lately
+    confirmed: bool = False  # the owners were asked: a refusal now is final
+
     @property
     def key(self) -> tuple[str, str] | None:
-        request_key = self.args.get("request_key")
+        request_key = self.args.get("request_key") or self.request_key
         return (self.actor.id, request_key) if request_key is not None else None
 
 
@@ -269,16 +308,31 @@ def _append_group(uow, asked: list[_Asked]) -> list:
             )
         )
         known = {(r.author_id, r.request_key): r.entry_id for r in rows}
-    # the opportunities' holders and stages, the chains' heads and the days' minutes
+    # the opportunities and customers named, the chains' heads and the days' minutes
     opportunities = {a.args["opportunity_id"] for a in asked if a.args["opportunity_id"]}
-    holders = {}
+    held = {}
     if opportunities:
         rows = session.execute(
             select(
-                OpportunityState.opportunity_id, OpportunityState.holder_id, OpportunityState.stage
+                OpportunityState.opportunity_id, OpportunityState.holder_id,
+                OpportunityState.stage, OpportunityState.customer_id, OpportunityState.as_of,
             ).where(OpportunityState.opportunity_id.in_(sorted(opportunities)))
+        )  # fmt: skip
+        held = {r.opportunity_id: r for r in rows}
+    customers = {a.args["customer_id"] for a in asked if a.args["customer_id"]}
+    customers |= {r.customer_id for r in held.values() if r.customer_id is not None}
+    owned = {}
+    if customers:
+        rows = session.execute(
+            select(
+                CustomerState.customer_id,
+                CustomerState.owner_id,
+                CustomerState.owner_path,
+                CustomerState.as_of,
+            ).where(CustomerState.customer_id.in_(sorted(customers)))
         )
-        holders = {r.opportunity_id: (r.holder_id, r.stage) for r in rows}
+        owned = {r.customer_id: r for r in rows}
+    projected = _Projected(session, held, owned)
     heads, days = _heads_and_days(session, {(a.actor.id, a.work_date) for a in asked})
     activities = catalog(session)
 
@@ -290,8 +344,8 @@ def _append_group(uow, asked: list[_Asked]) -> list:
         if a.key is not None and a.key in by_key:
             continue  # the same request twice in this group: the first one's entry
         try:
-            entry = _entry(a, holders, activities, days)
-        except BpcError as refusal:
+            entry = _entry(a, projected, activities, days)
+        except (BpcError, _Doubt) as refusal:
             outcomes[i] = refusal
             continue
         entry.prev_hash = heads.get(a.actor.id) or ""
@@ -372,23 +426,55 @@ def _heads_and_days(session: Session, pairs: set[tuple[str, date]]):
     return heads, days
 
 
-def _entry(a: _Asked, holders: dict, activities: dict, days: dict) -> Entry:
-    """The entry ``a`` asks for, checked against the opportunity, the catalog and the day."""
+@dataclass
+class _Projected:
+    """What the projections hold of the opportunities and customers of a group's entries."""
+
+    session: Session
+    opportunities: dict
+    customers: dict
+
+    def levels(self, *chains) -> dict:
+        return projection.levels_on(self.session, Person, *chains)
+
+
+def _entry(a: _Asked, known: _Projected, activities: dict, days: dict) -> Entry:
+    """The entry ``a`` asks for, checked against the opportunity, the customer, the catalog and
+    the day. A refusal that rests on a projection is a ``_Doubt`` until the owners were asked."""
     args, stage = a.args, None
-    if args["opportunity_id"] is not None:
-        holder_id, stage = holders.get(args["opportunity_id"], (None, None))
-        domain.check_holder(holder_id, a.actor.id)
-    chosen = domain.check_activities(
-        args["activities"], activities, stage, args["customer_id"] is not None
-    )
+    customer_id = args["customer_id"]
+    opportunity_id = args["opportunity_id"]
+    opportunity = None
+    try:
+        if not a.confirmed and _older_than_told(a, known):
+            raise _Doubt(opportunity_id, [customer_id])
+        if opportunity_id is not None:
+            opportunity = known.opportunities.get(opportunity_id)
+            domain.check_holder(opportunity.holder_id if opportunity else None, a.actor.id)
+            stage = opportunity.stage
+            domain.check_opportunity_customer(customer_id, opportunity.customer_id)
+            if customer_id is None:  # the entry is about the opportunity's customer
+                customer_id = opportunity.customer_id
+        if customer_id is not None:
+            customer = known.customers.get(customer_id)
+            domain.check_customer(customer is not None, customer is not None and _may_work_on(
+                a.actor, customer, opportunity, known))  # fmt: skip
+        chosen = domain.check_activities(
+            args["activities"], activities, stage, customer_id is not None
+        )
+    except BpcError:
+        if not a.confirmed and (opportunity_id is not None or customer_id is not None):
+            raise _Doubt(opportunity_id, [customer_id, args["customer_id"]],
+                         list(a.actor.path)) from None  # fmt: skip
+        raise
     domain.check_day_total(days[(a.actor.id, a.work_date)], a.minutes)
     return Entry(
         author_id=a.actor.id,
         work_date=a.work_date,
         recorded_at=a.now,
         late=a.late,
-        customer_id=args["customer_id"],
-        opportunity_id=args["opportunity_id"],
+        customer_id=customer_id,
+        opportunity_id=opportunity_id,
         stage=stage,
         activities=[x.key for x in chosen],
         points=float(sum(x.points for x in chosen)),
@@ -398,6 +484,30 @@ def _entry(a: _Asked, holders: dict, activities: dict, days: dict) -> Entry:
         note=args["note"],
         next_appointment_at=args["next_appointment_at"],
     )
+
+
+def _older_than_told(a: _Asked, known: _Projected) -> bool:
+    """Whether a projection row of the entry's opportunity or customer may predate a change the
+    author made moments ago (its stage: the entry would be filed under the old one)."""
+    if not a.fresh:
+        return False
+    opportunity = known.opportunities.get(a.args["opportunity_id"])
+    customer = known.customers.get(a.args["customer_id"])
+    return (opportunity is not None and a.fresh.stale(
+        "opportunity", opportunity.opportunity_id, opportunity.as_of)) or (
+        customer is not None and a.fresh.stale("customer", customer.customer_id, customer.as_of)
+    )  # fmt: skip
+
+
+def _may_work_on(actor: Actor, customer, opportunity, known: _Projected) -> bool:
+    """Own customer, the customer of an opportunity the author holds, or (common.actor) one the
+    author's level and place in the chain let them work on."""
+    if customer.owner_id == actor.id:
+        return True
+    if opportunity is not None and opportunity.customer_id == customer.customer_id:
+        return True  # held by the author: checked before
+    levels = known.levels(list(actor.path), customer.owner_path) if actor.level >= 3 else {}
+    return may_work_on(actor, customer.owner_id, customer.owner_path, levels)
 
 
 def _record_one(db: Db, a: _Asked) -> dict:
@@ -481,12 +591,8 @@ def alarm_raised(db: Db, event: Envelope) -> None:
     if not data.get("source_entry_id"):
         return
     with db.unit_of_work() as uow:
-        projection.upsert(
-            uow.session,
-            EntryAlarm,
-            "entry_id",
-            {"entry_id": int(data["source_entry_id"]), "alarm_id": data["alarm_id"]},
-            (),
+        facts.ALARMS.apply(
+            uow.session, [{"entry_id": data["source_entry_id"], "alarm_id": data["alarm_id"]}]
         )
 
 
@@ -530,12 +636,14 @@ def add_note(db: Db, actor: Actor, entry_id: int, text: str) -> dict:
         note = EntryNote(entry_id=entry.id, author_id=actor.id, text=text, at=clock.now())
         session.add(note)
         session.flush()
-        return {
-            "id": str(note.id),
-            "entry_id": str(entry.id),
-            "text": text,
-            "at": clock.isoformat(note.at),
-        }
+        return uow.answer(
+            {
+                "id": str(note.id),
+                "entry_id": str(entry.id),
+                "text": text,
+                "at": clock.isoformat(note.at),
+            }
+        )
 
 
 def verify(db: Db, actor: Actor, author_id: str | None) -> dict:
@@ -625,45 +733,68 @@ def sync_actor(db: Db, actor: Actor) -> None:
 
 
 def person_event(db: Db, event: Envelope) -> None:
-    """org.user_*: the people projection."""
-    projection.person_event(db, Person, event)
+    """org.user_*: the people projection; the customers' owner paths follow a move."""
+    projection.person_event(db, Person, event, CustomerState.owner_path)
 
 
 def opportunity_changed(db: Db, event: Envelope) -> None:
-    """Any opportunity event: its holder, stage and status as of the event's time."""
-    data = event.payload()
-    at = datetime.fromisoformat(data["at"])
+    """Any opportunity event: its customer, holder, stage and status as of the event's time."""
     with db.unit_of_work() as uow:
-        if not uow.first_time(event):
-            return
-        session = uow.session
-        current = session.get(OpportunityState, int(data["opportunity_id"]))
-        if current is not None and clock.as_utc(current.as_of) > clock.as_utc(at):
-            return  # a late delivery of an older event: the newer state stays
-        upsert(
-            session,
-            OpportunityState,
-            "opportunity_id",
-            {
-                "opportunity_id": int(data["opportunity_id"]),
-                "customer_id": int(data["customer_id"]),
-                "holder_id": data["holder_id"],
-                "stage": data["stage"],
-                "status": data["status"],
-                "as_of": at,
-            },
-            ("customer_id", "holder_id", "stage", "status", "as_of"),
-        )
+        if uow.first_time(event):
+            facts.OPPORTUNITIES.apply(uow.session, [event.payload()])
+
+
+def opportunities_imported(db: Db, event: Envelope) -> None:
+    with db.unit_of_work() as uow:
+        if uow.first_time(event):
+            facts.OPPORTUNITIES.apply(uow.session, event.payload()["items"])
+
+
+def customer_registered(db: Db, event: Envelope) -> None:
+    with db.unit_of_work() as uow:
+        if uow.first_time(event):
+            facts.CUSTOMERS.apply(uow.session, [event.payload()])
+
+
+def customers_imported(db: Db, event: Envelope) -> None:
+    with db.unit_of_work() as uow:
+        if uow.first_time(event):
+            facts.CUSTOMERS.apply(uow.session, event.payload()["items"])
+
+
+def customer_handed_over(db: Db, event: Envelope) -> None:
+    with db.unit_of_work() as uow:
+        if uow.first_time(event):
+            facts.customer_handed_over(uow.session, event.payload())
 
 
 # --- bulk import ---------------------------------------------------------------------------------
 
 
+def _imported_event(entry_id: int, row: dict, path: str | None) -> dict:
+    """``entry_recorded`` data of an imported row (as ``_event`` gives for a recorded one)."""
+    appointment = row["next_appointment_at"]
+    return {
+        "entry_id": str(entry_id), "author_id": row["author_id"],
+        "author_path": path_list(path) or [row["author_id"]],
+        "work_date": row["work_date"].isoformat(),
+        "recorded_at": clock.isoformat(row["recorded_at"]),
+        "late": bool(row["late"]),
+        "customer_id": str(row["customer_id"]) if row["customer_id"] else None,
+        "opportunity_id": str(row["opportunity_id"]) if row["opportunity_id"] else None,
+        "stage": row["stage"], "activities": row["activities"], "points": row["points"],
+        "minutes": row["minutes"], "expense": domain.format_money(row["expense_fen"]),
+        "next_appointment_at": clock.isoformat(appointment) if appointment else None,
+        "difficulty": None,
+    }  # fmt: skip
+
+
 def import_entries(db: Db, actor: Actor, items: list[dict]) -> dict:
     """Level 9: past entries (demo data, migrations), each author's in the order given, appended
     to that author's hash chain exactly as recording would seal them — so ``verify`` holds for
-    imported history too. Activities must be in the catalog (points from it); no events: the
-    services deriving from entries rebuild from ``export_entries``. → ``{"imported"}``."""
+    imported history too. Activities must be in the catalog (points from it). The projections
+    of entries learn them from ``entries_imported`` (pages of what ``entry_recorded`` carries);
+    scoring rebuilds from ``export_entries``. → ``{"imported"}``."""
     actor.require_level(9)
     with db.unit_of_work() as uow:
         session = uow.session
@@ -691,5 +822,12 @@ def import_entries(db: Db, actor: Actor, items: list[dict]) -> dict:
             # canonical() reads the same fields from a row as _hashed_fields gives from an Entry
             row["hash"] = heads[item["author_id"]] = domain.chain_hash(row["prev_hash"], row)
             rows.append(row)
-        session.execute(insert(_entries), rows)
+        ids = session.execute(_INSERT_MANY, rows).scalars().all()
+        # the projections of entries (the customer service's) learn them as live ones
+        paths = dict(session.execute(select(Person.user_id, Person.path).where(
+            Person.user_id.in_({r["author_id"] for r in rows}))).all())  # fmt: skip
+        imported = [_imported_event(entry_id, row, paths.get(row["author_id"]))
+                    for entry_id, row in zip(ids, rows, strict=True)]  # fmt: skip
+        for start in range(0, len(imported), IMPORTED_PAGE):
+            uow.publish("entries_imported", {"items": imported[start : start + IMPORTED_PAGE]})
     return {"imported": len(rows)}

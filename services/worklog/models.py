@@ -129,6 +129,18 @@ class OpportunityState(Base):
     as_of: Mapped[datetime]
 
 
+class CustomerState(Base):
+    """Projection of the customer service (facts.CUSTOMERS): who owns each customer, on which
+    supervisor chain — an entry's customer must be one its author may work on."""
+
+    __tablename__ = "customer_states"
+
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    owner_id: Mapped[str] = mapped_column(String(64))
+    owner_path: Mapped[str] = mapped_column(String(512))
+    as_of: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
 class Person(Base):
     """Projection of org's users (common.projection): visibility of subordinates' logs."""
 

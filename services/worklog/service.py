@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from nameko.rpc import rpc
 
-from common.actor import Actor, CurrentActor, require_actor
+from common.actor import Actor, CurrentActor, CurrentFreshness, require_actor
 from common.consumer import event_consumer
-from common.db import Database, database_errors_as_unavailable
+from common.db import Database, command, database_errors_as_unavailable
+from common.projection import Owners
 from common.service import ServiceBase
-from services.worklog import handlers, schemas
+from services.worklog import facts, handlers, schemas
 from services.worklog.models import Base
 
 
@@ -22,6 +23,9 @@ class WorklogService(ServiceBase):
     name = "worklog"
     db = Database(Base)
     actor = CurrentActor()
+    fresh = CurrentFreshness()
+    sources = facts.SOURCES
+    mirrors = facts.MIRRORS
 
     def _caller(self) -> Actor:
         actor = require_actor(self.actor)
@@ -49,7 +53,7 @@ class WorklogService(ServiceBase):
         Emits ``entry_recorded``."""
         actor = self._caller()
         args = schemas.load(schemas.RecordIn, fields)
-        return handlers.record(self.db, actor, args)
+        return handlers.record(self.db, actor, args, Owners(self.peers), self.fresh)
 
     @rpc
     @database_errors_as_unavailable
@@ -66,6 +70,7 @@ class WorklogService(ServiceBase):
         return handlers.list_visible(self.db, actor, args)
 
     @rpc
+    @command
     @database_errors_as_unavailable
     def add_note(self, **fields) -> dict:
         """The author appends a note; the entry itself never changes."""
@@ -143,3 +148,20 @@ class WorklogService(ServiceBase):
     @event_consumer("opportunity", "lost")
     def on_lost(self, event) -> None:
         handlers.opportunity_changed(self.db, event)
+
+    @event_consumer("opportunity", "opportunities_imported")
+    def on_opportunities_imported(self, event) -> None:
+        handlers.opportunities_imported(self.db, event)
+
+    @event_consumer("customer", "customer_registered")
+    def on_customer_registered(self, event) -> None:
+        """An entry's customer must exist and be one its author may work on."""
+        handlers.customer_registered(self.db, event)
+
+    @event_consumer("customer", "customer_handed_over")
+    def on_customer_handed_over(self, event) -> None:
+        handlers.customer_handed_over(self.db, event)
+
+    @event_consumer("customer", "customers_imported")
+    def on_customers_imported(self, event) -> None:
+        handlers.customers_imported(self.db, event)

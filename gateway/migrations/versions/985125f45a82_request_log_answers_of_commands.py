@@ -1,0 +1,23 @@
+"""request_log: the answer of each command by request id, so a redelivery does nothing twice
+
+Revision ID: 985125f45a82
+Revises: dae195e19564
+Create Date: 2026-12-07 08:00:00
+"""
+
+from alembic import op
+
+from common.migrations import create_request_log, drop_request_log
+
+revision = "985125f45a82"
+down_revision = "dae195e19564"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_request_log(op)
+
+
+def downgrade() -> None:
+    drop_request_log(op)
