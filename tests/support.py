@@ -391,6 +391,19 @@ def admin_actor(env: Environment):
     return actor_of(env, answer["user"]["id"])
 
 
+_customers: dict[tuple[str, str], str] = {}
+
+
+def customer_for(env: Environment, owner) -> str:
+    """A customer of ``owner`` (an Actor), registered with the customer service — one per owner
+    and system: an entry's customer must be one its author may work on."""
+    key = (env.vhost, owner.id)
+    if key not in _customers:
+        made = rpc(env, "customer", "register", actor=owner, name=f"客户{owner.id}有限公司")
+        _customers[key] = made["id"]
+    return _customers[key]
+
+
 def make_user(
     env: Environment,
     admin,
@@ -431,8 +444,9 @@ def bpc_running(env: Environment, args: list[str] = ()) -> Iterator[RunningBpc]:
 class RunningBpc:
     """BPC started exactly as the README says (``python -m common.cli run``)."""
 
-    def __init__(self, env: Environment):
+    def __init__(self, env: Environment, root: Path = ROOT):
         self.env = env
+        self.root = root  # the checkout it runs from (a benchmark may run an older one)
         self.proc: subprocess.Popen | None = None
         self.started_in: float | None = None
         self.log_path = env.data_dir / "bpc-run.log"
@@ -443,7 +457,7 @@ class RunningBpc:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "common.cli", "run", *args],
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env.vars(),
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -497,6 +511,30 @@ class RunningBpc:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def check_projections(env: Environment, *args: str) -> tuple[int, str]:
+    """``bpc check-projections`` against ``env``: (exit code, what it printed)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "common.cli", "check-projections", *args],
+        cwd=ROOT, env=env.vars(), capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    return done.returncode, done.stdout + done.stderr
+
+
+def projections_in_step(env: Environment, timeout: float = 60) -> str:
+    """Wait until every projection matches its owner (events still in flight settle first);
+    the check's last report. Fails with it if they do not."""
+    report = {}
+
+    def clean() -> bool:
+        code, report["text"] = check_projections(env)
+        return code == 0
+
+    drift = "projections drift from their owners:\n"
+    eventually(clean, timeout=timeout, interval=2,
+               message=lambda: drift + report.get("text", ""))  # fmt: skip
+    return report["text"]
 
 
 def rss_mb(pid: int) -> float:

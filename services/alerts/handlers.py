@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from common import clock, config, projection
-from common.actor import Actor, Freshness, may_work_on
+from common.actor import SERVICE_LEVEL, Actor, Freshness, may_work_on
 from common.db import Db, database_errors_as_unavailable, is_unique_violation
 from common.errors import Conflict, NotFound, ValidationFailed
 from common.events import Envelope
@@ -342,8 +342,9 @@ def _visible_context(
         found = owners.refresh(db, facts.OPPORTUNITIES, [request.opportunity_id])
         customers += [f["customer_id"] for f in found]
     found = owners.refresh(db, facts.CUSTOMERS, customers)
-    chains = {p for f in found for p in f.get("owner_path") or []} | set(actor.path)
-    owners.refresh(db, facts.PEOPLE, sorted(chains))
+    if actor.level >= SERVICE_LEVEL:  # levels on both chains decide the branch rule
+        chains = {p for f in found for p in f.get("owner_path") or []} | set(actor.path)
+        owners.refresh(db, facts.PEOPLE, sorted(chains))
     with db.read() as session:
         return _context(session, request, actor)
 

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from common import clock, config, projection
-from common.actor import Actor, Freshness, may_work_on
+from common.actor import SERVICE_LEVEL, Actor, Freshness, may_work_on
 from common.db import Db, is_unique_violation
 from common.errors import BpcError, Conflict, Forbidden, NotFound, ValidationFailed
 from common.events import Envelope
@@ -214,7 +214,7 @@ class _Doubt(Exception):
         super().__init__("projection doubt")
         self.opportunity_id = opportunity_id
         self.customer_ids = [c for c in customer_ids if c is not None]
-        self.people = [p for p in people if p]
+        self.people = [p for p in people if p]  # chains whose levels decide (branch rule)
 
     def resolve(self, db: Db, owners: Owners) -> None:
         customers = list(self.customer_ids)
@@ -223,8 +223,9 @@ class _Doubt(Exception):
             customers += [f["customer_id"] for f in found]
         if customers:
             found = owners.refresh(db, facts.CUSTOMERS, customers)
-            people = {p for f in found for p in (f.get("owner_path") or [])}
-            owners.refresh(db, facts.PEOPLE, sorted(people | set(self.people)))
+            if self.people:
+                people = {p for f in found for p in (f.get("owner_path") or [])}
+                owners.refresh(db, facts.PEOPLE, sorted(people | set(self.people)))
 
 
 @dataclass(slots=True)
@@ -445,6 +446,10 @@ def _entry(a: _Asked, known: _Projected, activities: dict, days: dict) -> Entry:
     customer_id = args["customer_id"]
     opportunity_id = args["opportunity_id"]
     opportunity = None
+    # what the projections do not decide is refused at once (unknown activities, a customer
+    # missing for them); the stage's plausibility is checked below
+    domain.check_activities(args["activities"], activities, None,
+                            customer_id is not None or opportunity_id is not None)  # fmt: skip
     try:
         if not a.confirmed and _older_than_told(a, known):
             raise _Doubt(opportunity_id, [customer_id])
@@ -455,17 +460,17 @@ def _entry(a: _Asked, known: _Projected, activities: dict, days: dict) -> Entry:
             domain.check_opportunity_customer(customer_id, opportunity.customer_id)
             if customer_id is None:  # the entry is about the opportunity's customer
                 customer_id = opportunity.customer_id
-        if customer_id is not None:
+        if customer_id is not None and opportunity is None:  # (an opportunity vouches for its)
             customer = known.customers.get(customer_id)
             domain.check_customer(customer is not None, customer is not None and _may_work_on(
-                a.actor, customer, opportunity, known))  # fmt: skip
+                a.actor, customer, known))  # fmt: skip
         chosen = domain.check_activities(
             args["activities"], activities, stage, customer_id is not None
         )
     except BpcError:
         if not a.confirmed and (opportunity_id is not None or customer_id is not None):
-            raise _Doubt(opportunity_id, [customer_id, args["customer_id"]],
-                         list(a.actor.path)) from None  # fmt: skip
+            branch = list(a.actor.path) if a.actor.level >= SERVICE_LEVEL else []
+            raise _Doubt(opportunity_id, [customer_id, args["customer_id"]], branch) from None
         raise
     domain.check_day_total(days[(a.actor.id, a.work_date)], a.minutes)
     return Entry(
@@ -499,13 +504,11 @@ def _older_than_told(a: _Asked, known: _Projected) -> bool:
     )  # fmt: skip
 
 
-def _may_work_on(actor: Actor, customer, opportunity, known: _Projected) -> bool:
-    """Own customer, the customer of an opportunity the author holds, or (common.actor) one the
-    author's level and place in the chain let them work on."""
+def _may_work_on(actor: Actor, customer, known: _Projected) -> bool:
+    """Own customer, or (common.actor) one the author's level and place in the chain let them
+    work on. (The customer of an opportunity the author holds needs no check of its own.)"""
     if customer.owner_id == actor.id:
         return True
-    if opportunity is not None and opportunity.customer_id == customer.customer_id:
-        return True  # held by the author: checked before
     levels = known.levels(list(actor.path), customer.owner_path) if actor.level >= 3 else {}
     return may_work_on(actor, customer.owner_id, customer.owner_path, levels)
 

@@ -19,7 +19,9 @@ salesperson, and logs each in. Then, for ``--duration`` seconds:
 
 - load: ``--clients`` keep-alive clients, each posting as its own salespeople (client i owns
   users i, i + clients, …; no two clients ever post for the same user, so no chain races)
-  ``POST /api/v1/worklog/entries {"customer_id", "activities": ["call"], "minutes": 1}``,
+  ``POST /api/v1/worklog/entries {"customer_id", "activities": ["call"], "minutes": 1}`` on the
+  salesperson's own customer (each registers one first: an entry's customer must exist and be
+  one its author may work on),
   rotating over its users and over today / yesterday. A day holds 1,440 minutes, so each
   (user, day) slot takes 1,440 one-minute entries; a client skips a full slot. The load is
   ``wrk`` with a generated Lua script when wrk is installed (one thread per client), else a
@@ -278,7 +280,13 @@ def create_people(port: int, admin_password: str, n_users: int) -> tuple[list[di
         )
         if status != 201:
             raise RuntimeError(f"create user {login_} → {status} {body}")
-        return {"id": body["id"], "login": login_, "token": login(port, login_, password)}
+        token = login(port, login_, password)
+        status, customer = Http(port, token).call(
+            "POST", "/api/v1/customers", {"name": f"压测客户 Bench {login_} 有限公司"}
+        )
+        if status != 201:
+            raise RuntimeError(f"register {login_}'s customer → {status} {customer}")
+        return {"id": body["id"], "login": login_, "token": token, "customer": customer["id"]}
 
     boss = user(f"bench_sup_{suffix}", "压测主管 Bench Supervisor", 4, me["id"])
     users = []
@@ -302,8 +310,9 @@ class Probe:
     cannot say which entry scoring took first; if two overtake each other, the earlier one's
     delay is attributed to the later — the p99 barely moves)."""
 
-    def __init__(self, port: int, token: str, user_id: str, today: str, interval: float):
-        self.port, self.token = port, token
+    def __init__(self, port: int, user: dict, today: str, interval: float):
+        token, user_id = user["token"], user["id"]
+        self.port, self.token, self.customer = port, token, user["customer"]
         self.user_id, self.today, self.interval = user_id, today, interval
         self.curve = f"/api/v1/scoring/curves?user_id={user_id}&from={today}&to={today}"
         self.reader = Http(port, token, timeout=PROBE_TIMEOUT)
@@ -345,12 +354,11 @@ class Probe:
 
     def _post(self) -> None:
         poster = Http(self.port, self.token, timeout=PROBE_TIMEOUT)
-        posted, customer = 0, 900_000
+        posted = 0
         try:
             while not self.posting.is_set() and posted < PROBE_MAX:
                 began = time.monotonic()
-                customer += 1
-                body = {"customer_id": str(customer), "activities": ["call"], "minutes": 1}
+                body = {"customer_id": self.customer, "activities": ["call"], "minutes": 1}
                 status, answer = poster.call("POST", ENTRY_PATH, body)
                 answered = time.monotonic()
                 if status == 201:
@@ -409,9 +417,9 @@ function init(args)
   nsamples = 0
   full = 0
   slots = {}
-  for _, token in ipairs(TOKENS[tid]) do
+  for _, user in ipairs(TOKENS[tid]) do
     for _, day in ipairs(DATES) do
-      table.insert(slots, {token = token, day = day, accepted = 0})
+      table.insert(slots, {token = user[1], customer = user[2], day = day, accepted = 0})
     end
   end
   slot = 0
@@ -429,8 +437,8 @@ function request()
   last = slots[slot]
   counter = counter + 1
   local body = string.format(
-    '{"customer_id":"%d","activities":["call"],"minutes":1,"work_date":"%s"}',
-    tid * 1000000 + counter, last.day)
+    '{"customer_id":"%s","activities":["call"],"minutes":1,"work_date":"%s"}',
+    last.customer, last.day)
   return wrk.format("POST", nil, {
     ["Authorization"] = "Bearer " .. last.token,
     ["Content-Type"] = "application/json",
@@ -479,7 +487,14 @@ def lua_string(text: str) -> str:
 
 
 def run_wrk(port: int, groups: list[list[str]], dates: list[str], duration: float, workdir: Path):
-    tokens = "{" + ", ".join("{" + ", ".join(map(lua_string, g)) + "}" for g in groups) + "}"
+    tokens = (
+        "{"
+        + ", ".join(
+            "{" + ", ".join("{" + ", ".join(map(lua_string, user)) + "}" for user in g) + "}"
+            for g in groups
+        )
+        + "}"
+    )
     script = workdir / "ingest.lua"
     script.write_text(
         WRK_LUA.replace("__TOKENS__", tokens)
@@ -522,7 +537,7 @@ def run_wrk(port: int, groups: list[list[str]], dates: list[str], duration: floa
 def _client_thread(port, tokens, dates, deadline, tid, out):
     """One client: its own users, rotating over (user, day) slots; keep-alive."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    slots = [[token, day, 0] for token in tokens for day in dates]
+    slots = [[token, day, 0, customer] for token, customer in tokens for day in dates]
     latencies, statuses, samples = out["latencies"], out["statuses"], out["samples"]
     slot, counter = -1, 0
     while time.monotonic() < deadline:
@@ -530,13 +545,12 @@ def _client_thread(port, tokens, dates, deadline, tid, out):
             slot = (slot + 1) % len(slots)
             if slots[slot][2] < DAY_LIMIT:
                 break
-        token, day, accepted = slots[slot]
+        token, day, accepted, customer = slots[slot]
         if accepted >= DAY_LIMIT:
             out["over_capacity"] += 1
         counter += 1
         body = (
-            f'{{"customer_id":"{tid * 1_000_000 + counter}","activities":["call"],'
-            f'"minutes":1,"work_date":"{day}"}}'
+            f'{{"customer_id":"{customer}","activities":["call"],"minutes":1,"work_date":"{day}"}}'
         ).encode()
         headers = {
             "Authorization": f"Bearer {token}",
@@ -813,7 +827,9 @@ def main(argv: list[str] | None = None) -> int:
         users, probe_user = create_people(port, bench.env.admin_password, args.users)
         # the probe's first entry says what "today" is in the organisation's time zone
         status, first = Http(port, probe_user["token"]).call(
-            "POST", ENTRY_PATH, {"customer_id": "900000", "activities": ["call"], "minutes": 1}
+            "POST",
+            ENTRY_PATH,
+            {"customer_id": probe_user["customer"], "activities": ["call"], "minutes": 1},
         )
         if status != 201:
             raise RuntimeError(f"first probe entry → {status} {first}")
@@ -821,7 +837,7 @@ def main(argv: list[str] | None = None) -> int:
         yesterday = (date.fromisoformat(today) - timedelta(days=1)).isoformat()
         dates = [today, yesterday]
         groups = [
-            [users[i]["token"] for i in range(c, args.users, args.clients)]
+            [(users[i]["token"], users[i]["customer"]) for i in range(c, args.users, args.clients)]
             for c in range(args.clients)
         ]
         capacity = args.users * len(dates) * DAY_LIMIT
@@ -829,7 +845,7 @@ def main(argv: list[str] | None = None) -> int:
             f"· organisation's today {today}; capacity {capacity:,} entries "
             f"({capacity / args.duration:,.0f}/s over {args.duration:g} s)"
         )
-        probe = Probe(port, probe_user["token"], probe_user["id"], today, args.probe_interval)
+        probe = Probe(port, probe_user, today, args.probe_interval)
         # the first entry must show before the probe starts counting
         deadline = time.monotonic() + 30
         while probe.entries_today() < 1:

@@ -9,8 +9,9 @@ Then a checker, like the RabbitMQ Jepsen checker, compares what was acknowledged
 system holds: **lost** (acknowledged, not stored), **duplicated** (stored twice), **unexpected**
 (stored, never acknowledged). After each drill: 0 lost, 0 duplicated, 0 unexpected; every
 salesperson's hash chain verifies; the scoring curve counts each acknowledged entry once and
-equals what a rebuild from the work log gives; no answer was a 5xx other than 503; and the
-system answers again by itself (``bpc run`` starts a killed process again; services reconnect
+equals what a rebuild from the work log gives; no answer was a 5xx other than 503; every
+projection matches its owner (``bpc check-projections`` at zero); and the system answers again
+by itself (``bpc run`` starts a killed process again; services reconnect
 to the broker and the database on their own). The counts are printed and kept in
 ``var/drills/<drill>.json``.
 
@@ -39,6 +40,7 @@ from tests.support import (
     Environment,
     bpc_running,
     eventually,
+    projections_in_step,
     publish_event,
 )
 
@@ -238,6 +240,10 @@ def check(bpc, admin: Api, ingest: Ingest, fault: dict) -> dict:
     assert (report["lost"], report["duplicated"], report["unexpected"]) == (0, 0, 0), report
     assert report["other_5xx_or_refused"] == [], report
     assert report["chains_valid"] and report["curve_equals_rebuild"], report
+    projections = projections_in_step(bpc.env, timeout=120)
+    report["projection_drift"] = 0
+    print(projections)
+    (DRILLS / f"{ingest.drill}.json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
     return report
 
 
@@ -318,3 +324,99 @@ def test_a_poison_event_in_the_middle_of_the_stream(bpc, admin):
     assert set(dead.values()) == {1}, dead  # the poison alone, in each consumer that refused it
     report["parked"] = dead
     (DRILLS / "poison.json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
+
+
+WRITERS = 8
+
+
+def test_worklog_killed_under_writers_without_idempotency_keys(bpc, admin):
+    """Eight writers post entries without an Idempotency-Key, each request once (a retry
+    without a key is a new entry), while the worklog is killed (SIGKILL) again and again: the
+    requests it had taken are delivered again when it comes back. Every request answered 201 is
+    recorded exactly once; one answered 503 (or cut off) at most once — the worklog recognises
+    the gateway's id of a request it already recorded."""
+    tag = f"nokey-{uuid.uuid4().hex[:6]}"
+    me = admin.get("/api/v1/me").json()
+    writers = []
+    for i in range(WRITERS):
+        login = f"drill_{tag}_{i}".replace("-", "_")
+        made = admin.post("/api/v1/users", {
+            "login": login, "password": PASSWORD, "name": f"无键{i}", "level": 2,
+            "org_unit_id": me["org_unit_id"], "supervisor_id": me["id"],
+        })  # fmt: skip
+        assert made.status_code == 201, made.text
+        api = Api(bpc.env.base_url).login(login, PASSWORD)
+        customer = api.post("/api/v1/customers", {"name": f"无键客户{tag}{i}有限公司"})
+        assert customer.status_code == 201, customer.text
+        writers.append((api, made.json()["id"], customer.json()["id"]))
+    answered: dict[str, object] = {}  # note → status (or "connection")
+    stop, lock = threading.Event(), threading.Lock()
+
+    def write(i: int) -> None:
+        api, _, customer = writers[i]
+        session = requests.Session()
+        headers = {"Authorization": f"Bearer {api.token}", "Content-Type": "application/json"}
+        seq = 0
+        while not stop.is_set():
+            note = f"{tag}-{i}-{seq}"
+            body = {"customer_id": customer, "activities": ["call"], "minutes": 1, "note": note}
+            try:
+                status = session.post(f"{bpc.env.base_url}/api/v1/worklog/entries", json=body,
+                                      headers=headers, timeout=10).status_code  # fmt: skip
+            except requests.RequestException:
+                status = "connection"
+                time.sleep(0.2)
+            with lock:
+                answered[note] = status
+            seq += 1
+
+    threads = [threading.Thread(target=write, args=(i,), daemon=True) for i in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    kills = 0
+    for _ in range(3):
+        time.sleep(3)
+        pid = dict(bpc.children_all())["worklog"]
+        os.kill(pid, signal.SIGKILL)
+        kills += 1
+        eventually(lambda pid=pid: dict(bpc.children_all()).get("worklog") not in (None, pid),
+                   timeout=30, message="the worklog was not started again")  # fmt: skip
+        eventually(lambda: healthy(bpc.env.base_url), timeout=60)
+    time.sleep(3)
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    eventually(lambda: healthy(bpc.env.base_url), timeout=60)
+    time.sleep(3)  # redelivered requests settle
+    stored: Counter = Counter()
+    for _, author, _ in writers:
+        cursor = None
+        while True:
+            params = {"author_id": author, "limit": 500, **({"cursor": cursor} if cursor else {})}
+            page = admin.get("/api/v1/worklog/entries", params=params).json()
+            stored.update(e["note"] for e in page["items"] if (e.get("note") or "").startswith(tag))
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+    ok = {n for n, s in answered.items() if s == 201}
+    failed = {n for n, s in answered.items() if s != 201}
+    report = {
+        "drill": "worklog-sigkill-no-key",
+        "kills": kills,
+        "sent": len(answered),
+        "answered_201": len(ok),
+        "answered_201_recorded_once": sum(1 for n in ok if stored[n] == 1),
+        "answered_201_not_recorded": sum(1 for n in ok if stored[n] == 0),
+        "answered_503_or_cut": len(failed),
+        "answered_503_or_cut_recorded": sum(1 for n in failed if stored[n] >= 1),
+        "duplicates": sum(n - 1 for n in stored.values() if n > 1),
+        "unexpected": len(set(stored) - set(answered)),
+        "answers": {str(k): v for k, v in sorted(Counter(answered.values()).items(), key=str)},
+    }
+    DRILLS.mkdir(parents=True, exist_ok=True)
+    (DRILLS / "worklog-sigkill-no-key.json").write_text(json.dumps(report, indent=1))
+    print(f"\nworklog-sigkill-no-key: {json.dumps(report)}")
+    assert report["answered_201"] > 0 and report["answered_503_or_cut"] > 0, report
+    assert report["answered_201_recorded_once"] == report["answered_201"], report
+    assert (report["duplicates"], report["unexpected"]) == (0, 0), report
+    print(projections_in_step(bpc.env, timeout=120))

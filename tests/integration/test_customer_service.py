@@ -130,18 +130,22 @@ def env():
         environment.pg_urls["customer"] = url.replace("postgresql://", "postgresql+psycopg2://")
     from common import topology
 
-    topology.declare(services=("customer",), uri=uri)
-    # two instances, as a scaled deployment runs them: races between processes are real
+    topology.declare(services=("customer", "worklog"), uri=uri)
+    # two instances, as a scaled deployment runs them: races between processes are real; and
+    # the worklog, asked of the entries a revisit verifies that the customer service has not
+    # seen yet
     first = ServiceProcess(environment, "customer").start()
+    worklog = ServiceProcess(environment, "worklog").start()
     try:
         first.wait_ready()
         second = ServiceProcess(environment, "customer").start()
         second.wait_ready()
+        worklog.wait_ready()
     except Exception:
-        first.stop()
+        discard(first, worklog)
         raise
     yield environment
-    discard(second, first)
+    discard(second, first, worklog)
     for url in environment.pg_urls.values():
         drop_pg_database(url)
     shutil.rmtree(environment.data_dir, ignore_errors=True)

@@ -95,13 +95,16 @@ def env(request, tmp_path_factory):
     environment = Environment.create(tmp_path_factory.mktemp("opp"), request.param)
     from common import topology
 
-    topology.declare(services=("opportunity",), uri=environment.amqp_uri)
+    # and the customer service, asked of customers the opportunity service has not seen yet
+    topology.declare(services=("opportunity", "customer"), uri=environment.amqp_uri)
     service = ServiceProcess(environment, "opportunity", BPC_SWEEP_INTERVAL="0.2").start()
+    customers = ServiceProcess(environment, "customer").start()
     try:
         service.wait_ready()
+        customers.wait_ready()
         yield environment
     finally:
-        discard(service)
+        discard(service, customers)
         environment.destroy()
 
 

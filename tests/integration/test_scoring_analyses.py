@@ -23,7 +23,7 @@ import pytest
 from common.actor import Actor
 from common.errors import Forbidden, ValidationFailed
 from common.events import Envelope, validate_payload
-from tests.support import Environment, ServiceProcess, discard, eventually, rpc
+from tests.support import Environment, ServiceProcess, customer_for, discard, eventually, rpc
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TOP = Actor(id="1", level=9, path=["1"], name="董事长")
@@ -42,13 +42,13 @@ def env(tmp_path_factory):
     env = Environment.create(tmp_path_factory.mktemp("analyses"), "sqlite")
     from common import topology
 
-    # no customer queues: the customer service does not run here, and entries it would keep
-    # (every entry_recorded) would pile up in a durable queue nobody reads
-    topology.declare(services=("worklog", "opportunity", "scoring"), uri=env.amqp_uri)
+    # the customer service too: an entry's customer must be one its author may work on
+    topology.declare(services=("worklog", "opportunity", "scoring", "customer"), uri=env.amqp_uri)
     processes = [
         ServiceProcess(env, "worklog", BPC_GRACE_HOUR="24"),  # yesterday is always late
         ServiceProcess(env, "opportunity", BPC_SWEEP_INTERVAL="0.3"),
         ServiceProcess(env, "scoring"),
+        ServiceProcess(env, "customer"),
     ]
     try:
         for process in processes:
@@ -223,19 +223,35 @@ def test_each_fake_report_indicator_flags_the_entries_built_to_trip_it(env):
 
     # over 16 h: three entries of one day, 1,000 minutes
     for minutes in (400, 400, 200):
-        record(env, a, customer_id="1", activities=["call"], minutes=minutes)
+        record(env, a, customer_id=customer_for(env, a), activities=["call"], minutes=minutes)
     # late: yesterday's work, logged today (the grace hour is 24 on this worklog)
     yesterday = (today() - timedelta(days=1)).isoformat()
-    late = record(env, b, customer_id="2", activities=["call"], minutes=60, work_date=yesterday)
+    late = record(
+        env,
+        b,
+        customer_id=customer_for(env, b),
+        activities=["call"],
+        minutes=60,
+        work_date=yesterday,
+    )
     assert late["late"]
-    record(env, b, customer_id="2", activities=["call"], minutes=60)
+    record(env, b, customer_id=customer_for(env, b), activities=["call"], minutes=60)
     # implausible: a contract signed with a customer but on no opportunity
-    record(env, c, customer_id="3", activities=["contract"], minutes=60)
-    record(env, c, customer_id="3", activities=["call"], minutes=60)
+    record(env, c, customer_id=customer_for(env, c), activities=["contract"], minutes=60)
+    record(env, c, customer_id=customer_for(env, c), activities=["call"], minutes=60)
     # expense outlier: ¥5,000 among expenses of ¥10–17 (robust z ≈ 0.6745 × 4,986 / 2)
-    record(env, d, customer_id="4", activities=["visit"], minutes=60, expense="5000")
+    record(
+        env, d, customer_id=customer_for(env, d), activities=["visit"], minutes=60, expense="5000"
+    )
     for amount in range(10, 18):
-        record(env, e, customer_id="5", activities=["visit"], minutes=30, expense=str(amount))
+        record(
+            env,
+            e,
+            customer_id=customer_for(env, e),
+            activities=["visit"],
+            minutes=30,
+            expense=str(amount),
+        )
 
     def report_is_complete():
         report = scoring(env, "fake_reports", manager)

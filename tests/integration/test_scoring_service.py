@@ -20,7 +20,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from common.actor import Actor
-from tests.support import ROOT, Environment, ServiceProcess, discard, eventually, publish_event, rpc
+from tests.support import (
+    ROOT,
+    Environment,
+    ServiceProcess,
+    customer_for,
+    discard,
+    eventually,
+    publish_event,
+    rpc,
+)
 
 _ids = itertools.count(random.randint(10**6, 10**7) * 100)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -36,7 +45,7 @@ class Running:
         self.env = env
         self.processes = {
             name: ServiceProcess(env, name, BPC_SWEEP_INTERVAL="0.3")
-            for name in ("worklog", "opportunity", "scoring")
+            for name in ("worklog", "opportunity", "scoring", "customer")
         }
 
     def start(self, *names):
@@ -55,9 +64,8 @@ def system(request, tmp_path_factory):
     env = Environment.create(tmp_path_factory.mktemp("scoring"), request.param)
     from common import topology
 
-    # no customer queues: the customer service does not run here, and entries it would keep
-    # (every entry_recorded) would pile up in a durable queue nobody reads
-    topology.declare(services=("worklog", "opportunity", "scoring"), uri=env.amqp_uri)
+    # the customer service too: an entry's customer must be one its author may work on
+    topology.declare(services=("worklog", "opportunity", "scoring", "customer"), uri=env.amqp_uri)
     running = Running(env)
     try:
         running.start()
@@ -121,11 +129,19 @@ def test_a_day_of_entries_gives_the_expected_curve_points_and_leaderboard(system
              "path": actor.path},
         )  # fmt: skip
 
-    record(env, zhang, customer_id=new_id(), activities=["visit"], minutes=120)  # 3 points
-    record(env, zhang, customer_id=new_id(), activities=["call"], minutes=30)  # 1 point
-    record(env, li, customer_id=new_id(), activities=["call", "visit"], minutes=200)  # 4
+    record(
+        env, zhang, customer_id=customer_for(env, zhang), activities=["visit"], minutes=120
+    )  # 3 points
+    record(
+        env, zhang, customer_id=customer_for(env, zhang), activities=["call"], minutes=30
+    )  # 1 point
+    record(
+        env, li, customer_id=customer_for(env, li), activities=["call", "visit"], minutes=200
+    )  # 4
     record(env, wang, activities=["meeting"], minutes=60)  # 0.5
-    record(env, an, customer_id=new_id(), activities=["call"], minutes=150)  # 1, ties 张伟
+    record(
+        env, an, customer_id=customer_for(env, an), activities=["call"], minutes=150
+    )  # 1, ties 张伟
     # wang advances an opportunity (+5); the sweep confiscates it two seconds later (−10)
     customer = new_id()
     publish_event(
@@ -177,10 +193,11 @@ def _post_entries(env, authors, count):
 
     def share(worker):
         author = authors[worker]
+        mine = customer_for(env, author)
         context = {"bpc_actor": author.to_header()}
         with ClusterRpcProxy(env.nameko_config(), context_data=context, timeout=30) as proxy:
             return [
-                proxy.worklog.record(customer_id=str(n + 1), activities=["call"], minutes=1)
+                proxy.worklog.record(customer_id=mine, activities=["call"], minutes=1)
                 for n in range(worker, count, len(authors))
             ]
 
@@ -265,7 +282,7 @@ def test_a_denied_visit_proves_its_entry_false_and_removes_its_minutes(system):
     env = system.env
     uid = new_id()
     rep = Actor(id=uid, level=2, path=["1", "2", uid], name="赵六")
-    customer = new_id()
+    customer = customer_for(env, rep)
     kept = record(env, rep, customer_id=customer, activities=["call"], minutes=30)
     claimed = record(env, rep, customer_id=customer, activities=["visit"], minutes=90)
     today = datetime.now(SHANGHAI).date().isoformat()

@@ -24,6 +24,7 @@ from tests.support import (
     Environment,
     EventTap,
     ServiceProcess,
+    customer_for,
     discard,
     eventually,
     publish_event,
@@ -43,14 +44,19 @@ def env(request, tmp_path_factory):
     environment = Environment.create(tmp_path_factory.mktemp("worklog"), request.param)
     from common import topology
 
-    topology.declare(services=("worklog",), uri=environment.amqp_uri)
+    # the owners an entry's references are confirmed with: customers are registered for real,
+    # opportunities come from opportunity events (their owner, asked, does not know them)
+    owners = ("customer", "opportunity")
+    topology.declare(services=("worklog", *owners), uri=environment.amqp_uri)
     # a grace hour of 24: yesterday is always still accepted (and marked late) in this module
     service = ServiceProcess(environment, "worklog", BPC_GRACE_HOUR="24").start()
+    others = [ServiceProcess(environment, name).start() for name in owners]
     try:
-        service.wait_ready()
+        for process in (service, *others):
+            process.wait_ready()
         yield environment
     finally:
-        discard(service)
+        discard(service, *others)
         environment.destroy()
 
 
@@ -69,16 +75,23 @@ def call(env, method, actor, **kwargs):
     return rpc(env, "worklog", method, actor=actor, **kwargs)
 
 
-def opportunity_at(env, holder: Actor, stage: str) -> str:
-    """An opportunity the worklog learns of from an opportunity event, held by ``holder``."""
+def customer_of(env, owner: Actor) -> str:
+    """A customer of ``owner``'s, registered with the customer service (one per owner)."""
+    return customer_for(env, owner)
+
+
+def opportunity_at(env, holder: Actor, stage: str, customer: str | None = None) -> str:
+    """An opportunity the worklog learns of from an opportunity event, held by ``holder``, on
+    a customer of theirs."""
     opportunity_id = new_id()
+    customer = customer or customer_of(env, holder)
     publish_event(
         env,
         "opportunity",
         "registered",
         {
             "opportunity_id": opportunity_id,
-            "customer_id": new_id(),
+            "customer_id": customer,
             "pipeline_id": "1",
             "title": "年度采购",
             "amount": "1000.00",
@@ -110,10 +123,14 @@ def _engine(env):
 def test_three_clicks_record_an_entry_linked_into_the_chain(env, people):
     _, owner, _ = people
     tap = EventTap(env.amqp_uri, "worklog")
-    first = call(env, "record", owner, customer_id=new_id(), activities=["call"], minutes=30)
+    first = call(
+        env, "record", owner, customer_id=customer_of(env, owner), activities=["call"], minutes=30
+    )
     assert first["author_id"] == owner.id and first["work_date"] == today()
     assert first["late"] is False and first["prev_hash"] is None and len(first["hash"]) == 64
-    second = call(env, "record", owner, customer_id=new_id(), activities=["visit"], minutes=90)
+    second = call(
+        env, "record", owner, customer_id=customer_of(env, owner), activities=["visit"], minutes=90
+    )
     assert second["prev_hash"] == first["hash"] and second["hash"] != first["hash"]
     assert second["points"] == 3
 
@@ -145,7 +162,7 @@ def test_the_same_request_key_records_one_entry_and_answers_it_again(env, people
     _, owner, _ = people
     tap = EventTap(env.amqp_uri, "worklog")
     before = _count(env, owner.id)
-    key, customer = f"retry-{new_id()}", new_id()
+    key, customer = f"retry-{new_id()}", customer_of(env, owner)
     entry = {"customer_id": customer, "activities": ["call"], "minutes": 12}
     first = call(env, "record", owner, **entry, request_key=key)
     again = call(env, "record", owner, **entry, request_key=key)
@@ -166,7 +183,7 @@ def test_the_same_request_key_records_one_entry_and_answers_it_again(env, people
 
 def test_each_rule_violation_is_a_422_with_its_code_and_records_nothing(env, people):
     _, owner, peer = people
-    customer = new_id()
+    customer = customer_of(env, owner)
     call(env, "record", owner, customer_id=customer, activities=["visit"], minutes=960)
     before = _count(env, owner.id)
 
@@ -192,7 +209,7 @@ def test_each_rule_violation_is_a_422_with_its_code_and_records_nothing(env, peo
     refused("expense_over_cap", expense="5000.01")
     refused("validation_failed", customer_id=None)  # visiting nobody
 
-    early = opportunity_at(env, owner, "contact")
+    early = opportunity_at(env, owner, "contact", customer)
     eventually(
         lambda: _try_record(env, owner, early),
         message="the opportunity event never reached the worklog",
@@ -206,10 +223,8 @@ def test_each_rule_violation_is_a_422_with_its_code_and_records_nothing(env, peo
 
 def _try_record(env, actor, opportunity_id):
     try:
-        return call(
-            env, "record", actor, customer_id=new_id(), opportunity_id=opportunity_id,
-            activities=["call"], minutes=5,
-        )  # fmt: skip
+        return call(env, "record", actor, opportunity_id=opportunity_id,  # on its customer
+                    activities=["call"], minutes=5)  # fmt: skip
     except ValidationFailed:
         return None  # the projection does not know it yet
 
@@ -248,7 +263,14 @@ def test_yesterday_after_the_grace_hour_is_too_late_and_records_nothing(tmp_path
 def test_the_database_refuses_update_and_delete_and_verify_names_a_tampered_entry(env, people):
     _, owner, _ = people
     ids = [
-        call(env, "record", owner, customer_id=new_id(), activities=["call"], minutes=m)["id"]
+        call(
+            env,
+            "record",
+            owner,
+            customer_id=customer_of(env, owner),
+            activities=["call"],
+            minutes=m,
+        )["id"]
         for m in (10, 20, 30)
     ]
     engine = _engine(env)
@@ -286,7 +308,9 @@ def test_the_database_refuses_update_and_delete_and_verify_names_a_tampered_entr
 
 def test_notes_append_and_visibility_follows_the_chain_of_command(env, people):
     supervisor, owner, peer = people
-    entry = call(env, "record", owner, customer_id=new_id(), activities=["call"], minutes=15)
+    entry = call(
+        env, "record", owner, customer_id=customer_of(env, owner), activities=["call"], minutes=15
+    )
     with pytest.raises(NotFound):
         call(env, "get", peer, entry_id=entry["id"])
     with pytest.raises(NotFound):
@@ -309,7 +333,14 @@ def test_the_export_pages_the_log_in_id_order_in_either_shape(env, people):
     _, owner, _ = people
     top = Actor(id="1", level=9, path=["1"], name="董事长")
     recorded = [
-        call(env, "record", owner, customer_id=new_id(), activities=["call"], minutes=m)
+        call(
+            env,
+            "record",
+            owner,
+            customer_id=customer_of(env, owner),
+            activities=["call"],
+            minutes=m,
+        )
         for m in (10, 20, 30)
     ]
     first = int(recorded[0]["id"]) - 1
@@ -356,7 +387,9 @@ def test_a_bulk_import_chains_past_entries_as_recording_would(env, people):
     assert by_date["2026-10-03"]["points"] == 3 + 1 and by_date["2026-10-03"]["minutes"] == 33
     assert by_date["2026-10-03"]["expense"] == "12.50"
     head = max(listed, key=lambda e: int(e["id"]))
-    after = call(env, "record", owner, customer_id=new_id(), activities=["call"], minutes=20)
+    after = call(
+        env, "record", owner, customer_id=customer_of(env, owner), activities=["call"], minutes=20
+    )
     assert after["prev_hash"] == head["hash"]
     assert call(env, "verify", owner)["valid"] is True
     with pytest.raises(ValidationFailed) as caught:
@@ -381,13 +414,15 @@ def test_entries_sent_at_the_same_moment_are_each_answered_on_one_chain(env, peo
         Actor(id=i, level=2, path=["1", sup.id, i], name=f"销售{n}")
         for n, i in enumerate(new_id() for _ in range(4))
     )
-    customer = new_id()
-    plain = {"customer_id": customer, "activities": ["call"]}
-    asks = [(a, {**plain, "minutes": 100}) for _ in range(15)]  # 1,400 fits, 1,500 does not
+
+    def plain(who):  # an entry on the author's own customer
+        return {"customer_id": customer_of(env, who), "activities": ["call"]}
+
+    asks = [(a, {**plain(a), "minutes": 100}) for _ in range(15)]  # 1,400 fits, 1,500 does not
     keys = [f"same-{new_id()}" for _ in range(5)]
-    asks += [(b, {**plain, "minutes": 10, "request_key": k}) for k in keys * 2]
-    asks += [(who, {**plain, "minutes": 15}) for _ in range(8) for who in (c, d)]
-    asks.insert(20, (c, {**plain, "minutes": 15, "activities": ["dancing"]}))
+    asks += [(b, {**plain(b), "minutes": 10, "request_key": k}) for k in keys * 2]
+    asks += [(who, {**plain(who), "minutes": 15}) for _ in range(8) for who in (c, d)]
+    asks.insert(20, (c, {**plain(c), "minutes": 15, "activities": ["dancing"]}))
 
     runners = {
         who.id: ClusterRpcProxy(
@@ -462,7 +497,7 @@ def test_two_instances_appending_to_one_chain_at_once_keep_it_whole(env, people)
         context = {"bpc_actor": rep.to_header()}
         answered = []
         with ClusterRpcProxy(env.nameko_config(), context_data=context, timeout=60) as proxy:
-            entry = {"customer_id": new_id(), "activities": ["call"], "minutes": 5}
+            entry = {"customer_id": customer_of(env, rep), "activities": ["call"], "minutes": 5}
             for _ in range(3):  # waves of entries, spread by the broker over both instances
                 replies = [proxy.worklog.record.call_async(**entry) for _ in range(24)]
                 for reply in replies:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 from nameko.exceptions import RemoteError
@@ -323,3 +324,51 @@ def test_a_gateway_being_killed_answers_503_in_json_not_namekos_500():
     body = json.loads(response.get_data(as_text=True))
     assert body["error"]["code"] == "service_unavailable"
     assert " / " in body["error"]["message"]  # 中文 / English
+
+
+# ---- exactly once and read-your-writes ------------------------------------------------------
+
+
+def test_every_write_carries_a_request_id_and_a_retried_key_carries_the_same(http, rpc):
+    """Services record a command's answer under the request id (a redelivered RPC does nothing
+    twice): every write has its own; a retry under one Idempotency-Key has the same one."""
+    rpc.answers[("customer", "register")] = {"id": "5", "name": "华为"}
+    rpc.answers[("customer", "get")] = {"id": "5", "name": "华为"}
+    for _ in range(2):
+        assert (
+            http.post("/api/v1/customers", json={"name": "华为"}, headers=bearer(REP)).status_code
+            == 201
+        )
+    keyed = {**bearer(REP), "Idempotency-Key": "k-1"}
+    for _ in range(2):
+        http.post("/api/v1/customers", json={"name": "华为"}, headers=keyed)
+    rpc.request_id = None
+    http.get("/api/v1/customers/5", headers=bearer(REP))
+    sent = [
+        r
+        for (_, method, _), r in zip(rpc.calls, rpc.request_ids, strict=True)
+        if method == "register"
+    ]
+    assert sent[0] != sent[1] and sent[2] == sent[3] and all(sent)
+    other = {**bearer(MANAGER), "Idempotency-Key": "k-1"}  # another user's key is another request
+    http.post("/api/v1/customers", json={"name": "华为"}, headers=other)
+    assert rpc.request_ids[-1] != sent[2]
+    assert rpc.request_ids[rpc.methods_called().index("customer.get")] is None  # reads have none
+
+
+def test_a_callers_own_changes_travel_with_their_next_requests(http, rpc):
+    """What a caller just changed (kind, id, when) goes with their next requests, so that a
+    service whose projection has not seen it yet asks the owner (read-your-writes)."""
+    rpc.answers[("opportunity", "advance")] = {"id": "42", "stage": "needs"}
+    rpc.answers[("worklog", "record")] = {"id": "9", "author_id": "42", "work_date": "2026-12-07"}
+    before = clock.now()
+    http.post("/api/v1/opportunities/42/advance", json={}, headers=bearer(REP))
+    http.post("/api/v1/worklog/entries", json={"opportunity_id": "42", "activities": ["call"],
+              "minutes": 5}, headers=bearer(REP))  # fmt: skip
+    ((kind, record, sent),) = json.loads(rpc.fresh)
+    assert (kind, record) == ("opportunity", "42")
+    assert before <= datetime.fromisoformat(sent) <= clock.now()
+    rpc.fresh = None
+    http.post("/api/v1/worklog/entries", json={"activities": ["training"], "minutes": 5},
+              headers=bearer(MANAGER))  # fmt: skip
+    assert rpc.fresh is None  # another caller's changes are not theirs
