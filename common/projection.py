@@ -175,6 +175,13 @@ class Mirror:
         if facts:
             self.write(session, facts, force)
 
+    def from_event(self, db, event) -> None:
+        """A live event (one fact: its data) or an import's page (``*_imported``: its items),
+        applied once (in the transaction that records the event processed)."""
+        imported = event.type.endswith("_imported")
+        once(db, event, lambda session, data: self.apply(
+            session, data["items"] if imported else [data]))  # fmt: skip
+
     def column(self):
         return getattr(self.model, self.key_column)
 
@@ -211,6 +218,14 @@ class Mirror:
         if not wanted:
             return 0
         return session.execute(delete(self.model).where(self.column().in_(wanted))).rowcount
+
+
+def once(db, event, write: Callable[[Session, dict], None]) -> None:
+    """``write(session, data)`` of an event, in the transaction that records the event as
+    processed: a redelivered event changes nothing."""
+    with db.unit_of_work() as uow:
+        if uow.first_time(event):
+            write(uow.session, event.payload())
 
 
 def newer(stored_at: datetime | None, incoming_at: datetime | None) -> bool:

@@ -67,37 +67,6 @@ def person_event(db: Db, event: Envelope) -> None:
     )  # fmt: skip
 
 
-# --- other projections -----------------------------------------------------------------------
-
-
-def _apply(db: Db, event: Envelope, mirror, facts_of) -> None:
-    with db.unit_of_work() as uow:
-        if uow.first_time(event):
-            mirror.apply(uow.session, facts_of(event.payload()))
-
-
-def opportunity_changed(db: Db, event: Envelope) -> None:
-    _apply(db, event, facts.OPPORTUNITIES, lambda data: [data])
-
-
-def opportunities_imported(db: Db, event: Envelope) -> None:
-    _apply(db, event, facts.OPPORTUNITIES, lambda data: data["items"])
-
-
-def customer_registered(db: Db, event: Envelope) -> None:
-    _apply(db, event, facts.CUSTOMERS, lambda data: [data])
-
-
-def customers_imported(db: Db, event: Envelope) -> None:
-    _apply(db, event, facts.CUSTOMERS, lambda data: data["items"])
-
-
-def customer_handed_over(db: Db, event: Envelope) -> None:
-    with db.unit_of_work() as uow:
-        if uow.first_time(event):
-            facts.customer_handed_over(uow.session, event.payload())
-
-
 # --- categories --------------------------------------------------------------------------------
 
 

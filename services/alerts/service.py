@@ -16,7 +16,7 @@ from common.actor import SYSTEM, Actor, CurrentActor, CurrentFreshness, require_
 from common.consumer import event_consumer
 from common.db import Database, command, database_errors_as_unavailable
 from common.errors import BpcError, Forbidden
-from common.projection import Owners
+from common.projection import Owners, once
 from common.rpc import TimedRpc
 from common.service import ServiceBase
 from services.alerts import facts, handlers, schemas
@@ -195,45 +195,45 @@ class AlertsService(ServiceBase):
 
     @event_consumer("customer", "customer_registered")
     def on_customer_registered(self, event) -> None:
-        handlers.customer_registered(self.db, event)
+        facts.CUSTOMERS.from_event(self.db, event)
 
     @event_consumer("opportunity", "registered")
     def on_opportunity_registered(self, event) -> None:
-        handlers.opportunity_changed(self.db, event)
+        facts.OPPORTUNITIES.from_event(self.db, event)
 
     @event_consumer("opportunity", "stage_advanced")
     def on_stage_advanced(self, event) -> None:
-        handlers.opportunity_changed(self.db, event)
+        facts.OPPORTUNITIES.from_event(self.db, event)
 
     @event_consumer("opportunity", "won")
     def on_won(self, event) -> None:
-        handlers.opportunity_changed(self.db, event)
+        facts.OPPORTUNITIES.from_event(self.db, event)
 
     @event_consumer("opportunity", "lost")
     def on_lost(self, event) -> None:
-        handlers.opportunity_changed(self.db, event)
+        facts.OPPORTUNITIES.from_event(self.db, event)
 
     @event_consumer("opportunity", "confiscated")
     def on_confiscated(self, event) -> None:
         """Who holds it (who may see it) changes."""
-        handlers.opportunity_changed(self.db, event)
+        facts.OPPORTUNITIES.from_event(self.db, event)
 
     @event_consumer("opportunity", "decided")
     def on_decided(self, event) -> None:
-        handlers.opportunity_changed(self.db, event)
+        facts.OPPORTUNITIES.from_event(self.db, event)
 
     @event_consumer("opportunity", "loss_requested")
     def on_loss_requested(self, event) -> None:
-        handlers.opportunity_changed(self.db, event)
+        facts.OPPORTUNITIES.from_event(self.db, event)
 
     @event_consumer("opportunity", "opportunities_imported")
     def on_opportunities_imported(self, event) -> None:
-        handlers.opportunities_imported(self.db, event)
+        facts.OPPORTUNITIES.from_event(self.db, event)
 
     @event_consumer("customer", "customer_handed_over")
     def on_customer_handed_over(self, event) -> None:
-        handlers.customer_handed_over(self.db, event)
+        once(self.db, event, facts.customer_handed_over)
 
     @event_consumer("customer", "customers_imported")
     def on_customers_imported(self, event) -> None:
-        handlers.customers_imported(self.db, event)
+        facts.CUSTOMERS.from_event(self.db, event)

@@ -148,13 +148,6 @@ def entries_recorded(db: Db, events: list[Envelope]) -> None:
                 facts.ENTRIES.apply(uow.session, [event.payload()])
 
 
-def entries_imported(db: Db, event: Envelope) -> None:
-    """A page of imported entries: those about a customer's visits and appointments."""
-    with db.unit_of_work() as uow:
-        if uow.first_time(event):
-            facts.ENTRIES.apply(uow.session, event.payload()["items"])
-
-
 def care_out(customer: Customer) -> dict:
     return {
         "customer_id": str(customer.id),

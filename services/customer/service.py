@@ -194,7 +194,7 @@ class CustomerService(ServiceBase):
     @event_consumer("worklog", "entries_imported")
     def on_entries_imported(self, event) -> None:
         """worklog.entries_imported: as entry_recorded, a page at a time."""
-        care_cases.entries_imported(self.db, event)
+        facts.ENTRIES.from_event(self.db, event)
 
     @batch_event_consumer("worklog", "entry_recorded")
     def on_entry_recorded(self, events) -> None:

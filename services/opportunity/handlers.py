@@ -185,26 +185,6 @@ def person_deactivated(db: Db, event: Envelope) -> None:
     log.info("user %s deactivated: %s opportunities to %s", user_id, len(held), supervisor_id)
 
 
-def customer_registered(db: Db, event: Envelope) -> None:
-    """customer.customer_registered: who owns the customer (read-your-writes fills it too)."""
-    with db.unit_of_work() as uow:
-        if uow.first_time(event):
-            facts.CUSTOMERS.apply(uow.session, [event.payload()])
-
-
-def customers_imported(db: Db, event: Envelope) -> None:
-    """customer.customers_imported: a page of customers, as registrations."""
-    with db.unit_of_work() as uow:
-        if uow.first_time(event):
-            facts.CUSTOMERS.apply(uow.session, event.payload()["items"])
-
-
-def customer_handed_over(db: Db, event: Envelope) -> None:
-    with db.unit_of_work() as uow:
-        if uow.first_time(event):
-            facts.customer_handed_over(uow.session, event.payload())
-
-
 _history = sweep.add_history
 
 # --- visibility and locking ------------------------------------------------------------------

@@ -17,7 +17,7 @@ from common.actor import Actor, CurrentActor, CurrentFreshness, require_actor
 from common.consumer import batch_event_consumer, event_consumer
 from common.db import Database, command, database_errors_as_unavailable
 from common.errors import BpcError
-from common.projection import Owners
+from common.projection import Owners, once
 from common.service import ServiceBase
 from services.opportunity import facts, handlers, readmodels, schemas
 from services.opportunity.models import Base
@@ -243,15 +243,15 @@ class OpportunityService(ServiceBase):
 
     @event_consumer("customer", "customer_registered")
     def on_customer_registered(self, event) -> None:
-        handlers.customer_registered(self.db, event)
+        facts.CUSTOMERS.from_event(self.db, event)
 
     @event_consumer("customer", "customer_handed_over")
     def on_customer_handed_over(self, event) -> None:
-        handlers.customer_handed_over(self.db, event)
+        once(self.db, event, facts.customer_handed_over)
 
     @event_consumer("customer", "customers_imported")
     def on_customers_imported(self, event) -> None:
-        handlers.customers_imported(self.db, event)
+        facts.CUSTOMERS.from_event(self.db, event)
 
     @event_consumer("worklog", "entries_imported")
     def on_entries_imported(self, event) -> None:

@@ -30,25 +30,29 @@ from services.worklog.models import CustomerState, Entry, EntryAlarm, Opportunit
 # --- the entries about customers (the customer service's projection) ----------------------------
 
 
-def entry_fact(entry: Entry) -> dict:
-    """An entry as ``entry_recorded`` carries it (less the author's path), with ``visit``."""
+def entry_event(row: dict, author_path: list[str] | None) -> dict:
+    """``entry_recorded`` data of a stored entry (a row's columns): what imports publish and the
+    ``customer_entry`` facts answer."""
+    appointment = row["next_appointment_at"]
     return {
-        "entry_id": str(entry.id),
-        "author_id": entry.author_id,
-        "work_date": entry.work_date.isoformat(),
-        "recorded_at": clock.isoformat(entry.recorded_at),
-        "late": bool(entry.late),
-        "customer_id": str(entry.customer_id) if entry.customer_id else None,
-        "opportunity_id": str(entry.opportunity_id) if entry.opportunity_id else None,
-        "stage": entry.stage,
-        "activities": list(entry.activities),
-        "points": entry.points,
-        "minutes": entry.minutes,
-        "expense": domain.format_money(entry.expense_fen),
-        "next_appointment_at": clock.isoformat(entry.next_appointment_at),
-        "difficulty": entry.difficulty,
-        "visit": "visit" in entry.activities,
-    }
+        "entry_id": str(row["id"]), "author_id": row["author_id"],
+        "author_path": author_path or [row["author_id"]],
+        "work_date": row["work_date"].isoformat(),
+        "recorded_at": clock.isoformat(row["recorded_at"]),
+        "late": bool(row["late"]),
+        "customer_id": str(row["customer_id"]) if row["customer_id"] else None,
+        "opportunity_id": str(row["opportunity_id"]) if row["opportunity_id"] else None,
+        "stage": row["stage"], "activities": list(row["activities"]), "points": row["points"],
+        "minutes": row["minutes"], "expense": domain.format_money(row["expense_fen"]),
+        "next_appointment_at": clock.isoformat(appointment) if appointment else None,
+        "difficulty": row.get("difficulty"),
+    }  # fmt: skip
+
+
+def entry_fact(entry: Entry) -> dict:
+    """An entry about a customer as the customer service keeps it (``visit``: one claimed)."""
+    columns = {c.key: getattr(entry, c.key) for c in Entry.__table__.columns}
+    return {**entry_event(columns, None), "visit": "visit" in entry.activities}
 
 
 def _about_customers():

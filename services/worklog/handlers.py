@@ -740,56 +740,7 @@ def person_event(db: Db, event: Envelope) -> None:
     projection.person_event(db, Person, event, CustomerState.owner_path)
 
 
-def opportunity_changed(db: Db, event: Envelope) -> None:
-    """Any opportunity event: its customer, holder, stage and status as of the event's time."""
-    with db.unit_of_work() as uow:
-        if uow.first_time(event):
-            facts.OPPORTUNITIES.apply(uow.session, [event.payload()])
-
-
-def opportunities_imported(db: Db, event: Envelope) -> None:
-    with db.unit_of_work() as uow:
-        if uow.first_time(event):
-            facts.OPPORTUNITIES.apply(uow.session, event.payload()["items"])
-
-
-def customer_registered(db: Db, event: Envelope) -> None:
-    with db.unit_of_work() as uow:
-        if uow.first_time(event):
-            facts.CUSTOMERS.apply(uow.session, [event.payload()])
-
-
-def customers_imported(db: Db, event: Envelope) -> None:
-    with db.unit_of_work() as uow:
-        if uow.first_time(event):
-            facts.CUSTOMERS.apply(uow.session, event.payload()["items"])
-
-
-def customer_handed_over(db: Db, event: Envelope) -> None:
-    with db.unit_of_work() as uow:
-        if uow.first_time(event):
-            facts.customer_handed_over(uow.session, event.payload())
-
-
 # --- bulk import ---------------------------------------------------------------------------------
-
-
-def _imported_event(entry_id: int, row: dict, path: str | None) -> dict:
-    """``entry_recorded`` data of an imported row (as ``_event`` gives for a recorded one)."""
-    appointment = row["next_appointment_at"]
-    return {
-        "entry_id": str(entry_id), "author_id": row["author_id"],
-        "author_path": path_list(path) or [row["author_id"]],
-        "work_date": row["work_date"].isoformat(),
-        "recorded_at": clock.isoformat(row["recorded_at"]),
-        "late": bool(row["late"]),
-        "customer_id": str(row["customer_id"]) if row["customer_id"] else None,
-        "opportunity_id": str(row["opportunity_id"]) if row["opportunity_id"] else None,
-        "stage": row["stage"], "activities": row["activities"], "points": row["points"],
-        "minutes": row["minutes"], "expense": domain.format_money(row["expense_fen"]),
-        "next_appointment_at": clock.isoformat(appointment) if appointment else None,
-        "difficulty": None,
-    }  # fmt: skip
 
 
 def import_entries(db: Db, actor: Actor, items: list[dict]) -> dict:
@@ -829,8 +780,10 @@ def import_entries(db: Db, actor: Actor, items: list[dict]) -> dict:
         # the projections of entries (the customer service's) learn them as live ones
         paths = dict(session.execute(select(Person.user_id, Person.path).where(
             Person.user_id.in_({r["author_id"] for r in rows}))).all())  # fmt: skip
-        imported = [_imported_event(entry_id, row, paths.get(row["author_id"]))
-                    for entry_id, row in zip(ids, rows, strict=True)]  # fmt: skip
+        imported = [
+            facts.entry_event({**row, "id": entry_id}, path_list(paths.get(row["author_id"])))
+            for entry_id, row in zip(ids, rows, strict=True)
+        ]
         for start in range(0, len(imported), IMPORTED_PAGE):
             uow.publish("entries_imported", {"items": imported[start : start + IMPORTED_PAGE]})
     return {"imported": len(rows)}

@@ -11,7 +11,7 @@ from nameko.rpc import rpc
 from common.actor import Actor, CurrentActor, CurrentFreshness, require_actor
 from common.consumer import event_consumer
 from common.db import Database, command, database_errors_as_unavailable
-from common.projection import Owners
+from common.projection import Owners, once
 from common.service import ServiceBase
 from services.worklog import facts, handlers, schemas
 from services.worklog.models import Base
@@ -123,45 +123,45 @@ class WorklogService(ServiceBase):
 
     @event_consumer("opportunity", "registered")
     def on_opportunity_registered(self, event) -> None:
-        handlers.opportunity_changed(self.db, event)
+        facts.OPPORTUNITIES.from_event(self.db, event)
 
     @event_consumer("opportunity", "stage_advanced")
     def on_stage_advanced(self, event) -> None:
-        handlers.opportunity_changed(self.db, event)
+        facts.OPPORTUNITIES.from_event(self.db, event)
 
     @event_consumer("opportunity", "confiscated")
     def on_confiscated(self, event) -> None:
-        handlers.opportunity_changed(self.db, event)
+        facts.OPPORTUNITIES.from_event(self.db, event)
 
     @event_consumer("opportunity", "decided")
     def on_decided(self, event) -> None:
-        handlers.opportunity_changed(self.db, event)
+        facts.OPPORTUNITIES.from_event(self.db, event)
 
     @event_consumer("opportunity", "won")
     def on_won(self, event) -> None:
-        handlers.opportunity_changed(self.db, event)
+        facts.OPPORTUNITIES.from_event(self.db, event)
 
     @event_consumer("opportunity", "loss_requested")
     def on_loss_requested(self, event) -> None:
-        handlers.opportunity_changed(self.db, event)
+        facts.OPPORTUNITIES.from_event(self.db, event)
 
     @event_consumer("opportunity", "lost")
     def on_lost(self, event) -> None:
-        handlers.opportunity_changed(self.db, event)
+        facts.OPPORTUNITIES.from_event(self.db, event)
 
     @event_consumer("opportunity", "opportunities_imported")
     def on_opportunities_imported(self, event) -> None:
-        handlers.opportunities_imported(self.db, event)
+        facts.OPPORTUNITIES.from_event(self.db, event)
 
     @event_consumer("customer", "customer_registered")
     def on_customer_registered(self, event) -> None:
         """An entry's customer must exist and be one its author may work on."""
-        handlers.customer_registered(self.db, event)
+        facts.CUSTOMERS.from_event(self.db, event)
 
     @event_consumer("customer", "customer_handed_over")
     def on_customer_handed_over(self, event) -> None:
-        handlers.customer_handed_over(self.db, event)
+        once(self.db, event, facts.customer_handed_over)
 
     @event_consumer("customer", "customers_imported")
     def on_customers_imported(self, event) -> None:
-        handlers.customers_imported(self.db, event)
+        facts.CUSTOMERS.from_event(self.db, event)

@@ -9,11 +9,14 @@ README's run command: on SQLite, on PostgreSQL, and with two instances of every 
 - References are checked: an entry on a customer that does not exist or is another's, an alarm
   on an opportunity or customer the caller may not see, a referrer the caller may not see are
   refused (422, saying nothing of the record) and record nothing.
-- Afterwards every projection matches its owner (``bpc check-projections``).
+- Afterwards every projection matches its owner (``bpc check-projections``); a projection
+  damaged behind its service's back is reported (by the check and by the drift gauge) and
+  repaired.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -22,7 +25,15 @@ from collections import Counter
 import pytest
 import requests
 
-from tests.support import Api, Environment, bpc_running, projections_in_step
+from tests.support import (
+    Api,
+    Environment,
+    bpc_running,
+    check_projections,
+    eventually,
+    metric_value,
+    projections_in_step,
+)
 
 PASSWORD = "Passw0rd!x"
 CLIENTS = 5
@@ -38,7 +49,10 @@ CONFIGS = {
 @pytest.fixture(scope="module", params=list(CONFIGS))
 def bpc(request, tmp_path_factory):
     backend, args = CONFIGS[request.param]
-    env = Environment.create(tmp_path_factory.mktemp("bpc-ryw"), backend)
+    # every projection sampled each second: bpc_projection_drift shows drift at once
+    env = Environment.create(
+        tmp_path_factory.mktemp("bpc-ryw"), backend, BPC_PROJECTION_SAMPLE_INTERVAL="1"
+    )
     with bpc_running(env, args=args) as running:
         yield running
 
@@ -189,3 +203,51 @@ def test_alarms_and_referrals_name_only_what_the_caller_may_see(bpc, team):
         )
         assert registered.status_code == 422, registered.text
     assert rep.get(f"/api/v1/customers/{mine['id']}").json()["referred_by"] is None
+
+
+def test_a_damaged_projection_is_reported_and_repaired(bpc, team):
+    """Rows of the worklog's projections removed and altered behind its back: the check names
+    them (missing, different), the drift gauge shows them, ``--repair`` restores them from the
+    owners, and the entry that needed them is taken again."""
+    from sqlalchemy import create_engine, text
+
+    env = bpc.env
+    rep, _ = team["reps"][2]
+    customer = rep.post("/api/v1/customers", {"name": f"受损{uuid.uuid4().hex[:6]}有限公司"}).json()
+    opp = rep.post(
+        "/api/v1/opportunities",
+        {
+            "customer_id": customer["id"],
+            "title": "修复",
+            "amount": "10.00",
+            "qualification": FEASIBLE,
+        },
+    ).json()
+    projections_in_step(env)
+    url = env.pg_urls.get("worklog") or f"sqlite:///{env.data_dir}/worklog.db"
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg2://"))
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM customer_states WHERE customer_id = :c"),
+                     {"c": int(customer["id"])})  # fmt: skip
+        conn.execute(text("UPDATE opportunity_states SET stage = 'won', holder_id = 'nobody' "
+                          "WHERE opportunity_id = :o"), {"o": int(opp["id"])})  # fmt: skip
+    engine.dispose()
+    code, report = check_projections(env, "worklog")
+    assert code == 1, report
+    assert re.search(r"worklog\.customers .* missing 1 ", report), report
+    assert re.search(r"worklog\.opportunities .* different 1 ", report), report
+
+    def gauge() -> float:
+        metrics = requests.get(env.metrics_url("worklog"), timeout=5).text
+        return metric_value(metrics, "bpc_projection_drift", projection="opportunities")
+
+    eventually(lambda: gauge() >= 1, timeout=30, message="the drift gauge never showed it")
+    code, report = check_projections(env, "worklog", "--repair")
+    assert code == 0, report
+    assert "repaired" in report
+    entry = rep.post(
+        "/api/v1/worklog/entries",
+        {"opportunity_id": opp["id"], "activities": ["call"], "minutes": 1},
+    )
+    assert entry.status_code == 201 and entry.json()["stage"] == opp["stage"], entry.text
+    eventually(lambda: gauge() == 0, timeout=30, message="the drift gauge never went back to 0")
