@@ -23,6 +23,7 @@ CONTEXT_KEY = "bpc_actor"
 # ``command``), and what the caller changed in the last seconds (``Freshness``)
 REQUEST_KEY = "bpc_request"
 FRESH_KEY = "bpc_fresh"
+REDELIVERED_KEY = "bpc_redelivered"  # set by a service on a request the broker redelivered
 
 
 @dataclass(frozen=True)

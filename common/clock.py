@@ -94,8 +94,10 @@ def isoformat(moment: datetime | None) -> str | None:
 
 
 def isoformat_exact(moment: datetime) -> str:
-    """RFC 3339 in UTC to the microsecond (for comparing moments, not for people)."""
-    return as_utc(moment).isoformat()
+    """RFC 3339 in the organisation's time zone to the microsecond: the time of a change, which
+    projections order by and compare with a caller's own later change (``isoformat`` keeps
+    whole seconds, and two changes within one second would look alike)."""
+    return as_utc(moment).astimezone(org_tz()).isoformat(timespec="microseconds")
 
 
 def as_utc(moment: datetime) -> datetime:

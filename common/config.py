@@ -81,7 +81,7 @@ def projection_ask_timeout() -> float:
 def projection_sample_interval() -> float:
     """Seconds between two samples of a service's projections against their owners (one page
     of each; ``bpc_projection_drift``); 0 switches sampling off."""
-    return float(os.environ.get("BPC_PROJECTION_SAMPLE_INTERVAL", "60"))
+    return float(os.environ.get("BPC_PROJECTION_SAMPLE_INTERVAL", "300"))
 
 
 def sweep_interval() -> float:

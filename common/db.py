@@ -64,7 +64,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from common import clock, config, metrics
-from common.actor import REQUEST_KEY
+from common.actor import REDELIVERED_KEY, REQUEST_KEY
 from common.errors import BpcError, ServiceUnavailable
 from common.events import Envelope, exchange_name, routing_key, validate_payload
 
@@ -241,10 +241,16 @@ _NOT_ANSWERED = object()
 
 @dataclass
 class Request:
-    """The request a worker serves: the gateway's id for it and the entrypoint it calls."""
+    """The request a worker serves: the gateway's id for it and the entrypoint it calls.
+
+    ``repeat``: whether it may have been served before — the broker redelivered it, or it is a
+    client's retry under an Idempotency-Key (ids ``k:…``); only then is its answer looked for
+    before the work (a first delivery of a fresh id cannot have one). Every answer is recorded
+    either way: a later redelivery finds it."""
 
     request_id: str
     operation: str
+    repeat: bool = True
     answered: bool = False
 
 
@@ -265,7 +271,7 @@ class Db:
 
     def answered_before(self):
         """The answer recorded for this worker's request (``_NOT_ANSWERED`` if none)."""
-        if self.request is None:
+        if self.request is None or not self.request.repeat:
             return _NOT_ANSWERED
         table = self._provider.request_log
         with self.read() as session:
@@ -360,7 +366,9 @@ class DatabaseProvider(DependencyProvider):
         request_id = worker_ctx.data.get(REQUEST_KEY)
         if not request_id:
             return Db(self)
-        return Db(self, Request(str(request_id)[:80], worker_ctx.entrypoint.method_name))
+        request_id = str(request_id)[:80]
+        repeat = bool(worker_ctx.data.get(REDELIVERED_KEY)) or request_id.startswith("k:")
+        return Db(self, Request(request_id, worker_ctx.entrypoint.method_name, repeat))
 
 
 class ConfirmedPublisher:
@@ -577,6 +585,8 @@ def command(fn):
             answer = fn(self, *args, **kwargs)
         except IntegrityError:
             # the same request delivered twice at the same moment: the other one committed
+            if db.request is not None:
+                db.request.repeat = True
             before = db.answered_before()
             if before is not _NOT_ANSWERED:
                 return before

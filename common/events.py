@@ -61,6 +61,7 @@ class CustomerRegistered(Payload):
     owner_path = fields.List(fields.String(), load_default=None)  # supervisor chain top → owner
     status = fields.String(load_default="prospect")  # prospect | customer (care)
     at = fields.String(load_default=None)  # when the customer last changed hands
+    changed_at = fields.String(load_default=None)  # the same, to the microsecond
 
 
 class CustomerHandedOver(Payload):
@@ -70,6 +71,7 @@ class CustomerHandedOver(Payload):
     reason = fields.String(required=True)
     to_owner_path = fields.List(fields.String(), load_default=None)
     at = fields.String(load_default=None)
+    changed_at = fields.String(load_default=None)
 
 
 class CustomersImported(Payload):
@@ -99,6 +101,9 @@ class OpportunityFact(Payload):
     at = fields.String(required=True)
     by = fields.String(required=True)  # a user id, or "system" for the sweep
     owner_path = fields.List(fields.String(), load_default=None)  # chain top → owner
+    # ``at`` to the microsecond: projections order a record's changes by it (two changes within
+    # one second would look alike by ``at``, which keeps whole seconds for scoring's keys)
+    changed_at = fields.String(load_default=None)
     # who it was confiscated from, while a supervisor holds it (they still read it)
     original_owner_id = fields.String(allow_none=True, load_default=None)
 

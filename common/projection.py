@@ -237,7 +237,9 @@ def newer(stored_at: datetime | None, incoming_at: datetime | None) -> bool:
 
 
 def fact_time(fact: dict) -> datetime | None:
-    at = fact.get("at")
+    """When the record changed to what the fact says: ``changed_at`` (to the microsecond), or
+    the event's ``at`` (whole seconds) for a fact that has none."""
+    at = fact.get("changed_at") or fact.get("at")
     if isinstance(at, datetime):
         return at
     return datetime.fromisoformat(at) if at else None

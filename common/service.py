@@ -14,7 +14,7 @@ from nameko.timer import timer
 from sqlalchemy import select, text
 
 from common import clock, config, metrics, projection
-from common.actor import require_actor
+from common.actor import REDELIVERED_KEY, require_actor
 from common.amqp import publish_transient
 from common.consumer import event_consumer
 from common.errors import BpcError, ServiceUnavailable, ValidationFailed
@@ -39,6 +39,21 @@ class _ReplyPublisher(Publisher):
 
 
 nameko.rpc.Responder.publisher_cls = _ReplyPublisher
+
+_unpack_headers = nameko.rpc.Rpc.unpack_message_headers
+
+
+def _unpack_with_redelivery(self, message):
+    """RPC context data, and whether the broker delivered this request before (to a worker
+    that died before acknowledging it): only then, or for a client's retry under an
+    Idempotency-Key, can a command find its answer already recorded (common.db ``command``)."""
+    context = _unpack_headers(self, message)
+    if (message.delivery_info or {}).get("redelivered"):
+        context[REDELIVERED_KEY] = True
+    return context
+
+
+nameko.rpc.Rpc.unpack_message_headers = _unpack_with_redelivery
 
 
 class ProbeFailed(BpcError):

@@ -118,6 +118,8 @@ class RecentChanges:
     a service whose projection of such a record is older asks the owner first, so that a
     client's next click sees what it was just told (read-your-writes)."""
 
+    kept = 8  # changes per caller
+
     def __init__(self, window: float | None = None):
         self.window = window if window is not None else fresh_window()
         self._changes: dict[str, dict[tuple[str, str], tuple[float, str]]] = {}
@@ -128,10 +130,10 @@ class RecentChanges:
         if len(self._changes) > 10000:
             self._changes.clear()
         mine = self._changes.setdefault(user_id, {})
+        mine.pop((kind, str(record_id)), None)
         mine[(kind, str(record_id))] = (time.monotonic() + self.window, sent)
-        if len(mine) > 50:  # a burst of changes: the oldest go first
-            for key, _ in sorted(mine.items(), key=lambda item: item[1][0])[: len(mine) - 50]:
-                del mine[key]
+        while len(mine) > self.kept:  # a burst of changes: the next clicks concern the last ones
+            del mine[next(iter(mine))]
 
     def of(self, user_id: str) -> list[list[str]]:
         mine = self._changes.get(user_id)
@@ -246,7 +248,7 @@ class Gateway:
             rpc.set_actor(call.actor)
             changes = self.recent.of(call.actor.id)
             if changes:
-                rpc.set_fresh(json.dumps(changes))
+                rpc.set_fresh(json.dumps(changes, separators=(",", ":")))
         if route.query is not None:
             call.query = self._load(route.query, request.args.to_dict(flat=True))
         if route.request is not None:

@@ -62,6 +62,8 @@ _EXTRA = {
     "test_scoring_service.py": 120.0,
     "test_instances.py": 90.0,
     "test_reliability.py": 60.0,
+    "test_read_your_writes.py": 130.0,
+    "test_demo.py": 30.0,
 }
 
 

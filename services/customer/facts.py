@@ -41,6 +41,7 @@ def customer_fact(customer, at: datetime | None) -> dict:
         "owner_path": path_list(customer.owner_path),
         "status": customer.status,
         "at": clock.isoformat(at or customer.created_at),
+        "changed_at": clock.isoformat_exact(at or customer.created_at),
     }
 
 

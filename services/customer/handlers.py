@@ -324,6 +324,7 @@ def owner_deactivated(db: Db, event: Envelope) -> None:
                     "reason": "owner_deactivated",
                     "to_owner_path": projection.path_list(supervisor_path),
                     "at": clock.isoformat(now),
+                    "changed_at": clock.isoformat_exact(now),
                 },
             )
     log.info(

@@ -78,6 +78,7 @@ def fact(opp: Opportunity, rules: domain.Pipeline, now: datetime, by: str) -> di
         "probability": stage.probability,
         "stage_deadline": clock.isoformat(opp.stage_deadline) if opp.stage_deadline else None,
         "at": clock.isoformat(now),
+        "changed_at": clock.isoformat_exact(now),
         "by": by,
     }
 

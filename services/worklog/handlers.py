@@ -194,8 +194,9 @@ def record(db: Db, actor: Actor, args: dict, owners: Owners, fresh: Freshness) -
     domain.check_expense(expense, domain.parse_money(config.expense_cap(), "expense_cap"))
     difficulty = domain.difficulty_in(args["difficulty"])
     asked = _Asked(
-        actor, args, now, work_date, late, minutes, expense, difficulty, db.request_id, fresh
-    )
+        actor, args, now, work_date, late, minutes, expense, difficulty, db.request_id, fresh,
+        repeat=args.get("request_key") is not None or db.request is None or db.request.repeat,
+    )  # fmt: skip
     group = _group_commit(db)
     try:
         return group.submit(asked)
@@ -244,6 +245,7 @@ class _Asked:
     request_key: str | None = None  # the gateway's id of this request (common.db ``command``)
     fresh: Freshness = field(default_factory=Freshness)  # what the author changed lately
     confirmed: bool = False  # the owners were asked: a refusal now is final
+    repeat: bool = True  # it may have been recorded before (common.db.Request.repeat)
 
     @property
     def key(self) -> tuple[str, str] | None:
@@ -300,7 +302,8 @@ def _append_group(uow, asked: list[_Asked]) -> list:
     session = uow.session
     outcomes: list = [None] * len(asked)
     # the requests recorded before under the same Idempotency-Key
-    keys = {a.key for a in asked if a.key is not None}
+    # (a first delivery of a fresh request id cannot have been recorded: not looked for)
+    keys = {a.key for a in asked if a.key is not None and a.repeat}
     known: dict[tuple[str, str], int] = {}
     if keys:
         rows = session.execute(
@@ -524,6 +527,7 @@ def _record_one(db: Db, a: _Asked) -> dict:
             if not is_unique_violation(exc):
                 raise
             log.info("chain of %s moved on (attempt %s); retrying", a.actor.id, attempt + 1)
+            a.repeat = True  # or the same request, recorded meanwhile by another delivery
             continue
         if isinstance(outcome, BaseException):
             raise outcome  # a refusal: nothing was written

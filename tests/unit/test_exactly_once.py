@@ -47,8 +47,8 @@ def provider(tmp_path):
 class Service:
     """A service whose ``create`` command inserts a row and publishes nothing."""
 
-    def __init__(self, provider, request_id: str | None, operation: str = "create"):
-        request = Request(request_id, operation) if request_id else None
+    def __init__(self, provider, request_id: str | None, operation: str = "create", repeat=True):
+        request = Request(request_id, operation, repeat) if request_id else None
         self.db = Db(provider, request)
         self.calls = 0
 
@@ -72,6 +72,23 @@ def test_a_redelivered_request_is_answered_again_and_does_nothing_again(provider
     again = Service(provider, "r:1")  # the same request, delivered to another worker
     assert again.create(name="华为") == first
     assert again.calls == 0 and count(provider) == 1
+
+
+def test_a_first_delivery_looks_for_no_answer_and_records_its_own(provider):
+    """A request delivered for the first time (not redelivered, no Idempotency-Key) cannot have
+    an answer yet: no query for one; its answer is recorded all the same, for a redelivery."""
+    from sqlalchemy import event
+
+    looked = []
+    event.listen(
+        provider.engine,
+        "before_cursor_execute",
+        lambda *args: looked.append(args[2]) if "FROM request_log" in args[2] else None,
+    )
+    first = Service(provider, "r:5", repeat=False).create(name="甲")
+    assert looked == []
+    assert Service(provider, "r:5", repeat=True).create(name="甲") == first
+    assert len(looked) == 1 and count(provider) == 1
 
 
 def test_other_requests_and_calls_without_an_id_each_do_their_work(provider):
@@ -115,7 +132,7 @@ def test_two_deliveries_at_the_same_moment_commit_one_effect(provider):
             Service(provider, "r:7").create(name=name)  # the other delivery, committed first
             return super().create.__wrapped__(self, name)
 
-    second = Overtaken(provider, "r:7")
+    second = Overtaken(provider, "r:7", repeat=False)  # it did not even look
     answer = second.create(name="甲")
     assert second.calls == 2  # it went to work: the answer was not there when it looked
     assert answer == Service(provider, "r:7").create(name="甲") and count(provider) == 1

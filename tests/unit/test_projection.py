@@ -176,3 +176,19 @@ def test_a_path_that_stops_above_its_user_gets_the_user():
     assert user_path(["1", "7"], "42") == "/1/7/42/"
     assert user_path(["1", "7", "42"], "42") == "/1/7/42/"
     assert user_path([], "42") == "/42/" and path_list("/1/7/42/") == ["1", "7", "42"]
+
+
+def test_two_changes_within_one_second_are_told_apart(session):
+    """``at`` keeps whole seconds (scoring keys facts by it); ``changed_at`` orders a record's
+    changes, and is what a caller's own change is compared with."""
+    second = T0.isoformat()
+    early = {**fact(4, "needs", 0), "at": second, "changed_at": T0.replace(microsecond=200_000)
+             .isoformat()}  # fmt: skip
+    late = {**fact(4, "demo", 0), "at": second, "changed_at": T0.replace(microsecond=700_000)
+            .isoformat()}  # fmt: skip
+    MIRROR.apply(session, [late])
+    MIRROR.apply(session, [early])  # redelivered after the later change: ignored
+    assert stored(session, 4) == ("7", "demo")
+    told = Freshness([["opportunity", "4", T0.replace(microsecond=650_000).isoformat()]])
+    assert told.stale("opportunity", 4, fact_time(early))
+    assert not told.stale("opportunity", 4, fact_time(late))
