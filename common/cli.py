@@ -140,6 +140,7 @@ def cmd_run(args) -> int:
     print("declaring broker topology …", flush=True)
     cmd_topology(args)
     counts = args.instances  # process name → how many (main() parsed --instances)
+    _share_database_connections(sum(counts.get(name, 1) for name in PROCESSES))
     procs: dict[str, subprocess.Popen] = {}
     stopping = False
 
@@ -204,6 +205,21 @@ def cmd_run(args) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
     return 0
+
+
+def _share_database_connections(processes: int) -> None:
+    """On PostgreSQL, every process started gets its share of BPC_DB_CONNECTIONS as its pool
+    (unless BPC_DB_POOL_SIZE / BPC_DB_MAX_OVERFLOW say otherwise)."""
+    urls = [config.db_url(name) for name in PROCESSES]
+    if not any(url.startswith("postgresql") for url in urls):
+        return
+    if "BPC_DB_POOL_SIZE" in os.environ or "BPC_DB_MAX_OVERFLOW" in os.environ:
+        return
+    pool, overflow = config.pool_share(processes, config.db_connections())
+    os.environ["BPC_DB_POOL_SIZE"] = str(pool)
+    os.environ["BPC_DB_MAX_OVERFLOW"] = str(overflow)
+    print(f"database connections: {processes} processes × (pool {pool} + overflow {overflow})"
+          f" ≤ {config.db_connections()}", flush=True)  # fmt: skip
 
 
 def _instances(values: list[str] | None) -> dict[str, int]:

@@ -183,6 +183,23 @@ def db_pool_size() -> int:
     return int(os.environ.get("BPC_DB_POOL_SIZE", "8"))
 
 
+def db_connections() -> int:
+    """Connections one ``bpc run`` may open on its PostgreSQL server, all its processes together
+    (BPC_DB_CONNECTIONS; default 80 of a default server's 100, the rest left to operators'
+    tools and migrations): ``bpc run`` gives each process its share (``pool_share``), so that
+    a burst on several instances waits for a connection of its own pool instead of being
+    refused by the server ("too many clients")."""
+    return int(os.environ.get("BPC_DB_CONNECTIONS", "80"))
+
+
+def pool_share(processes: int, budget: int) -> tuple[int, int]:
+    """(pool size, overflow) of each of ``processes`` sharing ``budget`` connections: at least
+    two each (a worker's and the outbox relay's), at most the defaults."""
+    share = max(2, budget // max(processes, 1))
+    pool = max(1, min(8, share // 2))
+    return pool, min(share - pool, max(0, max_workers() + 2 - pool))
+
+
 def db_max_overflow() -> int:
     """Connections opened beyond the kept ones in a burst, and closed after it: up to one per
     worker, plus the outbox relay and a background job, in all."""

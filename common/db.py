@@ -60,6 +60,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -608,7 +609,7 @@ def database_errors_as_unavailable(fn):
             return fn(*args, **kwargs)
         except BpcError:
             raise
-        except OperationalError as exc:
+        except (OperationalError, PoolTimeout) as exc:  # (every connection of the pool busy)
             log.warning("database unavailable in %s: %s", fn.__name__, exc)
             raise ServiceUnavailable("数据库暂时不可用 / Database temporarily unavailable") from exc
 

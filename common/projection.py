@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import String, delete, func, literal, select, update
+from sqlalchemy import String, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from common import clock, config
@@ -37,15 +37,29 @@ from common.actor import SYSTEM
 
 
 def upsert(
-    session: Session, model, key: str, values: dict, update_columns, index_elements=None
+    session: Session,
+    model,
+    key: str,
+    values: dict,
+    update_columns,
+    index_elements=None,
+    unless_later: str | None = None,
 ) -> None:
     """INSERT ``values``, or UPDATE ``update_columns`` of the row with the same ``key`` (or
-    the same ``index_elements``, for a composite key); no columns: keep the existing row."""
+    the same ``index_elements``, for a composite key); no columns: keep the existing row.
+
+    ``unless_later``: a time column; an existing row whose time is later than ``values``'
+    is kept. The test is part of the statement, so that it holds against a row another
+    transaction committed a moment ago (two instances writing one record's facts at once)."""
     stmt = _insert(session)(model).values(**values)
     columns = {c: stmt.excluded[c] for c in update_columns}
     elements = [getattr(model, name) for name in (index_elements or (key,))]
     if columns:
-        stmt = stmt.on_conflict_do_update(index_elements=elements, set_=columns)
+        where = None
+        if unless_later is not None and values.get(unless_later) is not None:
+            stored = getattr(model, unless_later)
+            where = or_(stored.is_(None), stored <= stmt.excluded[unless_later])
+        stmt = stmt.on_conflict_do_update(index_elements=elements, set_=columns, where=where)
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=elements)
     session.execute(stmt)
@@ -267,8 +281,11 @@ def write_latest(
         existing = dict(session.execute(select(key, model.as_of).where(key.in_(list(rows)))).all())
     for value, row in rows.items():
         if value in existing and not newer(existing[value], row.get("as_of")):
-            continue
-        upsert(session, model, key_column, row, columns or [c for c in row if c != key_column])
+            continue  # (read without a lock: the statement tests it again, atomically)
+        upsert(
+            session, model, key_column, row, columns or [c for c in row if c != key_column],
+            unless_later=None if force else "as_of",
+        )  # fmt: skip
 
 
 # --- asking the owner (read-your-writes) -------------------------------------------------------

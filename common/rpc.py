@@ -113,6 +113,7 @@ class RpcClient:
                 {"args": (), "kwargs": kwargs},
                 serializer=self.provider.serializer,
                 exchange=self.provider.exchange,
+                declare=[self.provider.exchange],  # (once a connection: kombu remembers)
                 routing_key=f"{service}.{method}",
                 reply_to=self.listener.routing_key,
                 correlation_id=correlation_id,

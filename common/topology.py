@@ -1,8 +1,10 @@
 """Broker topology: declared before any service starts, by the run command and deploy jobs.
 
 Every producer's topic exchange, every consumer's durable queue with its retry and
-dead-letter queues, and the dead-letter exchange. Consumers are discovered from the service
-classes themselves, so a new ``@event_consumer`` is declared without a second list to edit.
+dead-letter queues, the dead-letter exchange and nameko's RPC exchange (a request published
+before any service has declared it would be dropped, and its channel closed). Consumers are
+discovered from the service classes themselves, so a new ``@event_consumer`` is declared
+without a second list to edit.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import importlib
 import inspect
 
 import kombu
+from nameko.rpc import get_rpc_exchange
 
 from common import config
 from common.consumer import DLX, EventConsumer, declare_family, queue_family
@@ -65,7 +68,8 @@ def declare(services=config.SERVICES, uri: str | None = None) -> dict:
         for service in config.SERVICES:
             kombu.Exchange(exchange_name(service), type="topic", durable=True)(channel).declare()
         kombu.Exchange(DLX, type="direct", durable=True)(channel).declare()
+        get_rpc_exchange({})(channel).declare()
         families = queue_families(services)
         for event_type, family in families:
             declare_family(channel, family, event_type)
-    return {"exchanges": len(config.SERVICES) + 1, "queues": sum(len(f) for _, f in families)}
+    return {"exchanges": len(config.SERVICES) + 2, "queues": sum(len(f) for _, f in families)}

@@ -37,20 +37,37 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+_handed_out: set[int] = set()  # ports this process gave a system that may not listen yet
+
+
 def free_port_range(count: int = 8) -> int:
     """The first of ``count`` consecutive free ports below the kernel's ephemeral range
     (32768–60999): a port picked inside it may be taken a moment later as the local end of an
-    outgoing connection (to RabbitMQ, PostgreSQL), and a metrics server would then fail to
-    bind."""
+    outgoing connection (to RabbitMQ, PostgreSQL), and a server would then fail to bind.
+
+    Each test process of ``./bpc test`` (BPC_TEST_SHARD=i/n) draws from its own slice of
+    20000–32000, and never hands out a port twice: a port is free until the system it was
+    given to starts listening, seconds later, and another process must not take it meanwhile.
+    """
+    low, high = 20_000, 32_000
+    shard = os.environ.get("BPC_TEST_SHARD", "")
+    if "/" in shard:
+        index, total = (int(part) for part in shard.split("/", 1))
+        width = (high - low) // max(total, 1)
+        low, high = low + index * width, low + (index + 1) * width
     rng = random.Random()
     for _ in range(200):
-        base = rng.randrange(20_000, 32_000)
+        base = rng.randrange(low, high - count)
+        ports = range(base, base + count)
+        if _handed_out.intersection(ports):
+            continue
         try:
-            for port in range(base, base + count):
+            for port in ports:
                 with socket.socket() as sock:
                     sock.bind(("127.0.0.1", port))
         except OSError:
             continue
+        _handed_out.update(ports)
         return base
     raise RuntimeError("no free range of ports")
 
@@ -151,9 +168,11 @@ class Environment:
         env = cls(backend=backend, extra=dict(extra))
         env.vhost = create_vhost()
         env.data_dir = tmp
-        env.gateway_port = free_port()
-        # a distinct, free range of ports: 10 apart for each of up to 3 instances a service
-        env.metrics_offset = free_port_range(30) - 9101
+        # a distinct, free range of ports: the metrics' (10 apart for each of up to 3
+        # instances a service), then the gateway's
+        base = free_port_range(31)
+        env.metrics_offset = base - 9101
+        env.gateway_port = base + 30
         if backend == "postgresql":
             for service in (*SERVICES, "gateway"):
                 env.pg_urls[service] = create_pg_database(f"bpc_t_{service}")
@@ -163,7 +182,8 @@ class Environment:
         delete_vhost(self.vhost)
         for url in self.pg_urls.values():
             drop_pg_database(url)
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        if not os.environ.get("BPC_TEST_KEEP_LOGS"):  # set it to read the services' logs after
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
     @property
     def amqp_uri(self) -> str:
@@ -189,6 +209,8 @@ class Environment:
         )
         for service, url in self.pg_urls.items():
             env[f"BPC_DB_URL_{service.upper()}"] = url
+        if self.pg_urls:  # two test processes may each run a BPC on the one server (100)
+            env["BPC_DB_CONNECTIONS"] = "40"
         env.update(self.extra)
         env.update(overrides)
         return env

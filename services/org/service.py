@@ -29,6 +29,13 @@ class OrgService(ServiceBase):
     sources = queries.SOURCES
     first_start = AdminBootstrap()
 
+    @rpc
+    def health(self) -> dict:
+        """Anyone (the gateway's /healthz): once the first start is done (the administrator
+        exists) and the database answers."""
+        self.first_start.wait()
+        return super().health()
+
     # --- identity ----------------------------------------------------------------------
 
     @rpc
@@ -38,6 +45,7 @@ class OrgService(ServiceBase):
         Bad credentials or an inactive user → Unauthenticated.
         """
         args = schemas.load(schemas.LoginArgs, {"login": login, "password": password})
+        self.first_start.wait()
         with self.db.unit_of_work() as uow:
             answer = commands.login(uow, args["login"], args["password"])
         if answer is None:

@@ -39,16 +39,25 @@ def team(bpc, admin):
     supervisor, lead = user("wl_sup", 4, "1", "王主管")
     rep, rep_api = user("wl_rep", 2, supervisor["id"], "张三")
     peer, peer_api = user("wl_peer", 2, supervisor["id"], "李四")
-    return {"supervisor": (supervisor, lead), "rep": (rep, rep_api), "peer": (peer, peer_api)}
+    customers = []  # the rep's own customers: an entry's customer must be one she may work on
+    for n in range(4):
+        made = rep_api.post("/api/v1/customers", {"name": f"日报客户{n}{tag}有限公司"})
+        assert made.status_code == 201, made.text
+        customers.append(made.json()["id"])
+    return {
+        "supervisor": (supervisor, lead), "rep": (rep, rep_api), "peer": (peer, peer_api),
+        "customers": customers,
+    }  # fmt: skip
 
 
 def test_three_clicks_and_the_chain(team):
     rep, api = team["rep"]
+    c1, c2, _, _ = team["customers"]
     catalog = api.get("/api/v1/activities").json()["items"]
     assert {"call", "visit", "meeting"} <= {a["key"] for a in catalog}
-    first = api.post(ENTRIES, {"customer_id": "1", "activities": ["visit"], "minutes": 45})
+    first = api.post(ENTRIES, {"customer_id": c1, "activities": ["visit"], "minutes": 45})
     assert first.status_code == 201, first.text
-    second = api.post(ENTRIES, {"customer_id": "2", "activities": ["call"], "minutes": 15})
+    second = api.post(ENTRIES, {"customer_id": c2, "activities": ["call"], "minutes": 15})
     assert second.status_code == 201
     a, b = first.json(), second.json()
     assert a["author_id"] == rep["id"] and a["late"] is False
@@ -75,6 +84,7 @@ def test_an_entry_can_never_be_changed_or_deleted(team):
 
 def test_rule_violations_answer_422_with_their_code_and_record_nothing(team):
     _, api = team["rep"]
+    c3 = team["customers"][2]
     before = len(api.get(ENTRIES).json()["items"])
     tomorrow = (datetime.now(SHANGHAI) + timedelta(days=1)).date().isoformat()
     cases = [
@@ -85,13 +95,13 @@ def test_rule_violations_answer_422_with_their_code_and_record_nothing(team):
         ({"expense": "99999"}, "expense_over_cap"),
     ]
     for change, code in cases:
-        body = {"customer_id": "3", "activities": ["call"], "minutes": 10, **change}
+        body = {"customer_id": c3, "activities": ["call"], "minutes": 10, **change}
         answer = api.post(ENTRIES, body)
         assert answer.status_code == 422, (change, answer.text)
         assert answer.json()["error"]["code"] == code, (change, answer.json())
-    full = api.post(ENTRIES, {"customer_id": "3", "activities": ["visit"], "minutes": 960})
+    full = api.post(ENTRIES, {"customer_id": c3, "activities": ["visit"], "minutes": 960})
     assert full.status_code == 201
-    over = api.post(ENTRIES, {"customer_id": "3", "activities": ["visit"], "minutes": 960})
+    over = api.post(ENTRIES, {"customer_id": c3, "activities": ["visit"], "minutes": 960})
     assert over.status_code == 422 and over.json()["error"]["code"] == "day_limit_exceeded"
     assert len(api.get(ENTRIES).json()["items"]) == before + 1
 
@@ -100,7 +110,8 @@ def test_visibility_and_the_curve(team):
     rep, api = team["rep"]
     _, lead = team["supervisor"]
     _, peer = team["peer"]
-    entry = api.post(ENTRIES, {"customer_id": "4", "activities": ["call"], "minutes": 5}).json()
+    c4 = team["customers"][3]
+    entry = api.post(ENTRIES, {"customer_id": c4, "activities": ["call"], "minutes": 5}).json()
     assert peer.get(f"{ENTRIES}/{entry['id']}").status_code == 404
     seen = lead.get(ENTRIES, params={"author_id": rep["id"]}).json()["items"]
     assert entry["id"] in {e["id"] for e in seen}

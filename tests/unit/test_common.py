@@ -115,3 +115,15 @@ def test_consumer_bindings_follow_the_routing_facets():
         binding("worklog", "entry_recorded", ("minutes",))
     with pytest.raises(ValueError):
         binding("org", "user_created", ("level",))
+
+
+def test_the_processes_of_one_bpc_share_the_database_server_s_connections():
+    """``bpc run`` on PostgreSQL: however many instances, the processes together stay within
+    BPC_DB_CONNECTIONS (a refused connection would be a 503), each with at least two."""
+    from common import config
+
+    for processes, budget in ((8, 80), (16, 80), (16, 40), (48, 40)):
+        pool, overflow = config.pool_share(processes, budget)
+        assert pool >= 1 and pool + overflow >= 2
+        if budget // processes >= 2:
+            assert processes * (pool + overflow) <= budget

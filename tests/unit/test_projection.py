@@ -13,7 +13,15 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from common.actor import Actor, Freshness, branch_head, may_work_on
 from common.db import make_engine, service_base
-from common.projection import Mirror, digest, fact_time, path_list, user_path, write_latest
+from common.projection import (
+    Mirror,
+    digest,
+    fact_time,
+    path_list,
+    upsert,
+    user_path,
+    write_latest,
+)
 from common.projection_check import Sampler, check, compare_page
 
 Base = service_base()
@@ -68,6 +76,21 @@ def test_a_late_event_never_overwrites_a_later_state(session):
     MIRROR.apply(session, [fact(1, "demo", 2)])
     MIRROR.apply(session, [fact(1, "needs", 1)])  # redelivered late: older than what is stored
     assert stored(session, 1) == ("7", "demo")
+
+
+def test_the_statement_itself_keeps_a_later_row_written_after_the_check(session):
+    """Two instances writing one record's facts at once: each reads the row's time before the
+    other commits. The upsert tests the time again against the row it finds, so the older
+    fact cannot win by committing last."""
+    MIRROR.apply(session, [fact(4, "demo", 5)])  # committed by the other instance meanwhile
+    older = _row(fact(4, "needs", 1))  # checked against what this one read before: passed
+    upsert(session, Holder, "opportunity_id", older, ["holder_id", "stage", "as_of"],
+           unless_later="as_of")  # fmt: skip
+    assert stored(session, 4) == ("7", "demo")
+    newer = _row(fact(4, "quote", 6))
+    upsert(session, Holder, "opportunity_id", newer, ["holder_id", "stage", "as_of"],
+           unless_later="as_of")  # fmt: skip
+    assert stored(session, 4) == ("7", "quote")
 
 
 def test_the_last_fact_of_a_record_in_one_page_wins_and_a_repair_overwrites(session):
