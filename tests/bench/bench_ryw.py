@@ -90,8 +90,11 @@ class System:
         env.admin_password = f"Bench-{uuid.uuid4().hex}"
         env.gateway_port = free_port()
         env.metrics_offset = free_metrics_offset()
+        # both trees with the pools the base had (the head's `bpc run` would otherwise share
+        # BPC_DB_CONNECTIONS among its processes: a difference that is not the one measured)
         env.extra = {"BPC_GRACE_HOUR": "24", "BPC_LOG_LEVEL": "WARNING",
-                     "BPC_START_TIMEOUT": str(self.start_timeout)}  # fmt: skip
+                     "BPC_START_TIMEOUT": str(self.start_timeout),
+                     "BPC_DB_POOL_SIZE": "8", "BPC_DB_MAX_OVERFLOW": "14"}  # fmt: skip
         self.bpc = RunningBpc(env, root=self.tree)
         self.bpc.start(timeout=self.start_timeout)
         return self
