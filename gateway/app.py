@@ -41,6 +41,7 @@ from gateway.errors import (
 from gateway.idempotency import MAX_KEY_LENGTH
 from gateway.routes import ROUTES
 from gateway.routing import Call, Route, url_map
+from gateway.web import secured
 
 log = logging.getLogger(__name__)
 
@@ -183,18 +184,59 @@ def actor_from(resolved: dict) -> Actor:
     )
 
 
-def _fields_with_nul(value, path: str = "") -> list[str]:
+EARLIEST, LATEST = date(1901, 1, 1), date(2099, 12, 31)  # every date a client may send
+NUL = "包含非法字符 (NUL) / Contains an invalid character (NUL)"
+UNENCODABLE = "包含无法编码的字符 / Contains a character that cannot be encoded (UTF-8)"
+OUT_OF_RANGE = "日期须在 1901-01-01 与 2099-12-31 之间 / A date between 1901-01-01 and 2099-12-31"
+REVERSED = "开始日期不能晚于结束日期 / 'from' must not be after 'to'"
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:  # no database stores NUL in text; PostgreSQL refuses it outright
+        return NUL
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone UTF-16 surrogate ("\ud800") from JSON
+            return UNENCODABLE
+    return None
+
+
+def _printable(name: str) -> str:
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def input_problems(value, path: str = "") -> dict[str, list[str]]:
+    """What no service can take, wherever it stands in a request's input (keys included):
+    text with NUL or that cannot be encoded, a date outside 1901–2099; by field."""
+    found: dict[str, list[str]] = {}
     if isinstance(value, str):
-        return [path or "_schema"] if "\x00" in value else []
-    if isinstance(value, dict):
-        return [
-            f
-            for k, v in value.items()
-            for f in _fields_with_nul(v, f"{path}.{k}" if path else str(k))
-        ]
-    if isinstance(value, list):
-        return [f for i, v in enumerate(value) for f in _fields_with_nul(v, f"{path}.{i}")]
-    return []
+        problem = _text_problem(value)
+        if problem:
+            found[path or "_schema"] = [problem]
+    elif isinstance(value, date):  # (a datetime is a date)
+        if not EARLIEST <= (value.date() if isinstance(value, datetime) else value) <= LATEST:
+            found[path or "_schema"] = [OUT_OF_RANGE]
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = _printable(str(key))
+            where = f"{path}.{name}" if path else name
+            if isinstance(key, str) and _text_problem(key):
+                found[where] = [_text_problem(key)]
+            found.update(input_problems(item, where))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found.update(input_problems(item, f"{path}.{i}"))
+    return found
+
+
+def _range_problems(loaded: dict) -> dict[str, list[str]]:
+    """A range whose start is after its end (``from`` and ``to`` of a query)."""
+    start, end = loaded.get("from_", loaded.get("from")), loaded.get("to")
+    if isinstance(start, date) and isinstance(end, date) and type(start) is type(end):
+        if start > end:
+            return {"from": [REVERSED]}
+    return {}
 
 
 def _bearer(request: Request) -> str:
@@ -228,7 +270,9 @@ class Gateway:
             except WerkzeugNotFound:
                 raise RouteNotFound() from None
             except WerkzeugMethodNotAllowed as exc:
-                allowed = sorted(exc.valid_methods or [])
+                allowed = self._methods_matching(request.path, exc.valid_methods or [])
+                if not allowed:  # e.g. an id no row can have: no method would match it
+                    raise RouteNotFound() from None
                 raise MethodNotAllowed(details={"allowed": allowed}) from None
             label = route.path
             response = self._serve(route, path_args, request, rpc)
@@ -238,7 +282,19 @@ class Gateway:
                 response.headers["Allow"] = ", ".join(exc.details.get("allowed", []))
         HTTP_REQUESTS.labels(request.method, label, str(response.status_code)).inc()
         HTTP_LATENCY.labels(request.method, label).observe(time.perf_counter() - started)
-        return response
+        return secured(response)
+
+    def _methods_matching(self, path: str, methods) -> list[str]:
+        """The methods whose route matches ``path`` with its parameters converted: werkzeug
+        offers a method whose path only looks alike (``/users/2147483648``: no valid id)."""
+        found = []
+        for method in methods:
+            try:
+                self._adapter.match(path, method)
+            except (WerkzeugNotFound, WerkzeugMethodNotAllowed):
+                continue
+            found.append(method)
+        return sorted(found)
 
     def _serve(self, route: Route, path_args: dict, request: Request, rpc) -> Response:
         call = Call(rpc=rpc, actor=None, path=path_args, gateway=self)
@@ -297,19 +353,24 @@ class Gateway:
 
     @staticmethod
     def _load(schema_cls, data) -> dict:
+        problems = input_problems(data)  # (before the schema: its messages would quote them)
+        if problems:
+            raise ValidationFailed(details=problems)
+        schema = instance_of(schema_cls)
         try:
-            loaded = _jsonable(instance_of(schema_cls).load(data))
+            loaded = schema.load(data)
         except ValidationError as exc:
             messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
             raise ValidationFailed(details=messages) from None
-        bad = _fields_with_nul(loaded)
-        if bad:  # no database stores NUL in text; PostgreSQL refuses it outright
-            raise ValidationFailed(
-                details={
-                    f: ["包含非法字符 (NUL) / Contains an invalid character (NUL)"] for f in bad
-                }
-            )
-        return loaded
+        problems = input_problems(loaded) or _range_problems(loaded)
+        if problems:  # named as the client names them (``from``, not ``from_``)
+            named = {}
+            for where, messages in problems.items():
+                head, dot, rest = where.partition(".")
+                field = schema.fields.get(head)
+                named[((field.data_key or head) if field else head) + dot + rest] = messages
+            raise ValidationFailed(details=named)
+        return _jsonable(loaded)
 
     @staticmethod
     def _raw_body(request: Request) -> bytes:

@@ -678,7 +678,18 @@ class AdvanceRequest(Strict):
 
 class DecisionRequest(Strict):
     action = fields.String(required=True, validate=validate.OneOf(DECISIONS))
-    assignee_id = Id(allow_none=True, load_default=None)
+    assignee_id = Id(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "reassign: required; keep and return: must be absent"},
+    )
+
+    @validates_schema
+    def _assignee_only_to_reassign(self, data, **kwargs):
+        if data.get("action") in ("keep", "return") and data.get("assignee_id") is not None:
+            raise ValidationError(
+                "只有改派需要指定接收人 / Only reassign takes an assignee", "assignee_id"
+            )
 
 
 class LoseRequest(Strict):

@@ -19,7 +19,7 @@ from gateway.app import Gateway
 from gateway.errors import error_response
 from gateway.idempotency import IdempotencyStore
 from gateway.models import Base
-from gateway.web import static_response
+from gateway.web import secured, static_response
 
 
 class AnyMethod(HttpRequestHandler):
@@ -37,7 +37,7 @@ class AnyMethod(HttpRequestHandler):
         API's JSON like every other error — never nameko's plain-text 500."""
         if isinstance(exc, ContainerBeingKilled):
             exc = ServiceUnavailable("网关正在重启，请重试 / The gateway is restarting; retry")
-        return error_response(exc)
+        return secured(error_response(exc))
 
 
 http_any = AnyMethod.decorator

@@ -38,6 +38,8 @@ def static_response(path: str, method: str) -> Response | None:
     root = web_dir()
     if path in ("", "index.html"):
         file, cache = root / "index.html", "no-cache"
+    elif "\x00" in path:  # no file has it in its name: the API's 404
+        return None
     elif path.startswith("assets/") and path.count("/") == 1 and ".." not in path:
         file, cache = root / path, "public, max-age=31536000, immutable"
     else:
@@ -48,7 +50,20 @@ def static_response(path: str, method: str) -> Response | None:
         return None
     mimetype = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
     content_type = f"{mimetype}; charset=utf-8" if mimetype in TEXT else mimetype
-    headers = {"Cache-Control": cache, "X-Content-Type-Options": "nosniff"}
-    if file.name == "index.html":
-        headers["Content-Security-Policy"] = CSP
-    return Response(b"" if method == "HEAD" else body, content_type=content_type, headers=headers)
+    response = Response(
+        b"" if method == "HEAD" else body,
+        content_type=content_type,
+        headers={"Cache-Control": cache},
+    )
+    return secured(response)
+
+
+def secured(response: Response) -> Response:
+    """Every answer of the gateway: never sniffed into another type; an HTML one (the page,
+    the handbook) runs nothing but its own files and is framed by no one."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if response.mimetype == "text/html":
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+    return response

@@ -372,3 +372,95 @@ def test_a_callers_own_changes_travel_with_their_next_requests(http, rpc):
     http.post("/api/v1/worklog/entries", json={"activities": ["training"], "minutes": 5},
               headers=bearer(MANAGER))  # fmt: skip
     assert rpc.fresh is None  # another caller's changes are not theirs
+
+
+# ---- input no service can take, and the headers of every answer ----------------------------
+
+
+def _raw_post(http, path: str, text: str, headers: dict | None = None):
+    """A body as a client may send it: JSON text with escapes (a lone surrogate is legal JSON)."""
+    return http.post(path, data=text.encode(), headers={"Content-Type": "application/json",
+                                                        **(headers or {})})  # fmt: skip
+
+
+def test_text_that_cannot_be_encoded_is_refused_like_nul_and_reaches_no_service(http, rpc):
+    for body in ('{"login": "a\\ud800", "password": "x"}', '{"\\udfff": 1, "password": "x"}'):
+        response = _raw_post(http, "/api/v1/auth/login", body)
+        assert response.status_code == 422, response.data
+        details = error_of(response)["details"]
+        assert any("UTF-8" in m for messages in details.values() for m in messages)
+    response = _raw_post(http, "/api/v1/customers", '{"name": "华为\\ud83d公司"}', bearer(REP))
+    assert response.status_code == 422 and "name" in error_of(response)["details"]
+    assert not [c for c in rpc.calls if c[1] in ("login", "register")]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/scoring/curves?from=0001-01-01&to=2026-01-01",
+        "/api/v1/scoring/curves?from=2026-01-01&to=9999-12-31",
+        "/api/v1/scoring/curves?from=2026-03-01&to=2026-02-01",
+        "/api/v1/alarms/stats?from=1900-12-31&to=2026-01-01",
+    ],
+)
+def test_dates_outside_1901_2099_or_a_reversed_range_answer_422(http, rpc, path):
+    response = http.get(path, headers=bearer(MANAGER))
+    assert response.status_code == 422, response.data
+    assert "from" in error_of(response)["details"] or "to" in error_of(response)["details"]
+    assert not [c for c in rpc.calls if c[0] in ("scoring", "alerts")]
+
+
+def test_an_id_no_row_can_have_is_404_on_every_method_of_its_path(http):
+    for path in ("/api/v1/users/2147483648", "/api/v1/users/99999999999999999999"):
+        response = http.get(path, headers=bearer(ADMIN))
+        assert response.status_code == 404, (path, response.data)
+    response = http.delete("/api/v1/users/7", headers=bearer(ADMIN))
+    assert response.status_code == 405
+    assert error_of(response)["details"]["allowed"] == ["GET", "HEAD", "PATCH"]
+
+
+def test_keep_or_return_with_an_assignee_contradicts_itself(http, rpc):
+    for action in ("keep", "return"):
+        response = http.post("/api/v1/opportunities/5/decision", headers=bearer(MANAGER),
+                             json={"action": action, "assignee_id": "42"})  # fmt: skip
+        assert response.status_code == 422, response.data
+        assert "assignee_id" in error_of(response)["details"]
+    assert not [c for c in rpc.calls if c[0] == "opportunity"]
+
+
+def test_a_static_path_with_nul_is_the_api_s_404(http):
+    response = http.get("/assets/%00")
+    assert response.status_code == 404 and error_of(response)["code"] == "not_found"
+
+
+def test_every_answer_says_nosniff_and_an_html_one_its_content_policy(http, rpc):
+    from werkzeug.wrappers import Response
+
+    from gateway.web import secured
+
+    for response in (http.get("/api/v1/nothing-here"), http.get("/api/v1/me", headers=bearer(REP)),
+                     http.post("/api/v1/auth/login", json={})):  # fmt: skip
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "Content-Security-Policy" not in response.headers
+    rpc.answers[("experience", "handbook")] = lambda **kw: {
+        "body": "<h1>生意经</h1>", "content_type": "text/html; charset=utf-8",
+    }  # fmt: skip
+    handbook = http.get("/api/v1/experience/handbook?format=html", headers=bearer(REP))
+    assert handbook.status_code == 200, handbook.data
+    for page in (handbook, secured(Response("<p>", content_type="text/html"))):
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+        assert page.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_web_page_and_its_bundles_carry_the_headers(tmp_path, monkeypatch):
+    from gateway.web import static_response
+
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "index.html").write_text("<!doctype html><title>BPC</title>", encoding="utf-8")
+    (tmp_path / "assets" / "app-1a2b.js").write_text("console.log(1)", encoding="utf-8")
+    monkeypatch.setenv("BPC_WEB_DIR", str(tmp_path))
+    page, bundle = static_response("", "GET"), static_response("assets/app-1a2b.js", "GET")
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Content-Type-Options"] == bundle.headers["X-Content-Type-Options"]
+    assert bundle.headers["X-Content-Type-Options"] == "nosniff"
+    assert static_response("assets/\x00.js", "GET") is None
