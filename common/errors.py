@@ -86,6 +86,16 @@ class QuotaExceeded(BpcError):
 
 
 @_remote
+class TooManyAttempts(BpcError):
+    """Too many failed logins: try again after ``details["retry_after"]`` seconds (the
+    gateway's ``Retry-After``)."""
+
+    status = 429
+    code = "too_many_attempts"
+    default_message = "登录失败次数过多，请稍后再试 / Too many failed logins; try again later"
+
+
+@_remote
 class Immutable(BpcError):
     status = 405
     code = "immutable"

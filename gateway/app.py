@@ -297,7 +297,7 @@ class Gateway:
         return sorted(found)
 
     def _serve(self, route: Route, path_args: dict, request: Request, rpc) -> Response:
-        call = Call(rpc=rpc, actor=None, path=path_args, gateway=self)
+        call = Call(rpc=rpc, actor=None, path=path_args, gateway=self, client=request.remote_addr)
         if route.auth:
             call.resolved, call.actor = self.authenticate(request, rpc, fresh=route.fresh_actor)
             call.actor.require_level(route.min_level)

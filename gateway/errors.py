@@ -93,4 +93,7 @@ def error_body(exc: BaseException) -> tuple[int, dict]:
 
 def error_response(exc: BaseException, headers: dict | None = None) -> Response:
     status, body = error_body(exc)
+    wait = body["error"]["details"].get("retry_after")
+    if status in (429, 503) and isinstance(wait, int) and wait > 0:
+        headers = {**(headers or {}), "Retry-After": str(wait)}
     return json_response(status, body, headers)

@@ -29,7 +29,19 @@ def _page(call: Call, *names: str) -> dict:
 
 
 def login(call: Call):
-    return call.rpc.call("org", "login", login=call.body["login"], password=call.body["password"])
+    """(A flood of sign-ins waits for its turn in gateway/service.py, before a worker.)"""
+    return call.rpc.call(
+        "org", "login", login=call.body["login"], password=call.body["password"],
+        address=call.client,
+    )  # fmt: skip
+
+
+def login_locks(call: Call):
+    return call.rpc.call("org", "login_locks")
+
+
+def unlock_login(call: Call):
+    return call.rpc.call("org", "unlock_login", user_id=call.path["id"])
 
 
 def me(call: Call):
@@ -516,7 +528,32 @@ ROUTES: list[Route] = [
         request=s.LoginRequest,
         response=s.LoginResult,
         auth=False,
-        errors=(401,),
+        errors=(401, 429),
+        tag=ORG,
+        description=(
+            "连续失败后须等待，期间一律 429 并给出 Retry-After / After repeated failures the "
+            "account and the client address must wait: 429 with Retry-After, even for the "
+            "right password"
+        ),
+    ),
+    Route(
+        "GET",
+        f"{API}/auth/locks",
+        login_locks,
+        "登录受限的账号与地址 / Accounts and addresses that must wait before a login",
+        response=s.LoginLockPage,
+        min_level=9,
+        errors=(403,),
+        tag=ORG,
+    ),
+    Route(
+        "POST",
+        f"{API}/users/{{id}}/unlock",
+        unlock_login,
+        "解除登录限制 / Let a user sign in again at once",
+        response=s.UnlockResult,
+        min_level=9,
+        errors=(403, 404),
         tag=ORG,
     ),
     Route(

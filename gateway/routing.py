@@ -61,6 +61,7 @@ class Call:
     resolved: dict | None = None  # org's resolve_actor answer for the caller
     gateway: Any = None
     idempotency_key: str | None = None  # the request's Idempotency-Key, on an idempotent POST
+    client: str | None = None  # the client's address (login throttling)
 
 
 class IdConverter(BaseConverter):

@@ -182,6 +182,25 @@ class LoginRequest(Strict):
     password = _text(256, required=True)
 
 
+class LoginLock(Schema):
+    scope = fields.String(required=True, metadata={"enum": ["account", "address"]})
+    key = fields.String(required=True, metadata={"description": "the login name, or the address"})
+    failures = fields.Integer(required=True)
+    locked_until = fields.DateTime(required=True)
+    retry_after = fields.Integer(required=True, metadata={"description": "seconds"})
+    user_id = fields.String(allow_none=True)
+    name = fields.String(allow_none=True)
+
+
+class LoginLockPage(Schema):
+    items = fields.List(fields.Nested(LoginLock), required=True)
+
+
+class UnlockResult(Schema):
+    user_id = fields.String(required=True)
+    unlocked = fields.Boolean(required=True, metadata={"description": "false: it was not locked"})
+
+
 class User(Schema):
     id = fields.String(required=True)
     login = fields.String(required=True)

@@ -7,6 +7,9 @@ werkzeug's HTML.
 
 from __future__ import annotations
 
+import os
+import threading
+
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import HttpRequestHandler
@@ -21,12 +24,40 @@ from gateway.idempotency import IdempotencyStore
 from gateway.models import Base
 from gateway.web import secured, static_response
 
+LOGIN_PATH = "/api/v1/auth/login"
+LOGIN_WAIT = 30.0  # seconds a sign-in may wait for its turn before it is told to retry
+
 
 class AnyMethod(HttpRequestHandler):
-    """An HTTP entrypoint that matches every method: the gateway answers 405 itself."""
+    """An HTTP entrypoint that matches every method: the gateway answers 405 itself.
+
+    Sign-ins take their turn before they take a worker: each costs a password check in org
+    (about 150 ms of CPU, a few at a time), and a flood of them waiting in workers would leave
+    none for the other requests. At most ``BPC_GATEWAY_LOGINS`` (4) sign-ins of this process
+    hold a worker; the others wait here, in the HTTP server's green thread, up to 30 seconds
+    (then 503 with Retry-After) — and their clients wait with them, instead of coming back a
+    thousand times a second.
+    """
 
     def __init__(self, url, **kwargs):
         super().__init__("GET", url, **kwargs)
+
+    def setup(self):
+        super().setup()
+        self.logins = threading.BoundedSemaphore(int(os.environ.get("BPC_GATEWAY_LOGINS", "4")))
+
+    def handle_request(self, request):
+        if request.method != "POST" or request.path != LOGIN_PATH:
+            return super().handle_request(request)
+        if not self.logins.acquire(timeout=LOGIN_WAIT):
+            return secured(error_response(ServiceUnavailable(
+                "登录请求过多，请稍后重试 / Too many sign-ins at this moment; retry shortly",
+                {"retry_after": 1},
+            )))  # fmt: skip
+        try:
+            return super().handle_request(request)
+        finally:
+            self.logins.release()
 
     def get_url_rule(self):
         return Rule(self.url, methods=None)

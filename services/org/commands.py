@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from common import clock, tokens
+from common import clock
 from common.db import UnitOfWork, is_unique_violation
 from common.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from services.org import domain
@@ -26,13 +26,21 @@ log = logging.getLogger(__name__)
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
 # verified against when the login is unknown, so both failures take the same time
-_DUMMY_HASH = _hasher.hash("bpc-no-such-user")
+DUMMY_HASH = _hasher.hash("bpc-no-such-user")
 
 LOGIN_TAKEN = "login_taken"
 
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Hashed with parameters weaker than today's (hashed again at the next login)."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return False
 
 
 def password_matches(password_hash: str, password: str) -> bool:
@@ -99,36 +107,6 @@ def _placement(user: User | None) -> domain.Placement | None:
 
 
 # --- login -------------------------------------------------------------------------------
-
-
-def login(uow: UnitOfWork, login_name: str, password: str) -> dict[str, Any] | None:
-    """Token and user for good credentials; None (after auditing the failure) otherwise."""
-    session = uow.session
-    user = session.scalars(select(User).where(User.login == login_name)).first()
-    if user is None:
-        password_matches(_DUMMY_HASH, password)
-        reason = "unknown_login"
-    elif not password_matches(user.password_hash, password):
-        reason = "bad_password"
-    elif not user.active:
-        reason = "inactive"
-    else:
-        reason = None
-    if reason is not None:
-        record_audit(
-            session,
-            actor_id=user.id if user else None,
-            action="login_failed",
-            target_type="user",
-            target_id=user.id if user else None,
-            details={"login": login_name[:80], "reason": reason},
-        )
-        return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    token, expires_at = tokens.issue(str(user.id), user.level)
-    record_audit(session, actor_id=user.id, action="login", target_type="user", target_id=user.id)
-    return {"token": token, "expires_at": expires_at, "user": dump_user(user)}
 
 
 # --- units -------------------------------------------------------------------------------

@@ -54,3 +54,16 @@ class AuditEntry(Base):
     target_type: Mapped[str] = mapped_column(String(40))
     target_id: Mapped[str | None] = mapped_column(String(80), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class LoginThrottle(Base):
+    """Failed logins of one account (its login name) or one client address
+    (services/org/throttle.py): how many, the last, and until when the next try waits."""
+
+    __tablename__ = "login_throttle"
+
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)  # account | address
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -86,6 +86,10 @@ class UserChanges(_Args):
     active = fields.Boolean(truthy={True}, falsy={False})
 
 
+class UserIdArgs(_Args):
+    user_id = _id(required=True)
+
+
 class UpdateUserArgs(_Args):
     user_id = _id(required=True)
     changes = fields.Nested(UserChanges, required=True)

@@ -13,9 +13,10 @@ from common.consumer import event_consumer
 from common.db import Database, command
 from common.events import Envelope
 from common.service import ServiceBase
-from services.org import commands, queries, schemas
+from services.org import access, commands, queries, schemas
 from services.org.bootstrap import AdminBootstrap
 from services.org.models import Base
+from services.org.throttle import Rules
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ class OrgService(ServiceBase):
     actor = CurrentActor()
     sources = queries.SOURCES
     first_start = AdminBootstrap()
+    throttle = Rules.from_env()
 
     @rpc
     def health(self) -> dict:
@@ -39,18 +41,33 @@ class OrgService(ServiceBase):
     # --- identity ----------------------------------------------------------------------
 
     @rpc
-    def login(self, login: str | None = None, password: str | None = None) -> dict:
-        """System call (gateway, POST /auth/login). Audited as ``login`` / ``login_failed``.
+    def login(
+        self, login: str | None = None, password: str | None = None, address: str | None = None
+    ) -> dict:
+        """System call (gateway, POST /auth/login; ``address``: the client's). Audited as
+        ``login``; failures counted per account and address (services/org/throttle.py).
 
-        Bad credentials or an inactive user → Unauthenticated.
+        Bad credentials or an inactive user → Unauthenticated; too many failures →
+        TooManyAttempts (429 with Retry-After), the password then not checked.
         """
         args = schemas.load(schemas.LoginArgs, {"login": login, "password": password})
         self.first_start.wait()
-        with self.db.unit_of_work() as uow:
-            answer = commands.login(uow, args["login"], args["password"])
-        if answer is None:
-            raise commands.unauthenticated_login()
-        return answer
+        return access.login(self.db, args["login"], args["password"], address, self.throttle)
+
+    @rpc
+    def login_locks(self) -> dict:
+        """Level 9: the accounts and client addresses that must wait before the next login."""
+        require_actor(self.actor).require_level(ADMIN_LEVEL)
+        return access.locks(self.db)
+
+    @rpc
+    @command
+    def unlock_login(self, user_id: str | None = None) -> dict:
+        """Level 9: the user may sign in again at once. Audited as ``login_unlocked``."""
+        actor = require_actor(self.actor)
+        actor.require_level(ADMIN_LEVEL)
+        args = schemas.load(schemas.UserIdArgs, {"user_id": user_id})
+        return access.unlock(self.db, actor.id, args["user_id"])
 
     @rpc
     def resolve_actor(self, user_id: str | None = None) -> dict:

@@ -21,7 +21,14 @@ from sqlalchemy import text
 from common import tokens
 from common.actor import Actor
 from common.db import make_engine
-from common.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from common.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    TooManyAttempts,
+    Unauthenticated,
+    ValidationFailed,
+)
 from common.events import Envelope
 from tests.support import (
     Environment,
@@ -118,7 +125,9 @@ def start_org(env: Environment, **overrides: str) -> ServiceProcess:
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def org(request, tmp_path_factory):
-    env = OrgEnvironment.on_current_vhost(tmp_path_factory.mktemp("org"), request.param)
+    env = OrgEnvironment.on_current_vhost(
+        tmp_path_factory.mktemp("org"), request.param, BPC_LOGIN_DELAY="1", BPC_LOGIN_MAX_DELAY="2"
+    )
     tap = EventTap(env.amqp_uri)
     process = start_org(env)
     try:
@@ -253,6 +262,46 @@ def test_login_with_a_wrong_password_is_refused_and_audited(org):
         call(env, "login", login=unique("nobody"), password="whatever")
     failed = audit(env, admin, user_id=user["id"], action="login_failed")
     assert failed and failed[0]["details"]["reason"] == "bad_password"
+
+
+def test_repeated_failures_make_an_account_wait_even_for_the_right_password(org):
+    """Five free failures, then 429 with the seconds to wait (BPC_LOGIN_DELAY=1 here), the
+    right password refused as well; the administrator sees the lock and lifts it; a lock
+    also ends by itself. The audit log holds the first failure and each wait, not every try."""
+    env, _, _ = org
+    admin = admin_of(env)
+    user = new_user(env, admin, 2, admin.id)
+    login = {"login": user["login"], "address": "203.0.113.9"}
+    for _ in range(5):
+        with pytest.raises(Unauthenticated):
+            call(env, "login", password="wrong-password", **login)
+    for password in ("wrong-password", PASSWORD):
+        with pytest.raises(TooManyAttempts) as refused:
+            call(env, "login", password=password, **login)
+        assert refused.value.details["retry_after"] == 1
+    locks = call(env, "login_locks", admin)["items"]
+    mine = [lock for lock in locks if lock["user_id"] == user["id"]]
+    assert mine and mine[0]["scope"] == "account" and mine[0]["failures"] == 5
+    with pytest.raises(Forbidden):
+        call(env, "login_locks", as_actor(env, user))
+    assert call(env, "unlock_login", admin, user_id=user["id"])["unlocked"] is True
+    assert call(env, "login", password=PASSWORD, **login)["user"]["id"] == user["id"]
+
+    for _ in range(5):
+        with pytest.raises(Unauthenticated):
+            call(env, "login", password="wrong-password", **login)
+    time.sleep(1.1)  # the wait ended; one more failure makes the next one twice as long
+    with pytest.raises(Unauthenticated):
+        call(env, "login", password="wrong-password", **login)
+    with pytest.raises(TooManyAttempts) as refused:
+        call(env, "login", password=PASSWORD, **login)
+    assert refused.value.details["retry_after"] == 2
+    time.sleep(2.1)
+    assert call(env, "login", password=PASSWORD, **login)["user"]["id"] == user["id"]
+    failed = audit(env, admin, user_id=user["id"], action="login_failed")
+    throttled = audit(env, admin, user_id=user["id"], action="login_throttled")
+    assert len(failed) == 2  # the first failure of each run, not each of the 11
+    assert sorted(e["details"]["failures"] for e in throttled) == [5, 5, 6]
 
 
 # --- creating users ---------------------------------------------------------------------------

@@ -1,0 +1,186 @@
+"""Signing in (docs/DOMAIN.md "Accounts and sign-in"): the login with its throttle, and the
+administrator's view and release of throttled accounts.
+
+A password check costs about 100–150 ms of CPU (argon2id). It runs in an OS thread of
+eventlet's pool, one at a time per process (``BPC_PASSWORD_CHECKS``) and at most
+``BPC_PASSWORD_CHECK_RATE`` (4) a second: the process's green threads — every other RPC,
+``resolve_actor`` above all — keep being served while logins are checked, and a flood of
+logins queues for its turn instead of taking the CPU from everything else (four sign-ins a
+second and org process is 14,400 an hour). No database connection is held during a check.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import datetime
+
+import eventlet
+from eventlet import patcher, tpool
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from common import clock, tokens
+from common.db import Db
+from common.errors import NotFound, TooManyAttempts
+from common.projection import upsert
+from services.org import commands
+from services.org.models import LoginThrottle, User
+from services.org.schemas import dump_user
+from services.org.throttle import ACCOUNT, ADDRESS, FORGET_AFTER, Counter, Rules, retry_after
+
+log = logging.getLogger(__name__)
+
+_slots: list = []  # the process's semaphore of password checks, made on first use
+_last_start = [0.0]  # when the latest check began (monotonic)
+
+
+def in_check_pool(fn, *args):
+    """``fn(*args)`` (a password hash or check) in a bounded, paced pool of OS threads."""
+    if not patcher.is_monkey_patched("thread"):  # a plain process (tools, unit tests)
+        return fn(*args)
+    if not _slots:
+        _slots.append(eventlet.semaphore.Semaphore(int(os.environ.get("BPC_PASSWORD_CHECKS", "1"))))
+    gap = 1.0 / float(os.environ.get("BPC_PASSWORD_CHECK_RATE", "4"))
+    with _slots[0]:
+        wait = _last_start[0] + gap - time.monotonic()
+        if wait > 0:
+            eventlet.sleep(wait)
+        _last_start[0] = time.monotonic()
+        return tpool.execute(fn, *args)
+
+
+def _keys(login: str, address: str | None) -> list[tuple[str, str]]:
+    keys = [(ACCOUNT, login[:200])]
+    if address:
+        keys.append((ADDRESS, address[:200]))
+    return keys
+
+
+def _counters(session: Session, keys, lock: bool = False) -> dict[tuple[str, str], Counter]:
+    query = select(LoginThrottle).where(
+        LoginThrottle.scope.in_({k[0] for k in keys}), LoginThrottle.key.in_({k[1] for k in keys})
+    )
+    if lock:
+        query = query.with_for_update()
+    rows = {(r.scope, r.key): r for r in session.scalars(query)}
+    return {
+        key: Counter(rows[key].failures, rows[key].last_failure_at, rows[key].locked_until)
+        if key in rows else Counter()
+        for key in keys
+    }  # fmt: skip
+
+
+def login(db: Db, login_name: str, password: str, address: str | None, rules: Rules) -> dict:
+    """Token and user for good credentials; Unauthenticated, or TooManyAttempts while the
+    account or the address must wait (the password is then not even checked)."""
+    keys = _keys(login_name, address)
+    now = clock.now()
+    with db.read() as session:
+        counters = _counters(session, keys)
+        user = session.scalars(select(User).where(User.login == login_name)).first()
+        known = (user.id, user.password_hash, user.active) if user is not None else None
+    wait = max(c.current(now).wait(now) for c in counters.values())
+    if wait > 0:
+        raise TooManyAttempts(details={"retry_after": retry_after(wait)})
+    matches = in_check_pool(commands.password_matches,
+                            known[1] if known else commands.DUMMY_HASH, password)  # fmt: skip
+    reason = (
+        "unknown_login" if known is None else "bad_password" if not matches
+        else "inactive" if not known[2] else None
+    )  # fmt: skip
+    if reason is not None:
+        _failed(db, keys, rules, known[0] if known else None, login_name, address, reason)
+        raise commands.unauthenticated_login()
+    rehash = None
+    if commands.needs_rehash(known[1]):
+        rehash = in_check_pool(commands.hash_password, password)
+    with db.unit_of_work() as uow:
+        session = uow.session
+        user = session.get(User, known[0])
+        if rehash:
+            user.password_hash = rehash
+        session.execute(delete(LoginThrottle).where(
+            LoginThrottle.scope == ACCOUNT, LoginThrottle.key == login_name[:200]))  # fmt: skip
+        token, expires_at = tokens.issue(str(user.id), user.level)
+        commands.record_audit(session, actor_id=user.id, action="login", target_type="user",
+                              target_id=user.id, details={"address": address})  # fmt: skip
+        return {"token": token, "expires_at": expires_at, "user": dump_user(user)}
+
+
+def _failed(db: Db, keys, rules: Rules, user_id, login_name: str, address, reason: str) -> None:
+    """Count the failure on the account and the address. Audited: the first failure of a
+    run, and each time a counter starts to wait — not every repeat, so that a flood of wrong
+    passwords cannot fill the audit log (the counter holds how many)."""
+    with db.unit_of_work() as uow:
+        session = uow.session
+        now = clock.now()
+        before = _counters(session, keys, lock=True)
+        after = {key: before[key].failed(rules, key[0], now) for key in keys}
+        for (scope, key), counter in after.items():
+            values = {"scope": scope, "key": key, "failures": counter.failures,
+                      "last_failure_at": counter.last_failure_at,
+                      "locked_until": counter.locked_until}  # fmt: skip
+            upsert(session, LoginThrottle, "key", values,
+                   ("failures", "last_failure_at", "locked_until"),
+                   index_elements=("scope", "key"))  # fmt: skip
+        account = after[keys[0]]
+        details = {"login": login_name[:80], "reason": reason, "address": address,
+                   "failures": account.failures}  # fmt: skip
+        if account.failures == 1:
+            commands.record_audit(
+                session, actor_id=user_id, action="login_failed", target_type="user",
+                target_id=user_id, details=details,
+            )  # fmt: skip
+        for (scope, _), counter in after.items():
+            if counter.locked_until is None:
+                continue
+            commands.record_audit(
+                session, actor_id=user_id, action="login_throttled", target_type=scope,
+                target_id=user_id if scope == ACCOUNT else None,
+                details={**details, "scope": scope, "failures": counter.failures,
+                         "locked_until": clock.isoformat(counter.locked_until)},
+            )  # fmt: skip
+        # counters quiet for a day are gone (a flood of made-up logins leaves no lasting rows)
+        session.execute(
+            delete(LoginThrottle).where(LoginThrottle.last_failure_at < now - FORGET_AFTER * 24)
+        )
+
+
+def locks(db: Db, now: datetime | None = None) -> dict:
+    """Level 9: the accounts and addresses that wait now, longest wait first."""
+    now = now or clock.now()
+    with db.read() as session:
+        rows = session.scalars(select(LoginThrottle).where(LoginThrottle.locked_until > now)).all()
+        logins = {r.key for r in rows if r.scope == ACCOUNT}
+        users = {
+            u.login: u for u in session.scalars(select(User).where(User.login.in_(logins)))
+        } if logins else {}  # fmt: skip
+        items = [
+            {
+                "scope": r.scope, "key": r.key, "failures": r.failures,
+                "locked_until": clock.isoformat(r.locked_until),
+                "retry_after": retry_after((r.locked_until - now).total_seconds()),
+                "user_id": str(users[r.key].id) if r.key in users else None,
+                "name": users[r.key].name if r.key in users else None,
+            }
+            for r in rows
+        ]  # fmt: skip
+    items.sort(key=lambda i: i["locked_until"], reverse=True)
+    return {"items": items}
+
+
+def unlock(db: Db, actor_id: str, user_id: int) -> dict:
+    """Level 9: the user's account may try again at once (its failures forgotten)."""
+    with db.unit_of_work() as uow:
+        session = uow.session
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound("用户不存在 / User not found", {"user_id": str(user_id)})
+        account = (LoginThrottle.scope == ACCOUNT, LoginThrottle.key == user.login[:200])
+        cleared = session.execute(delete(LoginThrottle).where(*account)).rowcount
+        commands.record_audit(session, actor_id=actor_id, action="login_unlocked",
+                              target_type="user", target_id=user.id,
+                              details={"was_locked": bool(cleared)})  # fmt: skip
+        return uow.answer({"user_id": str(user.id), "unlocked": bool(cleared)})
