@@ -1,4 +1,4 @@
-"""Signing in (docs/DOMAIN.md "Accounts and sign-in"): the login with its throttle, and the
+"""Signing in (docs/DOMAIN.md §1 "Signing in"): the login with its throttle, and the
 administrator's view and release of throttled accounts.
 
 A password check costs about 100–150 ms of CPU (argon2id). It runs in an OS thread of

@@ -1,4 +1,4 @@
-"""Login throttling (docs/DOMAIN.md "Accounts and sign-in"): who may try a password now.
+"""Login throttling (docs/DOMAIN.md §1 "Signing in"): who may try a password now.
 
 Two counters of failed logins are kept: one per account (the login name, known or not, so a
 429 tells nothing about which names exist) and one per client address. Each has a number of
