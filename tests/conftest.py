@@ -64,6 +64,7 @@ _EXTRA = {
     "test_reliability.py": 60.0,
     "test_read_your_writes.py": 130.0,
     "test_demo.py": 30.0,
+    "test_accounts.py": 15.0,
 }
 
 
