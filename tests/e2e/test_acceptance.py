@@ -6,6 +6,7 @@ import csv
 import datetime
 import io
 import itertools
+import os
 import uuid
 import zoneinfo
 from concurrent.futures import ThreadPoolExecutor
@@ -313,34 +314,50 @@ def _fuzz(bpc, tmp_path, label: str, headers: list[str]) -> tuple[int, list]:
         "--report-har-path",
         str(har),
         "--continue-on-failure",
-        "--phases",
-        "examples,coverage,fuzzing",
     ]
     for header in headers:
         cmd += ["-H", header]
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    # bodies with lone surrogates and dates at the ends of the calendar besides (fuzz_hooks)
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.fuzz_hooks", "PYTHONPATH": str(root)}
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=root, env=env)
     entries = json.loads(har.read_text())["log"]["entries"]
     errors = [
         (e["request"]["method"], e["request"]["url"], e["response"]["status"])
         for e in entries
         if e["response"]["status"] >= 500
     ]
+    sent = [e["request"]["url"] + (e["request"].get("postData") or {}).get("text", "")
+            for e in entries]  # fmt: skip
+    surrogates = sum("\\ud800" in text for text in sent)
+    extremes = sum("9999-12-31" in text or "0001-01-01" in text for text in sent)
     print(
-        f"\nschemathesis {label}: {len(entries)} requests, {len(errors)} 5xx, exit {run.returncode}"
+        f"\nschemathesis {label}: {len(entries)} requests ({surrogates} with a lone surrogate, "
+        f"{extremes} with an extreme date), {len(errors)} 5xx, exit {run.returncode}"
     )
+    assert surrogates and extremes, "the hooks of tests/e2e/fuzz_hooks.py were not applied"
     if run.returncode not in (0, 1):
         raise AssertionError(run.stdout[-3000:] + run.stderr[-3000:])
     return len(entries), errors
 
 
 def test_property_based_requests_never_get_a_server_error(bpc, admin, tmp_path):
-    """Every route of the OpenAPI document, as the administrator on each database, and (on
-    PostgreSQL only: the gateway refuses them before any service or database is asked)
-    without a token."""
+    """Every route of the OpenAPI document (schemathesis' default phases, bodies with lone
+    surrogates and extreme dates added), as the administrator on each database; on PostgreSQL
+    also as a salesperson (2), a branch manager (6) and without a token (the gateway refuses
+    that before any service or database is asked)."""
     count_auth, errors_auth = _fuzz(
-        bpc, tmp_path, "authenticated", [f"Authorization: Bearer {admin.token}"]
+        bpc, tmp_path, "level-9", [f"Authorization: Bearer {admin.token}"]
     )
     assert count_auth > 100 and errors_auth == []
     if bpc.env.backend == "postgresql":
+        admin_id = admin.get("/api/v1/me").json()["id"]
+        unit = make_unit(admin, "模糊测试 Fuzz")
+        manager = make_user(admin, 6, admin_id, unit["id"], "杜经理")
+        rep = make_user(admin, 2, manager["id"], unit["id"], "严业务")
+        for label, user in (("level-6", manager), ("level-2", rep)):
+            count, errors = _fuzz(bpc, tmp_path, label,
+                                  [f"Authorization: Bearer {user['api'].token}"])  # fmt: skip
+            assert count > 100 and errors == []
         count_anon, errors_anon = _fuzz(bpc, tmp_path, "anonymous", [])
         assert count_anon > 100 and errors_anon == []
