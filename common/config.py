@@ -144,7 +144,13 @@ def handler_retry_delay_ms() -> int:
 
 
 def token_ttl_seconds() -> int:
-    return int(os.environ.get("BPC_TOKEN_TTL", str(12 * 3600)))
+    """An access token's life: a lost device is cut off this soon after its sessions end."""
+    return int(os.environ.get("BPC_TOKEN_TTL", str(15 * 60)))
+
+
+def refresh_ttl_seconds() -> int:
+    """A refresh token's life, renewed at each refresh: a session unused this long ends."""
+    return int(os.environ.get("BPC_REFRESH_TTL", str(12 * 3600)))
 
 
 _secret_cache: dict[tuple, str] = {}

@@ -14,6 +14,7 @@ import logging
 import os
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from marshmallow import ValidationError
@@ -25,7 +26,7 @@ from werkzeug.wrappers import Request, Response
 from common import clock, config, tokens
 from common.actor import Actor
 from common.clock import isoformat
-from common.errors import Unauthenticated, ValidationFailed
+from common.errors import Forbidden, Unauthenticated, ValidationFailed
 from common.schemas import instance_of
 from gateway import schemas as s
 from gateway.errors import (
@@ -103,14 +104,27 @@ class ActorCache:
             return None
         return entry[1]
 
-    def put(self, user_id: str, resolved: dict) -> None:
+    def put(self, user_id: str, resolved: dict, asked_at: float | None = None) -> None:
+        """Kept ``ttl`` seconds from when org was asked (``time.monotonic()`` before the call):
+        a change committed after org read the row is seen here within ``ttl`` of the commit,
+        however slow the answer was — what signing out relies on (``wait_out``)."""
         if self.ttl > 0:
             if len(self._entries) > 10000:
                 self._entries.clear()
-            self._entries[user_id] = (time.monotonic() + self.ttl, resolved)
+            since = time.monotonic() if asked_at is None else asked_at
+            self._entries[user_id] = (since + self.ttl, resolved)
 
-    def drop(self, user_id: str) -> None:
-        self._entries.pop(user_id, None)
+    def wait_out(self) -> None:
+        """Returns once every answer cached before this moment, in any gateway process with
+        the same TTL, has expired (green sleep in the nameko gateway)."""
+        if self.ttl > 0:
+            time.sleep(self.ttl + 0.05)
+
+    def drop_user(self, user_id: str) -> None:
+        """Forget every cached answer of the user (one per session)."""
+        prefix = f"{user_id}/"
+        for key in [k for k in self._entries if k.startswith(prefix)]:
+            self._entries.pop(key, None)
 
 
 class RecentChanges:
@@ -153,25 +167,40 @@ def fresh_window() -> float:
 class TokenCache:
     """Tokens already verified: the signature is checked once, the expiry on every use.
 
-    ``common.tokens.verify`` reads the signing key and checks an HMAC; a client sends the same
-    token on every request, so its verdict is kept for a minute (never past the expiry).
+    ``common.tokens.verified_claims`` reads the signing key and checks an HMAC; a client sends
+    the same token on every request, so its verdict is kept for a minute (never past the
+    expiry). Whether its session still lives is the actor's business (``Gateway.authenticate``).
     """
 
     keep_for = 60.0
 
     def __init__(self):
-        self._entries: dict[str, tuple[float, float, str]] = {}
+        self._entries: dict[str, tuple[float, float, TokenClaims]] = {}
 
-    def user_id(self, token: str) -> str:
+    def claims(self, token: str) -> TokenClaims:
         entry = self._entries.get(token)
         now = clock.now().timestamp()  # the one clock: BPC_CLOCK_OFFSET moves tokens too
         if entry is not None and now < entry[0] and now < entry[1]:
             return entry[2]
         claims = tokens.verified_claims(token)
+        kept = TokenClaims(str(claims["sub"]), int(claims.get("gen") or 0), claims.get("sid"))
         if len(self._entries) > 10000:
             self._entries.clear()
-        self._entries[token] = (now + self.keep_for, float(claims["exp"]), str(claims["sub"]))
-        return str(claims["sub"])
+        self._entries[token] = (now + self.keep_for, float(claims["exp"]), kept)
+        return kept
+
+    def user_id(self, token: str) -> str:
+        return self.claims(token).user_id
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    user_id: str
+    generation: int  # the user's token generation when it was issued
+    session_id: str | None  # its session (tokens made by tools have none)
+
+
+SIGNED_OUT = "已退出登录，请重新登录 / Signed out: please sign in again"
 
 
 def actor_from(resolved: dict) -> Actor:
@@ -297,9 +326,16 @@ class Gateway:
         return sorted(found)
 
     def _serve(self, route: Route, path_args: dict, request: Request, rpc) -> Response:
-        call = Call(rpc=rpc, actor=None, path=path_args, gateway=self, client=request.remote_addr)
+        call = Call(rpc=rpc, actor=None, path=path_args, gateway=self, client=request.remote_addr,
+                    agent=request.headers.get("User-Agent"))  # fmt: skip
         if route.auth:
             call.resolved, call.actor = self.authenticate(request, rpc, fresh=route.fresh_actor)
+            call.session_id = call.resolved.get("_session_id")
+            if call.resolved.get("must_change_password") and not route.before_password_change:
+                raise Forbidden(
+                    "请先修改临时密码 / Change your temporary password first",
+                    code="password_change_required",
+                )
             call.actor.require_level(route.min_level)
             rpc.set_actor(call.actor)
             changes = self.recent.of(call.actor.id)
@@ -337,17 +373,29 @@ class Gateway:
     # ---- auth ----------------------------------------------------------------------------
 
     def authenticate(self, request: Request, rpc, fresh: bool = False) -> tuple[dict, Actor]:
-        user_id = self.tokens.user_id(_bearer(request))
-        resolved = None if fresh else self.actors.get(user_id)
+        """The caller of a valid token whose session lives and whose generation is the user's
+        (docs/DOMAIN.md §1 "Passwords and sessions"); org's answer is cached per user and
+        session for ``BPC_ACTOR_CACHE_TTL`` seconds."""
+        claims = self.tokens.claims(_bearer(request))
+        key = f"{claims.user_id}/{claims.session_id or ''}"
+        resolved = None if fresh else self.actors.get(key)
+        if resolved is not None and resolved.get("generation", 0) != claims.generation:
+            resolved = None  # a token newer than the cached answer (a changed password): ask
         if resolved is None:
-            resolved = rpc.call("org", "resolve_actor", user_id=user_id)
+            asked_at = time.monotonic()
+            session = {"session_id": claims.session_id} if claims.session_id else {}
+            resolved = rpc.call("org", "resolve_actor", user_id=claims.user_id, **session)
             if not resolved or resolved.get("active") is False:
                 raise Unauthenticated("用户已停用 / User is inactive")
-            self.actors.put(user_id, resolved)
+            resolved = {**resolved, "_session_id": claims.session_id}
+            self.actors.put(key, resolved, asked_at)
+        if resolved.get("generation", 0) != claims.generation or \
+                resolved.get("session_live") is False:  # fmt: skip
+            raise Unauthenticated(SIGNED_OUT, code="signed_out")
         return resolved, actor_from(resolved)
 
     def forget_actor(self, user_id: str) -> None:
-        self.actors.drop(str(user_id))
+        self.actors.drop_user(str(user_id))
 
     # ---- input ---------------------------------------------------------------------------
 

@@ -39,6 +39,9 @@ class Route:
     # the kind of fact a successful call changes (its answer's "id" names the record): the
     # caller's next requests tell the services, whose projections may not have it yet
     changes: str | None = None
+    # answered while the caller must change a reset password (everything else: 403
+    # ``password_change_required``)
+    before_password_change: bool = False
 
     @property
     def path_params(self) -> list[str]:
@@ -62,6 +65,8 @@ class Call:
     gateway: Any = None
     idempotency_key: str | None = None  # the request's Idempotency-Key, on an idempotent POST
     client: str | None = None  # the client's address (login throttling)
+    agent: str | None = None  # the client's User-Agent (the list of one's sessions)
+    session_id: str | None = None  # the session of the caller's token
 
 
 class IdConverter(BaseConverter):

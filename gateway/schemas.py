@@ -180,6 +180,63 @@ class Health(Schema):
 class LoginRequest(Strict):
     login = _text(64, required=True)
     password = _text(256, required=True)
+    totp_code = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=12),
+        metadata={"description": "动态码（已启用时）/ The authenticator's code, when enabled"},
+    )  # fmt: skip
+
+
+class RefreshRequest(Strict):
+    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=4096))
+
+
+class ChangePasswordRequest(Strict):
+    old_password = _text(256, required=True)
+    new_password = _text(256, required=True)
+
+
+class TotpCodeRequest(Strict):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=12))
+
+
+class TotpDisableRequest(TotpCodeRequest):
+    password = _text(256, required=True)
+
+
+class SignedOut(Schema):
+    ended_sessions = fields.Integer(required=True)
+    user_id = fields.String()
+
+
+class SignedInSession(Schema):
+    id = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    last_refreshed_at = fields.DateTime(required=True)
+    address = fields.String(allow_none=True)
+    agent = fields.String(allow_none=True)
+    current = fields.Boolean(required=True, metadata={"description": "the token's own session"})
+
+
+class SessionPage(Schema):
+    items = fields.List(fields.Nested(SignedInSession), required=True)
+
+
+class PasswordReset(Schema):
+    user_id = fields.String(required=True)
+    temporary_password = fields.String(required=True, metadata={"description": "shown once"})
+    expires_at = fields.DateTime(required=True)
+    ended_sessions = fields.Integer(required=True)
+
+
+class TotpSetup(Schema):
+    secret = fields.String(required=True, metadata={"description": "base32, to type by hand"})
+    otpauth_uri = fields.String(required=True)
+    qr_svg = fields.String(required=True, metadata={"description": "data:image/svg+xml URI"})
+    enabled = fields.Boolean(required=True)
+
+
+class TotpState(Schema):
+    enabled = fields.Boolean(required=True)
 
 
 class LoginLock(Schema):
@@ -212,6 +269,10 @@ class User(Schema):
 
 
 class Me(User):
+    must_change_password = fields.Boolean(
+        metadata={"description": "须先修改临时密码 / A reset password must be changed first"}
+    )
+    totp_enabled = fields.Boolean(metadata={"description": "动态码已启用 / Second factor on"})
     today = fields.Date(
         required=True, metadata={"description": "今天（组织时区）/ The organisation's date today"}
     )
@@ -221,8 +282,12 @@ class Me(User):
 
 
 class LoginResult(Schema):
-    token = fields.String(required=True)
+    token = fields.String(required=True, metadata={"description": "access token (15 min)"})
     expires_at = fields.DateTime(required=True)
+    refresh_token = fields.String(metadata={"description": "POST /auth/refresh, good once"})
+    refresh_expires_at = fields.DateTime()
+    session_id = fields.String()
+    must_change_password = fields.Boolean()
     user = fields.Nested(User, required=True)
 
 

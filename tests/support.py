@@ -369,22 +369,38 @@ def eventually(check, timeout: float = 20, interval: float = 0.2, message=""):
 
 
 class Api:
-    """A small HTTP client for the gateway (nameko's web_session breaks on Werkzeug 3)."""
+    """A small HTTP client for the gateway (nameko's web_session breaks on Werkzeug 3). Signed
+    in, it behaves as every client must: an access token lives minutes, and on a 401 it buys
+    the next pair with its refresh token once and sends the request again."""
 
-    def __init__(self, base_url: str, token: str | None = None):
-        self.base_url, self.token = base_url, token
+    def __init__(self, base_url: str, token: str | None = None, refresh_token: str | None = None):
+        self.base_url, self.token, self.refresh_token = base_url, token, refresh_token
         self.session = requests.Session()
 
     def request(self, method: str, path: str, *, json_body=None, headers=None, data=None, **kwargs):
         headers = dict(headers or {})
-        if self.token:
-            headers.setdefault("Authorization", f"Bearer {self.token}")
+        own_token = "Authorization" not in headers and bool(self.token)
         if json_body is not None:
             data = json.dumps(json_body, ensure_ascii=False).encode()
             headers.setdefault("Content-Type", "application/json")
-        return self.session.request(
-            method, self.base_url + path, data=data, headers=headers, timeout=30, **kwargs
-        )
+        for attempt in (1, 2):
+            if own_token:
+                headers["Authorization"] = f"Bearer {self.token}"
+            resp = self.session.request(
+                method, self.base_url + path, data=data, headers=headers, timeout=30, **kwargs
+            )
+            if not (resp.status_code == 401 and own_token and self.refresh_token and attempt == 1
+                    and self._refreshed()):  # fmt: skip
+                return resp
+        return resp
+
+    def _refreshed(self) -> bool:
+        resp = self.session.post(self.base_url + "/api/v1/auth/refresh",
+                                 json={"refresh_token": self.refresh_token}, timeout=30)  # fmt: skip
+        if resp.status_code != 200:
+            return False
+        self.token, self.refresh_token = resp.json()["token"], resp.json()["refresh_token"]
+        return True
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
@@ -398,7 +414,7 @@ class Api:
     def login(self, login: str, password: str) -> Api:
         resp = self.post("/api/v1/auth/login", {"login": login, "password": password})
         assert resp.status_code == 200, resp.text
-        return Api(self.base_url, resp.json()["token"])
+        return Api(self.base_url, resp.json()["token"], resp.json().get("refresh_token"))
 
 
 def actor_of(env: Environment, user_id: str):

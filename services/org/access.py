@@ -24,11 +24,11 @@ from eventlet import patcher, tpool
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from common import clock, tokens
+from common import clock
 from common.db import Db
-from common.errors import NotFound, TooManyAttempts
+from common.errors import NotFound, TooManyAttempts, Unauthenticated
 from common.projection import upsert
-from services.org import commands
+from services.org import commands, passwords, sessions, totp
 from services.org.models import LoginThrottle, User
 from services.org.schemas import dump_user
 from services.org.throttle import ACCOUNT, ADDRESS, FORGET_AFTER, Counter, Rules, retry_after
@@ -69,7 +69,7 @@ def _niced(fn, *args):
     return fn(*args)
 
 
-def _keys(login: str, address: str | None) -> list[tuple[str, str]]:
+def keys_of(login: str, address: str | None) -> list[tuple[str, str]]:
     keys = [(ACCOUNT, login[:200])]
     if address:
         keys.append((ADDRESS, address[:200]))
@@ -90,27 +90,70 @@ def _counters(session: Session, keys, lock: bool = False) -> dict[tuple[str, str
     }  # fmt: skip
 
 
-def login(db: Db, login_name: str, password: str, address: str | None, rules: Rules) -> dict:
-    """Token and user for good credentials; Unauthenticated, or TooManyAttempts while the
-    account or the address must wait (the password is then not even checked)."""
-    keys = _keys(login_name, address)
+def wait_of(db: Db, keys) -> int:
+    """Seconds before the next password of these counters may be checked (0: now)."""
     now = clock.now()
     with db.read() as session:
         counters = _counters(session, keys)
+    wait = max(c.current(now).wait(now) for c in counters.values())
+    return retry_after(wait) if wait > 0 else 0
+
+
+def clear_account(session: Session, login_name: str) -> int:
+    """Forget the failures of an account (a successful login, an unlock, a reset)."""
+    return session.execute(delete(LoginThrottle).where(
+        LoginThrottle.scope == ACCOUNT, LoginThrottle.key == login_name[:200])).rowcount  # fmt: skip
+
+
+TOTP_REQUIRED = "totp_required"
+
+
+def login(
+    db: Db,
+    login_name: str,
+    password: str,
+    address: str | None,
+    rules: Rules,
+    totp_code: str | None = None,
+    agent: str | None = None,
+) -> dict:
+    """A new session (token pair and user) for good credentials; Unauthenticated, or
+    TooManyAttempts while the account or the address must wait (the password is then not
+    even checked). With a second factor, the password alone answers 401 ``totp_required``;
+    a wrong code counts as a failure like a wrong password."""
+    keys = keys_of(login_name, address)
+    with db.read() as session:
         user = session.scalars(select(User).where(User.login == login_name)).first()
         known = (user.id, user.password_hash, user.active) if user is not None else None
-    wait = max(c.current(now).wait(now) for c in counters.values())
+    wait = wait_of(db, keys)
     if wait > 0:
-        raise TooManyAttempts(details={"retry_after": retry_after(wait)})
+        raise TooManyAttempts(details={"retry_after": wait})
     matches = in_check_pool(commands.password_matches,
                             known[1] if known else commands.DUMMY_HASH, password)  # fmt: skip
     reason = (
         "unknown_login" if known is None else "bad_password" if not matches
         else "inactive" if not known[2] else None
     )  # fmt: skip
+    if reason is None and user.totp_secret:
+        if not totp_code:
+            raise Unauthenticated(
+                "请输入身份验证器中的 6 位动态码 / Enter the 6-digit code from your authenticator",
+                code=TOTP_REQUIRED,
+            )
+        if not totp.accept(db, user.id, totp_code):
+            reason = "bad_totp"
     if reason is not None:
-        _failed(db, keys, rules, known[0] if known else None, login_name, address, reason)
+        failed(db, keys, rules, known[0] if known else None, login_name, address, reason)
+        if reason == "bad_totp":
+            raise Unauthenticated("动态码错误 / Wrong code", code=TOTP_REQUIRED)
         raise commands.unauthenticated_login()
+    if user.must_change_password and user.password_changed_at is not None and \
+            clock.now() - user.password_changed_at > passwords.TEMPORARY_FOR:
+        raise Unauthenticated(
+            "临时密码已过期，请联系管理员重新设置 / The temporary password has expired: "
+            "ask an administrator for a new one",
+            code="temporary_password_expired",
+        )
     rehash = None
     if commands.needs_rehash(known[1]):
         rehash = in_check_pool(commands.hash_password, password)
@@ -119,15 +162,16 @@ def login(db: Db, login_name: str, password: str, address: str | None, rules: Ru
         user = session.get(User, known[0])
         if rehash:
             user.password_hash = rehash
-        session.execute(delete(LoginThrottle).where(
-            LoginThrottle.scope == ACCOUNT, LoginThrottle.key == login_name[:200]))  # fmt: skip
-        token, expires_at = tokens.issue(str(user.id), user.level)
+        clear_account(session, login_name)
+        answer = sessions.open_session(session, user, address, agent)
         commands.record_audit(session, actor_id=user.id, action="login", target_type="user",
-                              target_id=user.id, details={"address": address})  # fmt: skip
-        return {"token": token, "expires_at": expires_at, "user": dump_user(user)}
+                              target_id=user.id,
+                              details={"address": address, "session_id": answer["session_id"],
+                                       "second_factor": bool(user.totp_secret)})  # fmt: skip
+        return answer
 
 
-def _failed(db: Db, keys, rules: Rules, user_id, login_name: str, address, reason: str) -> None:
+def failed(db: Db, keys, rules: Rules, user_id, login_name: str, address, reason: str) -> None:
     """Count the failure on the account and the address. Audited: the first failure of a
     run, and each time a counter starts to wait — not every repeat, so that a flood of wrong
     passwords cannot fill the audit log (the counter holds how many)."""
@@ -196,8 +240,7 @@ def unlock(db: Db, actor_id: str, user_id: int) -> dict:
         user = session.get(User, user_id)
         if user is None:
             raise NotFound("用户不存在 / User not found", {"user_id": str(user_id)})
-        account = (LoginThrottle.scope == ACCOUNT, LoginThrottle.key == user.login[:200])
-        cleared = session.execute(delete(LoginThrottle).where(*account)).rowcount
+        cleared = clear_account(session, user.login)
         commands.record_audit(session, actor_id=actor_id, action="login_unlocked",
                               target_type="user", target_id=user.id,
                               details={"was_locked": bool(cleared)})  # fmt: skip

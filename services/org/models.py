@@ -42,6 +42,37 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     path: Mapped[str] = mapped_column(String(1000), index=True)
     created_at: Mapped[datetime]
+    # every token carries the generation it was issued in: raising it ends every session of
+    # the user at once (sign out everywhere, a new or reset password, docs/DOMAIN.md §1)
+    token_generation: Mapped[int] = mapped_column(Integer, default=0)
+    # set by an administrator's reset: the temporary password buys nothing but its change
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_changed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # TOTP second factor (level ≥ 6, optional): the secret once confirmed; one being enrolled;
+    # the last time step accepted (a code is good once)
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_pending: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class LoginSession(Base):
+    """One signed-in device: its refresh tokens rotate (``refresh_seq``; each is good once,
+    a reused one ends the session), and it ends on sign-out, sign-out everywhere, a password
+    change or reset, or ``expires_at`` passing unrefreshed."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    generation: Mapped[int] = mapped_column(Integer)
+    refresh_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    refreshed_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    ended_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    address: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    agent: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 
 class AuditEntry(Base):

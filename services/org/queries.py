@@ -11,7 +11,7 @@ from common.actor import Actor
 from common.errors import NotFound, Unauthenticated, ValidationFailed
 from common.projection import Source, int_ids, int_page, path_list
 from services.org import domain
-from services.org.models import AuditEntry, OrgUnit, User
+from services.org.models import AuditEntry, LoginSession, OrgUnit, User
 from services.org.schemas import (
     decode_cursor,
     dump_actor,
@@ -44,16 +44,31 @@ _ACTOR_BY_ID = select(
     User.supervisor_id,
     User.active,
     User.path,
+    User.token_generation,
+    User.must_change_password,
+    User.totp_secret,
 ).where(User.id == bindparam("user_id"))
+_SESSION_LIVE = select(LoginSession.id).where(
+    LoginSession.id == bindparam("session_id"),
+    LoginSession.user_id == bindparam("user_id"),
+    LoginSession.ended_at.is_(None),
+)
 
 
-def resolve_actor(connection: Connection, raw_user_id: object) -> dict[str, Any]:
-    """Runs on every authenticated request: one indexed Core query, no ORM unit of work."""
+def resolve_actor(
+    connection: Connection, raw_user_id: object, session_id: str | None = None
+) -> dict[str, Any]:
+    """Runs on every authenticated request the gateway has not cached: one indexed Core query
+    (two with a session), no ORM unit of work."""
     user_id = parse_id(raw_user_id)
     user = connection.execute(_ACTOR_BY_ID, {"user_id": user_id}).first() if user_id else None
     if user is None or not user.active:
         raise Unauthenticated("用户不存在或已停用 / Unknown or inactive user")
-    return dump_actor(user)
+    live = None
+    if session_id:
+        params = {"session_id": str(session_id)[:32], "user_id": user_id}
+        live = connection.execute(_SESSION_LIVE, params).first() is not None
+    return dump_actor(user, live)
 
 
 def get_user(session: Session, actor: Actor, raw_user_id: object) -> dict[str, Any]:

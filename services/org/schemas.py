@@ -52,6 +52,17 @@ def _text(max_length: int, **kwargs) -> fields.String:
 class LoginArgs(_Args):
     login = fields.String(required=True, validate=validate.Length(max=200))
     password = fields.String(required=True, validate=validate.Length(max=1000))
+    totp_code = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=20))
+
+
+class ChangePasswordArgs(_Args):
+    old_password = fields.String(required=True, validate=validate.Length(max=1000))
+    new_password = fields.String(required=True, validate=validate.Length(max=1000))
+
+
+class TotpCodeArgs(_Args):
+    code = fields.String(required=True, validate=validate.Length(max=20))
+    password = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=1000))
 
 
 class CreateUnitArgs(_Args):
@@ -169,8 +180,18 @@ def dump_user(user: User) -> dict[str, Any]:
     }
 
 
-def dump_actor(user: User) -> dict[str, Any]:
-    return {**dump_user(user), "path": domain.path_ids(user.path)}
+def dump_actor(user: User, session_live: bool | None = None) -> dict[str, Any]:
+    """A user as the gateway authenticates them: with the supervisor path, the token
+    generation every token must carry, whether a password change is due, and whether the
+    token's session (when asked) is still live."""
+    return {
+        **dump_user(user),
+        "path": domain.path_ids(user.path),
+        "generation": user.token_generation or 0,
+        "must_change_password": bool(user.must_change_password),
+        "totp_enabled": user.totp_secret is not None,
+        "session_live": session_live,
+    }
 
 
 def dump_unit(unit: OrgUnit) -> dict[str, Any]:

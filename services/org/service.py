@@ -10,10 +10,11 @@ from nameko.rpc import rpc
 from common import clock
 from common.actor import CurrentActor, require_actor
 from common.consumer import event_consumer
+from common.errors import Unauthenticated
 from common.db import Database, command
 from common.events import Envelope
 from common.service import ServiceBase
-from services.org import access, commands, queries, schemas
+from services.org import access, commands, queries, schemas, sessions, totp
 from services.org.bootstrap import AdminBootstrap
 from services.org.models import Base
 from services.org.throttle import Rules
@@ -42,17 +43,96 @@ class OrgService(ServiceBase):
 
     @rpc
     def login(
-        self, login: str | None = None, password: str | None = None, address: str | None = None
+        self,
+        login: str | None = None,
+        password: str | None = None,
+        address: str | None = None,
+        totp_code: str | None = None,
+        agent: str | None = None,
     ) -> dict:
-        """System call (gateway, POST /auth/login; ``address``: the client's). Audited as
+        """System call (gateway, POST /auth/login; ``address`` and ``agent``: the client's). A
+        new session: access and refresh token (services/org/sessions.py). Audited as
         ``login``; failures counted per account and address (services/org/throttle.py).
 
-        Bad credentials or an inactive user → Unauthenticated; too many failures →
-        TooManyAttempts (429 with Retry-After), the password then not checked.
+        Bad credentials or an inactive user → Unauthenticated; a second factor and no code →
+        Unauthenticated ``totp_required``; too many failures → TooManyAttempts (429 with
+        Retry-After), the password then not checked.
         """
-        args = schemas.load(schemas.LoginArgs, {"login": login, "password": password})
+        args = schemas.load(
+            schemas.LoginArgs, {"login": login, "password": password, "totp_code": totp_code}
+        )
         self.first_start.wait()
-        return access.login(self.db, args["login"], args["password"], address, self.throttle)
+        return access.login(self.db, args["login"], args["password"], address, self.throttle,
+                            totp_code=args["totp_code"], agent=agent)  # fmt: skip
+
+    @rpc
+    def refresh(self, refresh_token: str | None = None) -> dict:
+        """System call (gateway, POST /auth/refresh): the next token pair of a live session.
+        A refresh token is good once; an older one ends its session (``refresh_reused``)."""
+        if not isinstance(refresh_token, str) or len(refresh_token) > 4096:
+            raise Unauthenticated("令牌无效 / Invalid token")
+        return sessions.refresh(self.db, refresh_token)
+
+    @rpc
+    def logout(self, session_id: str | None = None) -> dict:
+        """Any user: ends the session of the token used. Audited as ``logout``."""
+        return sessions.logout(self.db, require_actor(self.actor), session_id)
+
+    @rpc
+    def logout_all(self, user_id: str | None = None) -> dict:
+        """Any user for themselves, level 9 for anyone: every session and token of the user
+        ends. Audited as ``logout_all``."""
+        actor = require_actor(self.actor)
+        args = schemas.load(schemas.UserIdArgs, {"user_id": user_id or actor.id})
+        return sessions.logout_all(self.db, actor, args["user_id"])
+
+    @rpc
+    def list_sessions(self, session_id: str | None = None) -> dict:
+        """Any user: their live sessions (``current``: the one of ``session_id``)."""
+        return sessions.list_sessions(self.db, require_actor(self.actor), session_id)
+
+    @rpc
+    def change_password(
+        self,
+        old_password: str | None = None,
+        new_password: str | None = None,
+        address: str | None = None,
+        agent: str | None = None,
+    ) -> dict:
+        """Any user, their own: the old password and the rules (services/org/passwords.py).
+        Ends every session; answers a new one for this device. Audited ``password_changed``."""
+        actor = require_actor(self.actor)
+        args = schemas.load(schemas.ChangePasswordArgs,
+                            {"old_password": old_password, "new_password": new_password})  # fmt: skip
+        return sessions.change_password(self.db, actor, args["old_password"], args["new_password"],
+                                        address, agent, self.throttle)  # fmt: skip
+
+    @rpc
+    def reset_password(self, user_id: str | None = None) -> dict:
+        """Level 9: a temporary password (answered once), to be changed at the next sign-in.
+        Audited as ``password_reset`` (without the password)."""
+        actor = require_actor(self.actor)
+        actor.require_level(ADMIN_LEVEL)
+        args = schemas.load(schemas.UserIdArgs, {"user_id": user_id})
+        return sessions.reset_password(self.db, actor, args["user_id"])
+
+    @rpc
+    def totp_setup(self) -> dict:
+        """Level ≥ 6: a pending TOTP secret with its QR code. Audited."""
+        return totp.setup(self.db, require_actor(self.actor))
+
+    @rpc
+    def totp_enable(self, code: str | None = None) -> dict:
+        """Keeps the pending secret when ``code`` is one of its current codes. Audited."""
+        args = schemas.load(schemas.TotpCodeArgs, {"code": code})
+        return totp.enable(self.db, require_actor(self.actor), args["code"])
+
+    @rpc
+    def totp_disable(self, password: str | None = None, code: str | None = None) -> dict:
+        """Removes the caller's second factor (password and a current code). Audited."""
+        args = schemas.load(schemas.TotpCodeArgs, {"code": code, "password": password})
+        return totp.disable(self.db, require_actor(self.actor), args["password"] or "",
+                            args["code"])  # fmt: skip
 
     @rpc
     def login_locks(self) -> dict:
@@ -70,13 +150,15 @@ class OrgService(ServiceBase):
         return access.unlock(self.db, actor.id, args["user_id"])
 
     @rpc
-    def resolve_actor(self, user_id: str | None = None) -> dict:
-        """System call (gateway, every request): the user with their path top → user.
+    def resolve_actor(self, user_id: str | None = None, session_id: str | None = None) -> dict:
+        """System call (gateway, every request not cached): the user with their path top →
+        user, token generation, whether a password change is due and whether ``session_id``
+        is live.
 
         Unknown or inactive → Unauthenticated.
         """
         with self.db.engine.connect() as connection:
-            return queries.resolve_actor(connection, user_id)
+            return queries.resolve_actor(connection, user_id, session_id)
 
     # --- units and users (level 9) ----------------------------------------------------
 

@@ -304,6 +304,149 @@ def test_repeated_failures_make_an_account_wait_even_for_the_right_password(org)
     assert sorted(e["details"]["failures"] for e in throttled) == [5, 5, 6]
 
 
+# --- sessions, passwords, second factor -------------------------------------------------------
+
+
+def test_a_refresh_token_is_good_once_and_a_reused_one_ends_its_session(org, monkeypatch):
+    env, _, _ = org
+    monkeypatch.setenv("BPC_SECRET", env.vars()["BPC_SECRET"])
+    admin = admin_of(env)
+    user = new_user(env, admin, 2, admin.id)
+    first = call(env, "login", login=user["login"], password=PASSWORD, agent="Phone")
+    claims = tokens.verified_claims(first["token"])
+    assert claims["sid"] == first["session_id"] and claims["gen"] == 0
+    with pytest.raises(Unauthenticated):  # a refresh token is no access token
+        tokens.verified_claims(first["refresh_token"])
+    second = call(env, "refresh", refresh_token=first["refresh_token"])
+    assert second["session_id"] == first["session_id"] and second["token"] != first["token"]
+    third = call(env, "refresh", refresh_token=second["refresh_token"])
+    with pytest.raises(Unauthenticated):  # the first one, again: a copy — the session ends
+        call(env, "refresh", refresh_token=first["refresh_token"])
+    with pytest.raises(Unauthenticated):
+        call(env, "refresh", refresh_token=third["refresh_token"])
+    resolved = call(env, "resolve_actor", user_id=user["id"], session_id=first["session_id"])
+    assert resolved["session_live"] is False
+    assert [e["target_id"] for e in audit(env, admin, action="refresh_reused")
+            if e["actor_id"] == user["id"]] == [first["session_id"]]  # fmt: skip
+
+
+def test_signing_out_ends_one_session_and_everywhere_ends_every_token(org, monkeypatch):
+    env, _, _ = org
+    monkeypatch.setenv("BPC_SECRET", env.vars()["BPC_SECRET"])
+    admin = admin_of(env)
+    user = new_user(env, admin, 2, admin.id)
+    me = as_actor(env, user)
+    phone, laptop, tablet = (
+        call(env, "login", login=user["login"], password=PASSWORD, agent=agent)
+        for agent in ("Phone", "Laptop", "Tablet")
+    )
+    listed = call(env, "list_sessions", me, session_id=phone["session_id"])["items"]
+    assert {i["agent"] for i in listed} == {"Phone", "Laptop", "Tablet"}
+    assert [i["agent"] for i in listed if i["current"]] == ["Phone"]
+
+    assert call(env, "logout", me, session_id=phone["session_id"]) == {"ended_sessions": 1}
+    live = {
+        name: call(env, "resolve_actor", user_id=user["id"], session_id=s["session_id"])
+        for name, s in (("phone", phone), ("laptop", laptop))
+    }
+    assert live["phone"]["session_live"] is False and live["laptop"]["session_live"] is True
+
+    answer = call(env, "logout_all", me)
+    assert answer == {"user_id": user["id"], "ended_sessions": 2}
+    resolved = call(env, "resolve_actor", user_id=user["id"], session_id=tablet["session_id"])
+    assert resolved["session_live"] is False
+    assert resolved["generation"] == tokens.verified_claims(tablet["token"])["gen"] + 1
+    with pytest.raises(Unauthenticated):
+        call(env, "refresh", refresh_token=laptop["refresh_token"])
+    with pytest.raises(Forbidden):  # another user's sessions: the administrator's only
+        call(env, "logout_all", me, user_id=admin.id)
+    actions = [e["action"] for e in audit(env, admin, user_id=user["id"])]
+    assert actions.count("logout") == 1 and actions.count("logout_all") == 1
+
+
+def test_changing_a_password_asks_the_old_one_and_keeps_the_rules(org):
+    env, _, _ = org
+    admin = admin_of(env)
+    user = new_user(env, admin, 2, admin.id)
+    before = call(env, "login", login=user["login"], password=PASSWORD)
+    me = as_actor(env, user)
+    with pytest.raises(ValidationFailed) as wrong:
+        call(env, "change_password", me, old_password="not-it", new_password="Good-pass-2027")
+    assert "old_password" in wrong.value.details
+    for weak in ("short1!", "onlyletterslong", user["login"] + "-2027x", PASSWORD):
+        with pytest.raises(ValidationFailed) as refused:
+            call(env, "change_password", me, old_password=PASSWORD, new_password=weak)
+        assert refused.value.details["new_password"], weak
+    answer = call(env, "change_password", me, old_password=PASSWORD, new_password="新的密码-2027ab")
+    assert answer["must_change_password"] is False and answer["token"]
+    resolved = call(env, "resolve_actor", user_id=user["id"], session_id=before["session_id"])
+    assert resolved["session_live"] is False  # every earlier session ended
+    with pytest.raises(Unauthenticated):
+        call(env, "login", login=user["login"], password=PASSWORD)
+    assert call(env, "login", login=user["login"], password="新的密码-2027ab")["token"]
+    assert audit(env, admin, user_id=user["id"], action="password_changed")
+
+
+def test_a_reset_password_is_temporary_and_must_be_changed_first(org):
+    env, _, _ = org
+    admin = admin_of(env)
+    user = new_user(env, admin, 2, admin.id)
+    old = call(env, "login", login=user["login"], password=PASSWORD)
+    with pytest.raises(Forbidden):
+        call(env, "reset_password", as_actor(env, user), user_id=admin.id)
+    reset = call(env, "reset_password", admin, user_id=user["id"])
+    temporary = reset["temporary_password"]
+    assert reset["ended_sessions"] == 1 and len(temporary) == 14
+    assert call(env, "resolve_actor", user_id=user["id"], session_id=old["session_id"])[
+        "session_live"] is False  # fmt: skip
+    with pytest.raises(Unauthenticated):
+        call(env, "login", login=user["login"], password=PASSWORD)
+    signed_in = call(env, "login", login=user["login"], password=temporary)
+    assert signed_in["must_change_password"] is True
+    assert call(env, "resolve_actor", user_id=user["id"])["must_change_password"] is True
+    me = as_actor(env, user)
+    call(env, "change_password", me, old_password=temporary, new_password="Mine-again-2027")
+    assert call(env, "resolve_actor", user_id=user["id"])["must_change_password"] is False
+    entries = audit(env, admin, user_id=user["id"], action="password_reset")
+    assert entries and temporary not in str(entries)
+
+
+def test_a_second_factor_for_level_6_is_enrolled_with_a_code_and_asked_at_login(org):
+    import pyotp
+
+    env, _, _ = org
+    admin = admin_of(env)
+    manager = new_user(env, admin, 6, admin.id)
+    rep = new_user(env, admin, 2, manager["id"])
+    with pytest.raises(Forbidden):
+        call(env, "totp_setup", as_actor(env, rep))
+    me = as_actor(env, manager)
+    setup = call(env, "totp_setup", me)
+    assert setup["otpauth_uri"].startswith("otpauth://totp/BPC:")
+    assert setup["qr_svg"].startswith("data:image/svg+xml")
+    totp = pyotp.TOTP(setup["secret"])
+    with pytest.raises(ValidationFailed):
+        call(env, "totp_enable", me, code="000000" if totp.now() != "000000" else "111111")
+    assert call(env, "totp_enable", me, code=totp.now()) == {"enabled": True}
+    assert call(env, "resolve_actor", user_id=manager["id"])["totp_enabled"] is True
+
+    with pytest.raises(Unauthenticated) as asked:
+        call(env, "login", login=manager["login"], password=PASSWORD)
+    assert asked.value.code == "totp_required"
+    code = totp.at(time.time() + 30)  # the next step's code: the enrolment used this one
+    answer = call(env, "login", login=manager["login"], password=PASSWORD, totp_code=code)
+    assert answer["user"]["id"] == manager["id"]
+    with pytest.raises(Unauthenticated):  # a code is good once
+        call(env, "login", login=manager["login"], password=PASSWORD, totp_code=code)
+    with pytest.raises(ValidationFailed):
+        call(env, "totp_disable", me, password="wrong", code=totp.now())
+    call(env, "unlock_login", admin, user_id=manager["id"])
+    assert call(env, "totp_disable", me, password=PASSWORD, code=totp.now()) == {"enabled": False}
+    assert call(env, "login", login=manager["login"], password=PASSWORD)["token"]
+    actions = {e["action"] for e in audit(env, admin, user_id=manager["id"])}
+    assert {"totp_setup_started", "totp_enabled", "totp_disabled"} <= actions
+
+
 # --- creating users ---------------------------------------------------------------------------
 
 

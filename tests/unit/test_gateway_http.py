@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 
 import pytest
@@ -464,3 +465,71 @@ def test_the_web_page_and_its_bundles_carry_the_headers(tmp_path, monkeypatch):
     assert page.headers["X-Content-Type-Options"] == bundle.headers["X-Content-Type-Options"]
     assert bundle.headers["X-Content-Type-Options"] == "nosniff"
     assert static_response("assets/\x00.js", "GET") is None
+
+
+# ---- sessions -------------------------------------------------------------------------------
+
+
+def _sessions_rpc(state: dict) -> FakeRpc:
+    """org as the gateway sees it: a user whose generation, live sessions and pending password
+    change are in ``state``."""
+
+    def resolve(user_id, session_id=None):
+        return {**REP, "generation": state["generation"],
+                "must_change_password": state["must_change"],
+                "session_live": None if session_id is None else session_id in state["live"]}  # fmt: skip
+
+    return FakeRpc({
+        ("org", "resolve_actor"): resolve,
+        ("org", "logout_all"): lambda user_id: state.update(generation=state["generation"] + 1,
+                                                            live=set()) or {"ended_sessions": 2},
+        ("customer", "check"): lambda **kw: {"matches": []},
+    })  # fmt: skip
+
+
+def _session_bearer(session_id: str, generation: int = 0, kind: str = tokens.ACCESS) -> dict:
+    token, _ = tokens.issue(REP["id"], REP["level"], session_id=session_id,
+                            generation=generation, kind=kind)  # fmt: skip
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_token_of_an_ended_session_or_an_older_generation_is_refused():
+    state = {"generation": 0, "live": {"phone", "laptop"}, "must_change": False}
+    gateway = Gateway(cache_ttl=0.2)
+    http = client(gateway, _sessions_rpc(state))
+    phone, laptop = _session_bearer("phone"), _session_bearer("laptop")
+    assert http.get("/api/v1/me", headers=phone).status_code == 200
+    assert http.get("/api/v1/customers/check?name=华为", headers=laptop).status_code == 200
+    state["live"].discard("phone")  # signed out elsewhere; this process learns it within the TTL
+    time_waited = 0.0
+    while http.get("/api/v1/customers/check?name=华为", headers=phone).status_code == 200:
+        assert time_waited < 1.0, "an ended session stayed usable past the actor cache's TTL"
+        time.sleep(0.05)
+        time_waited += 0.05
+    assert error_of(http.get("/api/v1/me", headers=phone))["code"] == "signed_out"
+    assert http.get("/api/v1/customers/check?name=华为", headers=laptop).status_code == 200
+
+    started = time.monotonic()
+    assert http.post("/api/v1/auth/logout-all", headers=laptop).get_json() == {"ended_sessions": 2}
+    assert time.monotonic() - started >= 0.2  # answered once every cached verdict has expired
+    assert http.get("/api/v1/me", headers=laptop).status_code == 401
+    # a token of the new generation is asked about afresh, not refused from the cache
+    state["live"].add("tablet")
+    assert http.get("/api/v1/me", headers=_session_bearer("tablet", generation=1)).status_code == 200
+    # a refresh token is not a bearer token
+    refresh = _session_bearer("tablet", generation=1, kind=tokens.REFRESH)
+    assert http.get("/api/v1/me", headers=refresh).status_code == 401
+
+
+def test_a_reset_password_must_be_changed_before_anything_else():
+    state = {"generation": 0, "live": {"phone"}, "must_change": True}
+    http = client(Gateway(cache_ttl=0), _sessions_rpc(state))
+    phone = _session_bearer("phone")
+    refused = http.get("/api/v1/customers/check?name=华为", headers=phone)
+    assert refused.status_code == 403
+    assert error_of(refused)["code"] == "password_change_required"
+    me = http.get("/api/v1/me", headers=phone)
+    assert me.status_code == 200 and me.get_json()["must_change_password"] is True
+    assert "generation" not in me.get_json() and "session_live" not in me.get_json()
+    state["must_change"] = False
+    assert http.get("/api/v1/customers/check?name=华为", headers=phone).status_code == 200
