@@ -621,7 +621,13 @@ ROUTES: list[Route] = [
         tag=ORG,
     ),
     Route(
-        "GET", f"{API}/me", me, "当前用户 / The caller", response=s.Me, tag=ORG, fresh_actor=True,
+        "GET",
+        f"{API}/me",
+        me,
+        "当前用户 / The caller",
+        response=s.Me,
+        tag=ORG,
+        fresh_actor=True,
         before_password_change=True,
     ),  # fmt: skip
     Route(

@@ -395,8 +395,8 @@ class Api:
         return resp
 
     def _refreshed(self) -> bool:
-        resp = self.session.post(self.base_url + "/api/v1/auth/refresh",
-                                 json={"refresh_token": self.refresh_token}, timeout=30)  # fmt: skip
+        body = {"refresh_token": self.refresh_token}
+        resp = self.session.post(self.base_url + "/api/v1/auth/refresh", json=body, timeout=30)
         if resp.status_code != 200:
             return False
         self.token, self.refresh_token = resp.json()["token"], resp.json()["refresh_token"]

@@ -30,7 +30,6 @@ from common.errors import NotFound, TooManyAttempts, Unauthenticated
 from common.projection import upsert
 from services.org import commands, passwords, sessions, totp
 from services.org.models import LoginThrottle, User
-from services.org.schemas import dump_user
 from services.org.throttle import ACCOUNT, ADDRESS, FORGET_AFTER, Counter, Rules, retry_after
 
 log = logging.getLogger(__name__)
@@ -101,8 +100,8 @@ def wait_of(db: Db, keys) -> int:
 
 def clear_account(session: Session, login_name: str) -> int:
     """Forget the failures of an account (a successful login, an unlock, a reset)."""
-    return session.execute(delete(LoginThrottle).where(
-        LoginThrottle.scope == ACCOUNT, LoginThrottle.key == login_name[:200])).rowcount  # fmt: skip
+    account = (LoginThrottle.scope == ACCOUNT, LoginThrottle.key == login_name[:200])
+    return session.execute(delete(LoginThrottle).where(*account)).rowcount
 
 
 TOTP_REQUIRED = "totp_required"
@@ -147,8 +146,11 @@ def login(
         if reason == "bad_totp":
             raise Unauthenticated("动态码错误 / Wrong code", code=TOTP_REQUIRED)
         raise commands.unauthenticated_login()
-    if user.must_change_password and user.password_changed_at is not None and \
-            clock.now() - user.password_changed_at > passwords.TEMPORARY_FOR:
+    if (
+        user.must_change_password
+        and user.password_changed_at is not None
+        and clock.now() - user.password_changed_at > passwords.TEMPORARY_FOR
+    ):
         raise Unauthenticated(
             "临时密码已过期，请联系管理员重新设置 / The temporary password has expired: "
             "ask an administrator for a new one",

@@ -10,8 +10,8 @@ from nameko.rpc import rpc
 from common import clock
 from common.actor import CurrentActor, require_actor
 from common.consumer import event_consumer
-from common.errors import Unauthenticated
 from common.db import Database, command
+from common.errors import Unauthenticated
 from common.events import Envelope
 from common.service import ServiceBase
 from services.org import access, commands, queries, schemas, sessions, totp
@@ -102,8 +102,9 @@ class OrgService(ServiceBase):
         """Any user, their own: the old password and the rules (services/org/passwords.py).
         Ends every session; answers a new one for this device. Audited ``password_changed``."""
         actor = require_actor(self.actor)
-        args = schemas.load(schemas.ChangePasswordArgs,
-                            {"old_password": old_password, "new_password": new_password})  # fmt: skip
+        args = schemas.load(
+            schemas.ChangePasswordArgs, {"old_password": old_password, "new_password": new_password}
+        )
         return sessions.change_password(self.db, actor, args["old_password"], args["new_password"],
                                         address, agent, self.throttle)  # fmt: skip
 

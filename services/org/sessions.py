@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # that refreshed twice at once (two tabs): refused, the session kept; later, a stolen copy
 RACE_GRACE = timedelta(seconds=30)
 
+WRONG_OLD_PASSWORD = "原密码不正确 / The old password is wrong"
 SIGNED_OUT = "已退出登录，请重新登录 / Signed out: please sign in again"
 
 
@@ -160,10 +161,16 @@ def list_sessions(db: Db, actor: Actor, current: str | None) -> dict:
         user = session.get(User, int(actor.id))
         generation = user.token_generation if user else None
     items = [
-        {"id": r.id, "created_at": clock.isoformat(r.created_at),
-         "last_refreshed_at": clock.isoformat(r.refreshed_at), "address": r.address,
-         "agent": r.agent, "current": r.id == current}  # fmt: skip
-        for r in rows if r.generation == generation
+        {
+            "id": r.id,
+            "created_at": clock.isoformat(r.created_at),
+            "last_refreshed_at": clock.isoformat(r.refreshed_at),
+            "address": r.address,
+            "agent": r.agent,
+            "current": r.id == current,
+        }  # fmt: skip
+        for r in rows
+        if r.generation == generation
     ]
     return {"items": items}
 
@@ -186,7 +193,7 @@ def change_password(db: Db, actor: Actor, old: str, new: str, address: str | Non
         raise TooManyAttempts(details={"retry_after": wait})
     if not access.in_check_pool(commands.password_matches, old_hash, old):
         access.failed(db, keys, rules, user.id, login_name, address, "bad_old_password")
-        raise ValidationFailed(details={"old_password": ["原密码不正确 / The old password is wrong"]})
+        raise ValidationFailed(details={"old_password": [WRONG_OLD_PASSWORD]})
     found = passwords.problems(new, login_name, old)
     if found:
         raise ValidationFailed(
@@ -231,9 +238,14 @@ def reset_password(db: Db, actor: Actor, user_id: int) -> dict:
         user.totp_secret = user.totp_pending = None
         ended = _end_all(session, user, "password_reset")
         access.clear_account(session, user.login)
-        commands.record_audit(session, actor_id=actor.id, action="password_reset",
-                              target_type="user", target_id=user.id,
-                              details={"ended_sessions": ended, "totp_removed": had_totp})
+        commands.record_audit(
+            session,
+            actor_id=actor.id,
+            action="password_reset",
+            target_type="user",
+            target_id=user.id,
+            details={"ended_sessions": ended, "totp_removed": had_totp},
+        )
         return {
             "user_id": str(user.id),
             "temporary_password": temporary,

@@ -54,11 +54,10 @@ def accept(db: Db, user_id: int, code: str) -> bool:
         if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
             return False
         # compare-and-set: two logins with one code at the same moment, one wins
+        unused = User.totp_last_step.is_(None) | (User.totp_last_step < step)
         won = session.execute(
-            update(User)
-            .where(User.id == user_id, (User.totp_last_step.is_(None)) | (User.totp_last_step < step))
-            .values(totp_last_step=step)
-        ).rowcount  # fmt: skip
+            update(User).where(User.id == user_id, unused).values(totp_last_step=step)
+        ).rowcount
         return bool(won)
 
 
@@ -66,7 +65,8 @@ def setup(db: Db, actor: Actor) -> dict:
     """A new pending secret for the caller (level ≥ 6), with its otpauth URI and QR code."""
     if actor.level < MIN_LEVEL:
         raise Forbidden(
-            f"动态码仅适用于 {MIN_LEVEL} 级及以上 / A second factor is for level {MIN_LEVEL} and above",
+            f"动态码仅适用于 {MIN_LEVEL} 级及以上 / "
+            f"A second factor is for level {MIN_LEVEL} and above",
             {"required_level": MIN_LEVEL, "level": actor.level},
         )
     secret = pyotp.random_base32()

@@ -475,9 +475,9 @@ def _sessions_rpc(state: dict) -> FakeRpc:
     change are in ``state``."""
 
     def resolve(user_id, session_id=None):
+        live = None if session_id is None else session_id in state["live"]
         return {**REP, "generation": state["generation"],
-                "must_change_password": state["must_change"],
-                "session_live": None if session_id is None else session_id in state["live"]}  # fmt: skip
+                "must_change_password": state["must_change"], "session_live": live}  # fmt: skip
 
     return FakeRpc({
         ("org", "resolve_actor"): resolve,
@@ -515,7 +515,8 @@ def test_a_token_of_an_ended_session_or_an_older_generation_is_refused():
     assert http.get("/api/v1/me", headers=laptop).status_code == 401
     # a token of the new generation is asked about afresh, not refused from the cache
     state["live"].add("tablet")
-    assert http.get("/api/v1/me", headers=_session_bearer("tablet", generation=1)).status_code == 200
+    tablet = _session_bearer("tablet", generation=1)
+    assert http.get("/api/v1/me", headers=tablet).status_code == 200
     # a refresh token is not a bearer token
     refresh = _session_bearer("tablet", generation=1, kind=tokens.REFRESH)
     assert http.get("/api/v1/me", headers=refresh).status_code == 401

@@ -54,6 +54,21 @@ register({
     "admin.level7": "7 级 区域总监",
     "admin.level8": "8 级 集团高管",
     "admin.level9": "9 级 董事会/管理员",
+    "admin.security": "账号安全",
+    "admin.reset": "重置密码",
+    "admin.confirmReset": "将为 {name}（{login}）生成一个临时密码：其所有设备立即退出登录，动态验证码被清除；临时密码 72 小时内有效，登录后必须先修改。确定吗？",
+    "admin.confirmResetButton": "确认重置",
+    "admin.temporary": "{name} 的临时密码（只显示这一次，请当面或电话告知本人）：",
+    "admin.temporaryUntil": "有效至 {at}",
+    "admin.unlock": "解除登录限制",
+    "admin.unlocked": "已解除 {name} 的登录限制",
+    "admin.notLocked": "{name} 当前没有登录限制",
+    "admin.logoutAll": "强制下线",
+    "admin.loggedOut": "{name} 已在所有设备退出登录（{count} 个会话）",
+    "admin.locks": "登录受限",
+    "admin.lockAccount": "账号 {key}",
+    "admin.lockAddress": "地址 {key}",
+    "admin.lockLine": "连续失败 {failures} 次，{seconds} 秒后可再试",
   },
   en: {
     "admin.tree": "Organisation",
@@ -99,6 +114,21 @@ register({
     "admin.level7": "7 regional director",
     "admin.level8": "8 group executive",
     "admin.level9": "9 board / administrator",
+    "admin.security": "Account security",
+    "admin.reset": "Reset password",
+    "admin.confirmReset": "A temporary password will be made for {name} ({login}): every device of theirs is signed out at once and their authenticator removed; the temporary password is good for 72 hours and must be changed at the next sign-in. Go ahead?",
+    "admin.confirmResetButton": "Reset",
+    "admin.temporary": "Temporary password of {name} (shown this once: tell them in person or by phone):",
+    "admin.temporaryUntil": "good until {at}",
+    "admin.unlock": "Lift login wait",
+    "admin.unlocked": "{name} may sign in again at once",
+    "admin.notLocked": "{name} had no login wait",
+    "admin.logoutAll": "Sign out everywhere",
+    "admin.loggedOut": "{name} was signed out everywhere ({count} sessions)",
+    "admin.locks": "Login waits",
+    "admin.lockAccount": "account {key}",
+    "admin.lockAddress": "address {key}",
+    "admin.lockLine": "{failures} failures in a row; next try in {seconds} s",
   },
 });
 
@@ -285,7 +315,73 @@ function UserEditor({ user, users, units, byId, onSaved, onClose }) {
               : null}
             <button type="button" class="link" onClick=${onClose}>${t("admin.cancel")}</button>
           </div>`}
+      ${user.active ? html`<${UserSecurity} user=${user} />` : null}
     </form>`;
+}
+
+// reset a password (the temporary one shown once), lift a login wait, sign out everywhere
+function UserSecurity({ user }) {
+  const [confirming, setConfirming] = useState(false);
+  const [temporary, setTemporary] = useState(null);
+  const [notice, setNotice] = useState(null);
+  const { run, busy, error } = useAction();
+  const act = (work) => run(async () => {
+    setNotice(null);
+    setTemporary(null);
+    await work();
+  });
+  const reset = () => act(async () => {
+    setTemporary(await api("POST", `/users/${user.id}/password-reset`));
+    setConfirming(false);
+  });
+  const unlock = () => act(async () => {
+    const answer = await api("POST", `/users/${user.id}/unlock`);
+    setNotice(t(answer.unlocked ? "admin.unlocked" : "admin.notLocked", { name: user.name }));
+  });
+  const logoutAll = () => act(async () => {
+    const answer = await api("POST", `/users/${user.id}/logout-all`);
+    setNotice(t("admin.loggedOut", { name: user.name, count: answer.ended_sessions }));
+  });
+  return html`
+    <div class="admin-security" data-testid="security">
+      <h3>${t("admin.security")}</h3>
+      ${confirming
+        ? html`<div class="warning admin-confirm" role="alertdialog" data-testid="confirm-reset">
+            <p>${t("admin.confirmReset", { name: user.name, login: user.login })}</p>
+            <div class="actions">
+              <button type="button" data-testid="confirm" disabled=${busy} onClick=${reset}>${t("admin.confirmResetButton")}</button>
+              <button type="button" class="link" onClick=${() => setConfirming(false)}>${t("admin.cancel")}</button>
+            </div>
+          </div>`
+        : html`<div class="actions">
+            <button type="button" class="small" data-testid="reset" onClick=${() => setConfirming(true)}>${t("admin.reset")}</button>
+            <button type="button" class="small" data-testid="unlock" disabled=${busy} onClick=${unlock}>${t("admin.unlock")}</button>
+            <button type="button" class="small" data-testid="logout-user" disabled=${busy} onClick=${logoutAll}>${t("admin.logoutAll")}</button>
+          </div>`}
+      ${temporary
+        ? html`<p class="ok" data-testid="temporary">${t("admin.temporary", { name: user.name })}
+            <code data-testid="temporary-password">${temporary.temporary_password}</code>
+            <span class="muted">${t("admin.temporaryUntil", { at: new Date(temporary.expires_at).toLocaleString() })}</span></p>`
+        : null}
+      ${notice ? html`<p class="ok" data-testid="security-notice">${notice}</p>` : null}
+      <${ErrorLine} error=${error} />
+    </div>`;
+}
+
+function Locks() {
+  const [items, setItems] = useState([]);
+  useEffect(() => {
+    api("GET", "/auth/locks").then((page) => setItems(page.items)).catch(() => setItems([]));
+  }, []);
+  if (!items.length) return null;
+  return html`
+    <section class="card" data-testid="locks">
+      <h2>${t("admin.locks")}</h2>
+      <ul>${items.map((l) => html`<li data-testid="lock">
+        <span class="title">${l.name ? html`<b>${l.name}</b> ` : null}${t(l.scope === "account" ? "admin.lockAccount" : "admin.lockAddress", { key: l.key })}</span>
+        <span class="muted">${t("admin.lockLine", { failures: l.failures, seconds: l.retry_after })}</span>
+      </li>`)}</ul>
+    </section>`;
 }
 
 function UserRow({ user, editing, onEdit, byId, unitName, showUnit, editor }) {
@@ -392,6 +488,7 @@ export function Admin() {
         </section>
         </div>
         <div class="admin-main">
+          <${Locks} />
           <section class="card" data-testid="users">
             <h2>${t("admin.users")} · ${chosen ? unitName(chosen) : t("admin.allUnits")} <small>${t("admin.count", { count: shown.length })}</small></h2>
             <label>${t("admin.search")}<input type="search" name="user-search" value=${q} onInput=${(e) => setQ(e.target.value)} /></label>

@@ -7,7 +7,7 @@ import { h } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { html } from "htm/preact";
 import { ErrorLine } from "./action.js";
-import { ApiError, api, token } from "./api.js";
+import { ApiError, api, refreshed, token } from "./api.js";
 import { bilingual, register, t } from "./i18n.js";
 import "./experience.css";
 
@@ -212,7 +212,7 @@ export function sanitizeHandbook(markup, stageName) {
   return Array.from(doc.body.childNodes, (node, i) => rebuild(node, stageName, i));
 }
 
-async function fetchText(path) {
+async function fetchText(path, again = true) {
   const headers = { Accept: "text/html" };
   const bearer = token.get();
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
@@ -231,6 +231,7 @@ async function fetchText(path) {
       body = null;
     }
     if (response.status === 401 && bearer) {
+      if (again && (await refreshed())) return fetchText(path, false); // a new access token
       token.clear();
       window.dispatchEvent(new Event("bpc:logged-out"));
     }

@@ -3,7 +3,8 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { html } from "htm/preact";
 import { ErrorLine, useAction } from "./action.js";
-import { api, token } from "./api.js";
+import { api, signOut, token } from "./api.js";
+import { Account, PasswordChange } from "./account.js";
 import { lang, onLang, setLang, t } from "./i18n.js";
 import { Admin } from "./admin.js";
 import { Alarms } from "./alarms.js";
@@ -28,6 +29,7 @@ const SCREENS = {
   "/experience": { screen: Experience, label: "experience", level: 1 },
   "/care": { screen: Care, label: "care", level: 1 },
   "/admin": { screen: Admin, label: "admin", level: 9 },
+  "/account": { screen: Account, label: "account", level: 1 },
 };
 
 function useRoute() {
@@ -50,17 +52,33 @@ function useLanguage() {
 }
 
 function Login({ onLoggedIn }) {
-  const [form, setForm] = useState({ login: "", password: "" });
-  const { run, busy, error } = useAction();
+  const [form, setForm] = useState({ login: "", password: "", totp_code: "" });
+  const [askCode, setAskCode] = useState(false); // the account has a second factor
+  const { run, busy, error, setError } = useAction();
   const submit = (event) => {
     event.preventDefault();
     run(async () => {
-      const answer = await api("POST", "/auth/login", form);
-      token.set(answer.token);
+      const body = { login: form.login, password: form.password };
+      if (askCode) body.totp_code = form.totp_code;
+      try {
+        token.keep(await api("POST", "/auth/login", body));
+      } catch (exc) {
+        if (exc.code === "totp_required" && !askCode) {
+          setAskCode(true); // the password was right: now the code
+          return;
+        }
+        throw exc;
+      }
       onLoggedIn(await api("GET", "/me")); // with the organisation's date and time zone
     });
   };
-  const field = (name) => (event) => setForm({ ...form, [name]: event.target.value });
+  const field = (name) => (event) => {
+    setForm({ ...form, [name]: event.target.value });
+    if (name !== "totp_code" && askCode) {
+      setAskCode(false);
+      setError(null);
+    }
+  };
   return html`
     <main class="login">
       <form onSubmit=${submit} class="card">
@@ -69,6 +87,11 @@ function Login({ onLoggedIn }) {
           onInput=${field("login")} required /></label>
         <label>${t("password")}<input name="password" type="password" autocomplete="current-password"
           value=${form.password} onInput=${field("password")} required /></label>
+        ${askCode
+          ? html`<label>${t("totpCode")}<input name="totp_code" inputmode="numeric" autocomplete="one-time-code"
+              value=${form.totp_code} onInput=${field("totp_code")} required autofocus data-testid="totp-code" /></label>
+              <p class="muted">${t("totpHint")}</p>`
+          : null}
         <${ErrorLine} error=${error} />
         <button type="submit" disabled=${busy}>${busy ? t("loggingIn") : t("login")}</button>
         <button type="button" class="link" data-testid="lang"
@@ -100,23 +123,36 @@ function App() {
   const [checked, setChecked] = useState(!token.get());
   useEffect(() => {
     const out = () => setMe(null);
+    const mustChange = () => api("GET", "/me").then(setMe).catch(() => {});
     window.addEventListener("bpc:logged-out", out);
+    window.addEventListener("bpc:password-change-required", mustChange);
     if (token.get()) {
       api("GET", "/me")
         .then(setMe)
         .catch(() => token.clear())
         .finally(() => setChecked(true));
     }
-    return () => window.removeEventListener("bpc:logged-out", out);
+    return () => {
+      window.removeEventListener("bpc:logged-out", out);
+      window.removeEventListener("bpc:password-change-required", mustChange);
+    };
   }, []);
   if (!checked) return html`<p class="loading">${t("loading")}</p>`;
   if (!me) return html`<${Login} onLoggedIn=${setMe} />`;
   const logout = () => {
-    token.clear();
+    signOut();
     setMe(null);
   };
+  if (me.must_change_password) {
+    // a reset password buys nothing but its change (the API refuses everything else)
+    return html`<main class="login"><div class="forced">
+      <${PasswordChange} me=${me} forced=${true} onChanged=${() => api("GET", "/me").then(setMe)} />
+      <button type="button" class="link" data-testid="logout" onClick=${logout}>${t("logout")}</button>
+    </div></main>`;
+  }
   const Screen = me.level >= SCREENS[route].level ? SCREENS[route].screen : Workbench;
-  return html`<${Shell} me=${me} route=${route} onLogout=${logout}><${Screen} me=${me} /></${Shell}>`;
+  return html`<${Shell} me=${me} route=${route} onLogout=${logout}>
+    <${Screen} me=${me} onMe=${setMe} onSignedOut=${() => setMe(null)} /></${Shell}>`;
 }
 
 document.documentElement.lang = lang() === "en" ? "en" : "zh-CN";
