@@ -394,6 +394,13 @@ class Api:
                 return resp
         return resp
 
+    def fresh_token(self) -> str:
+        """The access token, just renewed (for requests sent without this client, e.g. by
+        threads or another program): good for a whole ``BPC_TOKEN_TTL`` from now."""
+        if self.refresh_token:
+            assert self._refreshed(), "the session of this client has ended"
+        return self.token
+
     def _refreshed(self) -> bool:
         body = {"refresh_token": self.refresh_token}
         resp = self.session.post(self.base_url + "/api/v1/auth/refresh", json=body, timeout=30)

@@ -216,6 +216,8 @@ class Bpc:
             "BPC_GATEWAY_ADDRESS": f"127.0.0.1:{self.port}",
             "BPC_METRICS_PORT_OFFSET": str(free_metrics_offset()),
             "BPC_ADMIN_PASSWORD": self.admin_password,
+            # the tokens made at the start serve a run of any length (throughput, not sign-ins)
+            "BPC_TOKEN_TTL": "86400",
             "BPC_LOG_LEVEL": os.environ.get("BPC_LOG_LEVEL", "WARNING"),
             "BPC_START_TIMEOUT": str(self.start_timeout),
             **self.extra_env,

@@ -168,6 +168,8 @@ class Bench:
         env.metrics_offset = free_metrics_offset()
         env.extra = {
             "BPC_GRACE_HOUR": "24",
+            # the tokens made at the start serve a run of any length (throughput, not sign-ins)
+            "BPC_TOKEN_TTL": "86400",
             "BPC_LOG_LEVEL": os.environ.get("BPC_LOG_LEVEL", "WARNING"),
             "BPC_START_TIMEOUT": str(self.args.start_timeout),
         }

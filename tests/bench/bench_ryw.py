@@ -92,7 +92,8 @@ class System:
         env.metrics_offset = free_metrics_offset()
         # both trees with the pools the base had (the head's `bpc run` would otherwise share
         # BPC_DB_CONNECTIONS among its processes: a difference that is not the one measured)
-        env.extra = {"BPC_GRACE_HOUR": "24", "BPC_LOG_LEVEL": "WARNING",
+        # (BPC_TOKEN_TTL: the tokens made at the start serve a run of any length)
+        env.extra = {"BPC_GRACE_HOUR": "24", "BPC_LOG_LEVEL": "WARNING", "BPC_TOKEN_TTL": "86400",
                      "BPC_START_TIMEOUT": str(self.start_timeout),
                      "BPC_DB_POOL_SIZE": "8", "BPC_DB_MAX_OVERFLOW": "14"}  # fmt: skip
         self.bpc = RunningBpc(env, root=self.tree)

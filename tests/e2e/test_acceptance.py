@@ -355,7 +355,7 @@ def test_property_based_requests_never_get_a_server_error(bpc, admin, tmp_path):
     also as a salesperson (2), a branch manager (6) and without a token (the gateway refuses
     that before any service or database is asked)."""
     count_auth, errors_auth = _fuzz(
-        bpc, tmp_path, "level-9", [f"Authorization: Bearer {admin.token}"]
+        bpc, tmp_path, "level-9", [f"Authorization: Bearer {admin.fresh_token()}"]
     )
     assert count_auth > 100 and errors_auth == []
     if bpc.env.backend == "postgresql":
@@ -364,8 +364,8 @@ def test_property_based_requests_never_get_a_server_error(bpc, admin, tmp_path):
         manager = make_user(admin, 6, admin_id, unit["id"], "杜经理")
         rep = make_user(admin, 2, manager["id"], unit["id"], "严业务")
         for label, user in (("level-6", manager), ("level-2", rep)):
-            count, errors = _fuzz(bpc, tmp_path, label,
-                                  [f"Authorization: Bearer {user['api'].token}"])  # fmt: skip
+            bearer = f"Authorization: Bearer {user['api'].fresh_token()}"
+            count, errors = _fuzz(bpc, tmp_path, label, [bearer])
             assert count > 100 and errors == []
         count_anon, errors_anon = _fuzz(bpc, tmp_path, "anonymous", [])
         assert count_anon > 100 and errors_anon == []

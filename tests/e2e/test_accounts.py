@@ -32,13 +32,6 @@ PASSWORD = "Passw0rd!acct"
 TOKEN_TTL = 20  # seconds an access token lives here
 
 
-def fresh(api: Api) -> str:
-    """``api``'s token, just refreshed: good for TOKEN_TTL seconds from now (for requests
-    made without the client's refresh-on-401)."""
-    assert api._refreshed()
-    return api.token
-
-
 def new_user(admin: Api, level: int, name: str = "钱七") -> tuple[dict, Api]:
     login = f"acct{uuid.uuid4().hex[:6]}"
     body = {"login": login, "password": PASSWORD, "name": name, "level": level,
@@ -124,7 +117,7 @@ def test_200_wrong_passwords_are_throttled_and_the_right_one_waits_too(bpc, admi
     ],
 )
 def test_hostile_input_is_a_clear_4xx(bpc, admin, method, path, body):
-    headers = {"Authorization": f"Bearer {fresh(admin)}", "Content-Type": "application/json"}
+    headers = {"Authorization": f"Bearer {admin.fresh_token()}", "Content-Type": "application/json"}
     answer = requests.request(method, bpc.env.base_url + path, data=body and body.encode(),
                               headers=headers, timeout=30)  # fmt: skip
     assert 400 <= answer.status_code < 500, (path, answer.status_code, answer.text)
@@ -132,7 +125,7 @@ def test_hostile_input_is_a_clear_4xx(bpc, admin, method, path, body):
 
 
 def test_json_html_and_the_page_carry_the_security_headers(bpc, admin):
-    headers = {"Authorization": f"Bearer {fresh(admin)}"}
+    headers = {"Authorization": f"Bearer {admin.fresh_token()}"}
     base = bpc.env.base_url
     json_answer = requests.get(f"{base}/api/v1/me", headers=headers, timeout=30)
     handbook = requests.get(f"{base}/api/v1/experience/handbook", headers=headers,
@@ -396,7 +389,7 @@ def test_fuzzing_the_routes_that_end_sessions_never_gets_a_server_error(bpc, adm
     manager_token = api.login(manager["login"], PASSWORD).token
     select = ("--include-path-regex", SESSION_ENDING)
     for label, headers in (
-        ("session-ending-9", [f"Authorization: Bearer {fresh(admin)}"]),
+        ("session-ending-9", [f"Authorization: Bearer {admin.fresh_token()}"]),
         ("session-ending-6", [f"Authorization: Bearer {manager_token}"]),
         ("session-ending-anonymous", []),
     ):

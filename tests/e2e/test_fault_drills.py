@@ -117,7 +117,8 @@ class Ingest:
     def _client(self, i: int) -> None:
         api, _, customer = self.reps[i]
         session = requests.Session()
-        headers = {"Authorization": f"Bearer {api.token}", "Content-Type": "application/json"}
+        bearer = f"Bearer {api.fresh_token()}"
+        headers = {"Authorization": bearer, "Content-Type": "application/json"}
         seq = 0
         while not self._stop.is_set():
             note = f"{self.tag}-{i}-{seq}"
@@ -355,7 +356,8 @@ def test_worklog_killed_under_writers_without_idempotency_keys(bpc, admin):
     def write(i: int) -> None:
         api, _, customer = writers[i]
         session = requests.Session()
-        headers = {"Authorization": f"Bearer {api.token}", "Content-Type": "application/json"}
+        bearer = f"Bearer {api.fresh_token()}"
+        headers = {"Authorization": bearer, "Content-Type": "application/json"}
         seq = 0
         while not stop.is_set():
             note = f"{tag}-{i}-{seq}"
