@@ -91,7 +91,7 @@ class Actor:
 
 # A branch (分公司) is the subtree of the nearest manager of level ≥ 6 above a user (or the top
 # of a smaller chain): the org has no unit kinds. Customer service — users of level ≥ 3 — works
-# on any customer of its own branch (DOMAIN.md §1, §7; docs/DOMAIN.md).
+# on any customer of its own branch (docs/DOMAIN.md §1, §7; docs/DOMAIN.md).
 BRANCH_LEVEL = 6
 SERVICE_LEVEL = 3
 

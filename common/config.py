@@ -1,4 +1,4 @@
-"""Configuration from environment variables, with safe defaults (ARCHITECTURE.md "Running")."""
+"""Configuration from environment variables, with safe defaults (docs/ARCHITECTURE.md "Running")."""
 
 from __future__ import annotations
 

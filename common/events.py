@@ -196,7 +196,7 @@ class VisitDenied(Payload):
 
 
 class ReminderDue(Payload):
-    """A care reminder that is current today (DOMAIN.md §7), sent once per reminder and day to
+    """A care reminder that is current today (docs/DOMAIN.md §7), sent once per reminder and day to
     whoever should act: for a notifier (mail, SMS, 企业微信) to pass on."""
 
     reminder_key = fields.String(required=True)

@@ -1,4 +1,4 @@
-"""Prometheus metrics shared by every service (ARCHITECTURE.md "Observability")."""
+"""Prometheus metrics shared by every service (docs/ARCHITECTURE.md "Observability")."""
 
 from __future__ import annotations
 

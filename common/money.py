@@ -1,5 +1,5 @@
 """Money as every service handles it: integer fen inside, decimal strings at the edges
-(API.md: at most two decimals; numbers are accepted too)."""
+(docs/API.md: at most two decimals; numbers are accepted too)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 ``Gateway.handle(request, rpc)`` matches the route, authenticates the caller, checks the
 level, validates query and body, applies Idempotency-Key, calls the handler and maps every
-error to the API.md error body. ``rpc`` is anything with ``call``, ``call_each`` and
+error to the docs/API.md error body. ``rpc`` is anything with ``call``, ``call_each`` and
 ``set_actor`` (the nameko ``RpcClient`` in production, a fake in unit tests).
 """
 

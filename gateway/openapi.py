@@ -123,7 +123,7 @@ def build_spec(routes: list[Route]) -> dict:
         version="1.0.0",
         openapi_version="3.0.3",
         plugins=[MarshmallowPlugin()],
-        info={"description": "The gateway HTTP contract (API.md), generated from its schemas."},
+        info={"description": "The gateway HTTP contract (docs/API.md), made from its schemas."},
     )
     spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}

@@ -247,7 +247,7 @@ def list_opportunities(call: Call):
 
 
 def delete_opportunity(call: Call):
-    # the lock (DOMAIN.md): nothing to ask the service, the answer is always the same
+    # the lock (docs/DOMAIN.md): nothing to ask the service, the answer is always the same
     raise Locked(details={"opportunity_id": call.path["id"]})
 
 
@@ -384,7 +384,7 @@ def record_entry(call: Call):
 
 
 def immutable_entry(call: Call):
-    # entries are append-only (DOMAIN.md): nothing to ask the service, the answer never changes
+    # entries are append-only (docs/DOMAIN.md): nothing to ask the service, the answer never changes
     raise Immutable(
         "日报一经提交不可修改或删除 / A log entry can never be changed or deleted",
         details={"entry_id": call.path["id"]},

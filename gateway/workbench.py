@@ -1,5 +1,5 @@
-"""The workbench (工作台, DOMAIN.md §8): what a salesperson sees on opening BPC, gathered from the
-services at once (one RPC each, concurrently, all within ``BPC_WORKBENCH_TIMEOUT``).
+"""The workbench (工作台, docs/DOMAIN.md §8): what a salesperson sees on opening BPC, gathered
+from the services at once (one RPC each, concurrently, all within ``BPC_WORKBENCH_TIMEOUT``).
 
 A section whose service does not answer in time (or is down) is ``null`` and the service is
 named in ``unavailable``; the rest still answers. Sections:

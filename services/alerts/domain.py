@@ -1,12 +1,12 @@
 """Difficulty-alarm rules as plain Python: the category list, what a raise request may say, who
 resolves an alarm and how, the escalation up the supervisor chain, and the statistics of the
-alarm board (DOMAIN.md §6, API.md "Alarms and experience").
+alarm board (docs/DOMAIN.md §6, docs/API.md "Alarms and experience").
 
 Nothing here touches Nameko or the database; every rule is tested in microseconds in
 tests/unit/test_alerts_domain.py. Times are aware datetimes, durations ``timedelta``, money
 integer fen (decimal strings at the edges), user ids strings.
 
-Readings of DOMAIN.md §6 chosen here:
+Readings of docs/DOMAIN.md §6 chosen here:
 
 - *Support* is a response by anyone but the requester; the requester's own notes on their
   alarm neither stop the no-response clock nor count in the statistics or the ranking.
@@ -41,7 +41,7 @@ class Category:
     name: str
 
 
-# DOMAIN.md §6's default keys; opportunity's loss reasons are these plus no_budget, no_need.
+# docs/DOMAIN.md §6's default keys; opportunity's loss reasons are these plus no_budget, no_need.
 DEFAULT_CATEGORIES: tuple[Category, ...] = (
     Category("price", "价格 Price"),
     Category("competitor", "竞争对手 Competitor"),
@@ -115,7 +115,7 @@ def _text(
 
 
 def _optional_id(value: Any, path: str, errors: dict[str, list[str]]) -> str | None:
-    """Ids are strings (API.md); an integer is read as its text."""
+    """Ids are strings (docs/API.md); an integer is read as its text."""
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
@@ -131,7 +131,7 @@ def validate_raise(
     categories: Iterable[Category] = DEFAULT_CATEGORIES,
     field_prefix: str = "",
 ) -> RaiseRequest:
-    """An alarm request (DOMAIN.md §6): a known category, a non-blank description of at most
+    """An alarm request (docs/DOMAIN.md §6): a known category, a non-blank description of at most
     2000 characters, an optional analysis of at most 5000, an optional amount at stake (money
     ≥ 0, two decimals at most), kind ``sales`` (default) or ``service``, optional opportunity
     and customer ids. Unknown fields are refused. Every problem is listed in one 422, under
@@ -263,7 +263,7 @@ def _check_may_resolve(alarm: Alarm, actor_id: str) -> None:
 
 def mark_response_effective(alarm: Alarm, actor_id: str, response_id: str, now: datetime) -> Alarm:
     """The requester marks one response of the alarm 方法有效: the alarm is resolved at ``now``
-    with that response as its method, which stops its clock (DOMAIN.md §6)."""
+    with that response as its method, which stops its clock (docs/DOMAIN.md §6)."""
     _check_may_resolve(alarm, actor_id)
     if str(response_id) not in {str(r.id) for r in alarm.responses}:
         raise NotFound(UNKNOWN_RESPONSE, {"response_id": str(response_id)})
@@ -279,7 +279,7 @@ def mark_suggestion_effective(
     alarm: Alarm, actor_id: str, experience_id: str, now: datetime
 ) -> Alarm:
     """The requester marks one of the experience entries suggested at raise time 方法有效: the
-    alarm is resolved at ``now`` and the entry counts one reuse (DOMAIN.md §6)."""
+    alarm is resolved at ``now`` and the entry counts one reuse (docs/DOMAIN.md §6)."""
     _check_may_resolve(alarm, actor_id)
     if str(experience_id) not in {str(s) for s in alarm.suggestion_ids}:
         raise NotFound(NOT_SUGGESTED, {"experience_id": str(experience_id)})
@@ -290,7 +290,7 @@ def mark_suggestion_effective(
 
 NO_RESPONSE = "no_response"
 UNRESOLVED = "unresolved"
-TOP_ESCALATION_LEVEL = 8  # DOMAIN.md §6: "and so on to level 8"
+TOP_ESCALATION_LEVEL = 8  # docs/DOMAIN.md §6: "and so on to level 8"
 
 
 @dataclass(frozen=True)
@@ -347,7 +347,7 @@ def due_escalations(
 ) -> list[EscalationStep]:
     """The escalation steps due at ``now`` beyond the ``steps_done`` already notified, in
     order (several when the sweep ran late). A step is due once ``now`` is past its due time,
-    as a stage deadline (DOMAIN.md §3, §6)."""
+    as a stage deadline (docs/DOMAIN.md §3, §6)."""
     due = []
     for step in _escalation_schedule(alarm, chain, limits):
         if step.due_at >= now:
@@ -373,7 +373,7 @@ def next_escalation_at(
 
 # --- statistics ----------------------------------------------------------------------------
 
-# DOMAIN.md §6: "support rate (share with a response within a day)"
+# docs/DOMAIN.md §6: "support rate (share with a response within a day)"
 SUPPORT_WINDOW = timedelta(days=1)
 RATE_DIGITS = 4
 HOURS_DIGITS = 2
@@ -445,7 +445,7 @@ def _distribution(
 
 
 def supporter_ranking(alarms: Iterable[Alarm], names: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Who helps with others' alarms (DOMAIN.md §6: enthusiasm, ability, speed).
+    """Who helps with others' alarms (docs/DOMAIN.md §6: enthusiasm, ability, speed).
 
     Per supporter: ``responses`` — distinct alarms of others they answered (several
     responses on one alarm count once, so chatter earns nothing); ``effective`` — their
@@ -500,7 +500,7 @@ def alarm_stats(
     names: Mapping[str, str] | None = None,
     support_window: timedelta = SUPPORT_WINDOW,
 ) -> dict[str, Any]:
-    """GET /alarms/stats for the alarms of a scope raised in [start, end) (DOMAIN.md §6).
+    """GET /alarms/stats for the alarms of a scope raised in [start, end) (docs/DOMAIN.md §6).
 
     - ``raised``: alarms raised in the period.
     - ``support_rate``: share of them first supported within ``support_window`` (a day).

@@ -435,7 +435,7 @@ def _by_entry(session: Session, entry_id: str) -> Alarm | None:
 def raise_from_entry(
     db: Db, entry: dict, suggest: Suggest, event: Envelope | None = None
 ) -> dict | None:
-    """The alarm of a work-log entry's difficulty (DOMAIN.md §6 "from a log entry"): created
+    """The alarm of a work-log entry's difficulty (docs/DOMAIN.md §6 "from a log entry"): created
     once, whether the gateway asks at once or the ``entry_recorded`` event arrives first."""
     if not entry.get("difficulty"):
         return None
@@ -513,7 +513,7 @@ def _names(session: Session, ids) -> dict[str, str]:
 
 @database_errors_as_unavailable
 def get(db: Db, actor: Actor, alarm_id: int) -> dict:
-    """The board is group-wide (DOMAIN.md §6: published to the whole group)."""
+    """The board is group-wide (docs/DOMAIN.md §6: published to the whole group)."""
     with db.read() as session:
         alarm = _load(session, alarm_id)
         names = _names(session, [alarm.requester_id, *(r.author_id for r in alarm.responses)])
@@ -735,7 +735,7 @@ def _claim_due(session: Session, now: datetime, limit: int) -> list[Alarm]:
 @database_errors_as_unavailable
 def escalate_once(db: Db, now: datetime | None = None, limit: int = 200) -> dict:
     """Notify the next supervisor of every alarm whose limit passed: one ``alarm_escalated``
-    per step (DOMAIN.md §6). Each due alarm is handled by exactly one instance."""
+    per step (docs/DOMAIN.md §6). Each due alarm is handled by exactly one instance."""
     now = clock.as_utc(now or clock.now())
     limits = _limits()
     notified = 0

@@ -22,7 +22,7 @@ Base = service_base()
 
 
 class Category(Base):
-    """The enterprise's alarm categories (configurable; DOMAIN.md §6's defaults installed)."""
+    """The enterprise's alarm categories (configurable; docs/DOMAIN.md §6's defaults installed)."""
 
     __tablename__ = "alarm_categories"
 

@@ -1,7 +1,7 @@
 """The alerts Nameko service: difficulty alarms (困难报警), responses, 方法有效, escalation.
 
 Entrypoints only: each validates its arguments, calls one use case in ``handlers`` and
-returns a JSON-ready dict shaped as the HTTP API answers (API.md "Alarms and experience").
+returns a JSON-ready dict shaped as the HTTP API answers (docs/API.md "Alarms and experience").
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ class AlertsService(ServiceBase):
 
     @rpc
     def stats(self, **fields) -> dict:
-        """Any user: statistics of the alarms raised in a scope and period (API.md)."""
+        """Any user: statistics of the alarms raised in a scope and period (docs/API.md)."""
         actor = self._caller()
         return handlers.stats(self.db, actor, schemas.load(schemas.StatsIn, fields))
 

@@ -1,7 +1,7 @@
 """Yearly dates of customer care: birthdays in the solar or the lunar calendar (农历),
 founding anniversaries and recurring important dates, and when they fall in a window of days.
 
-Readings (DOMAIN.md §7):
+Readings (docs/DOMAIN.md §7):
 
 - A birthday is stored as the real (solar) date of birth. ``solar``: celebrated on the same
   month and day every year; 29 February on 28 February in years without it. ``lunar``: on the

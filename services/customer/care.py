@@ -1,7 +1,7 @@
-"""Customer care rules without a database (DOMAIN.md §7): which reminders fall in a window of
+"""Customer care rules without a database (docs/DOMAIN.md §7): which reminders fall in a window of
 days, and when a care customer's revisit is due.
 
-A reminder is ``{"kind", "date", "customer_id", "contact_id"?, "label", …}`` (API.md
+A reminder is ``{"kind", "date", "customer_id", "contact_id"?, "label", …}`` (docs/API.md
 ``GET /reminders``), with a ``key`` naming it uniquely (the ``reminder_due`` event is sent once
 per key and day). Kinds:
 

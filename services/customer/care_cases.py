@@ -1,4 +1,4 @@
-"""Use cases of customer care (DOMAIN.md §7): care customers, revisits that may disprove a
+"""Use cases of customer care (docs/DOMAIN.md §7): care customers, revisits that may disprove a
 claimed visit, important dates, reminders, and the referral graph.
 
 Who may do what:
@@ -78,7 +78,7 @@ def _path_ids(path: str) -> list[str]:
 
 
 def service_scope(session: Session, actor: Actor):
-    """Customer service (level 3) revisits any care customer of its own branch (DOMAIN.md §1,
+    """Customer service (level 3) revisits any care customer of its own branch (docs/DOMAIN.md §1,
     §7): an SQL condition on those customers, or None for anyone else."""
     if actor.level != SERVICE_LEVEL or not actor.path:
         return None

@@ -89,7 +89,7 @@ def _strip_legal_form(spaced: str) -> str | None:
 
 
 def normalise_name(name: str) -> str:
-    """The comparison key of a company name (DOMAIN.md §2).
+    """The comparison key of a company name (docs/DOMAIN.md §2).
 
     ``华为技术有限公司`` and ``华为技术 （有限公司）`` give the same key; ``Acme Co., Ltd.`` and
     ``ACME`` too. A name made only of legal-form words keeps its punctuation-free form.
@@ -176,7 +176,7 @@ def mask_person_name(name: str | None) -> str:
 
 
 def unmask_quota(level: int) -> int | None:
-    """Daily unmask quota by level; None means unlimited (DOMAIN.md §1)."""
+    """Daily unmask quota by level; None means unlimited (docs/DOMAIN.md §1)."""
     if level <= 1:
         return 20
     if level <= 3:

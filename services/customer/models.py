@@ -44,7 +44,7 @@ class Customer(Base):
     owner_path: Mapped[str] = mapped_column(String(512))
     status: Mapped[str] = mapped_column(String(16), default="prospect")
     created_at: Mapped[datetime]
-    # customer care (DOMAIN.md §7): since the first won opportunity; revisits every N days
+    # customer care (docs/DOMAIN.md §7): since the first won opportunity; revisits every N days
     care_since: Mapped[datetime | None] = mapped_column(nullable=True)
     revisit_interval_days: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
     last_revisit_at: Mapped[datetime | None] = mapped_column(nullable=True)

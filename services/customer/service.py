@@ -100,7 +100,7 @@ class CustomerService(ServiceBase):
         args = schemas.load(schemas.ImportCustomersIn, fields)
         return handlers.import_customers(self.db, actor, args["items"])
 
-    # --- customer care (DOMAIN.md §7) -------------------------------------------------------
+    # --- customer care (docs/DOMAIN.md §7) -------------------------------------------------------
 
     @rpc
     @command

@@ -1,4 +1,4 @@
-"""Search core of the experience pool (经验池, DOMAIN.md §6): tokenizing Chinese and English
+"""Search core of the experience pool (经验池, docs/DOMAIN.md §6): tokenizing Chinese and English
 text and ranking pool entries with Okapi BM25 in an incremental in-memory inverted index.
 
 When an alarm is raised the system offers the most similar solved problems at once, and the

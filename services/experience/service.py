@@ -1,7 +1,7 @@
 """The experience Nameko service: the pool (经验池), its search and suggestions, the handbook.
 
 Entrypoints only: each validates its arguments, calls one use case in ``handlers`` and
-returns a JSON-ready dict shaped as the HTTP API answers (API.md "Alarms and experience").
+returns a JSON-ready dict shaped as the HTTP API answers (docs/API.md "Alarms and experience").
 The pool fills itself from ``alerts.alarm_resolved``.
 """
 

@@ -1,7 +1,7 @@
 """Opportunity rules as plain Python: pipelines, feasibility, the stage clock, the sweep's
 decisions, supervisor decisions, closing, money and the read-model arithmetic.
 
-Nothing here touches Nameko or the database (DOMAIN.md §3); every rule is tested in
+Nothing here touches Nameko or the database (docs/DOMAIN.md §3); every rule is tested in
 microseconds in tests/unit/test_opportunity_domain.py. Times are aware datetimes (UTC),
 durations ``timedelta`` (ISO 8601 strings at the edges), money integer fen.
 """

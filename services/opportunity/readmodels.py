@@ -463,7 +463,7 @@ WORKBENCH_LIMIT = 20
 
 
 def workbench(db: Db, actor: Actor, days: int) -> dict:
-    """What the caller's workbench shows of opportunities (DOMAIN.md §8): those in hand whose
+    """What the caller's workbench shows of opportunities (docs/DOMAIN.md §8): those in hand whose
     deadline comes within ``days`` (nearest first), the 100%→0% work list, the caller's own
     weighted forecast, and for a supervisor (level ≥ 4) the confiscated opportunities awaiting
     their decision (nearest decision deadline first)."""

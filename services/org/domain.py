@@ -1,4 +1,4 @@
-"""The rules of the hierarchy (DOMAIN.md §1), as plain functions.
+"""The rules of the hierarchy (docs/DOMAIN.md §1), as plain functions.
 
 - Levels run 1–9; a supervisor's level is strictly higher than each of their direct reports'.
 - Only level 9 may stand at the top of a chain (no supervisor).

@@ -1,4 +1,4 @@
-"""The scoring analyses (DOMAIN.md §5): fake-report analysis, resignation early warnings,
+"""The scoring analyses (docs/DOMAIN.md §5): fake-report analysis, resignation early warnings,
 trainee screening and management responsibility.
 
 Each use case reads scoring's own tables (the facts projected from the other services' events)
@@ -7,7 +7,7 @@ another service at query time.
 
 Who is analysed: the people of the caller's scope (``handlers.people_of_scope``) whom the
 caller may see — analyses are not public like the boards. ``group`` needs level 8 (group-wide
-analytics, DOMAIN.md §1).
+analytics, docs/DOMAIN.md §1).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Scoring arithmetic as plain Python: points, daily and monthly aggregates, curves,
 leaderboards, fake-report indicators, resignation early warning, trainee screening and
-management responsibility (DOMAIN.md §5).
+management responsibility (docs/DOMAIN.md §5).
 
 Nothing here touches Nameko or the database; the service feeds these functions what it has
 projected from the other services' events and returns what they answer. Every rule is tested

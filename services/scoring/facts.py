@@ -19,7 +19,7 @@ from common import clock
 from common.money import parse_money
 from services.scoring.models import Daily, Progress, ScoredEntry
 
-# DOMAIN.md §5: progress points and the confiscation penalty
+# docs/DOMAIN.md §5: progress points and the confiscation penalty
 POINTS = {"registered": 0.0, "advanced": 5.0, "won": 20.0, "confiscated": -10.0, "escalated": -10.0}
 
 

@@ -2,7 +2,7 @@
 limits on minutes and expense, who may log on an opportunity, the difficulty report and the
 per-author hash chain that makes entries tamper-evident.
 
-Nothing here touches Nameko or the database (DOMAIN.md §4); every rule is tested in
+Nothing here touches Nameko or the database (docs/DOMAIN.md §4); every rule is tested in
 microseconds in tests/unit/test_worklog_domain.py. Times are aware datetimes, money integer
 fen (decimal strings at the edges).
 """
@@ -46,7 +46,7 @@ class Activity:
 
 
 # Stages use the default pipeline's keys (contact, needs, demo, quote, negotiate, payment,
-# won). DOMAIN.md §4 only says call and visit fit every stage; the rest is our reading of the
+# won). docs/DOMAIN.md §4 only says call and visit fit every stage; the rest is our reading of the
 # sales process: a demo or proposal makes sense once the need is known and until the quote is
 # negotiated, negotiation follows a quote, a contract is signed while negotiating or when
 # payment starts, and money is collected from the payment stage on. Revisits (after-sales

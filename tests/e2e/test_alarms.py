@@ -1,12 +1,11 @@
 """Difficulty alarms and the experience pool through the gateway, with BPC started by the
 README's run command, on PostgreSQL.
 
-Specifications (DOMAIN.md §6, API.md "Alarms and experience"): an alarm raised from a log entry
-is published to the whole group; anyone responds; only the requester marks a response 方法有效
-(403 for others), once (409); the resolved problem enters the pool with its contributors; a
-later alarm in other words is offered that entry and marking it effective counts a reuse;
-an alarm nobody answers climbs the supervisor chain (limits of seconds here).
-"""
+Specifications (docs/DOMAIN.md §6, docs/API.md "Alarms and experience"): an alarm raised from a log
+entry is published to the whole group; anyone responds; only the requester marks a response 方法有效
+(403 for others), once (409); the resolved problem enters the pool with its contributors; a later
+alarm in other words is offered that entry and marking it effective counts a reuse; an alarm nobody
+answers climbs the supervisor chain (limits of seconds here)."""
 
 from __future__ import annotations
 
@@ -307,8 +306,9 @@ def test_a_customer_service_problem_flows_into_the_same_pool_as_kind_service(peo
 
 
 def test_the_workbench_answers_without_a_stopped_service(bpc, people):
-    """DOMAIN.md §8, API.md "Workbench": every section from its service at once; with scoring
-    stopped the workbench still answers 200 within 2 s, ``today`` null and scoring named."""
+    """docs/DOMAIN.md §8, docs/API.md "Workbench": every section from its service at once; with
+    scoring stopped the workbench still answers 200 within 2 s, ``today`` null and scoring
+    named."""
     supervisor_id, supervisor = people["supervisor"]
     rep_id, rep = people["rep"]
     raised = rep.post(ALARMS, {"category": "price", "description": "客户压价两成，要求本周答复",

@@ -153,7 +153,7 @@ def error_code(resp) -> str:
 
 
 def test_log_entries_restart_the_follow_up_clock_and_silence_confiscates(admin):
-    # DOMAIN.md §3: with a follow-up limit, an opportunity nobody logs work on for that long is
+    # docs/DOMAIN.md §3: with a follow-up limit, an opportunity nobody logs work on for that long is
     # overdue although its stage deadline is far away. The clock restarts with each work-log
     # entry on it: the opportunity service learns of them from worklog.entry_recorded.
     unit = make_unit(admin, _unique("跟进时限 Follow-up branch "))

@@ -1,11 +1,10 @@
 """The daily log and its scores through the gateway, with BPC started by the README's run
 command, on SQLite and PostgreSQL.
 
-Specifications (DOMAIN.md §4–5, API.md "Work log" and "Scoring"): three clicks record an entry
-linked into the author's hash chain; an entry can never be changed or deleted (405); rule
-violations answer 422 with their code and record nothing; notes append without touching the
-entry; the entry shows in the author's curve and on the leaderboard.
-"""
+Specifications (docs/DOMAIN.md §4–5, docs/API.md "Work log" and "Scoring"): three clicks record an
+entry linked into the author's hash chain; an entry can never be changed or deleted (405); rule
+violations answer 422 with their code and record nothing; notes append without touching the entry;
+the entry shows in the author's curve and on the leaderboard."""
 
 from __future__ import annotations
 
@@ -133,7 +132,7 @@ def test_visibility_and_the_curve(team):
 
 
 def test_a_visit_denied_by_a_revisit_is_proven_false_and_leaves_the_diligence(team):
-    """DOMAIN.md §5 and §7: a care revisit that finds a claimed visit never happened proves the
+    """docs/DOMAIN.md §5 and §7: a care revisit that finds a claimed visit never happened proves the
     entry false; that day's diligence loses its minutes (the entry itself never changes)."""
     rep, api = team["rep"]
     _, lead = team["supervisor"]

@@ -1,13 +1,12 @@
 """The alerts service, running for real (the real RabbitMQ; SQLite and PostgreSQL), driven over
 RPC as the gateway drives it.
 
-Specifications (DOMAIN.md §6, API.md "GET /alarms/stats"): the statistics of a period equal the
-figures computed by hand from the alarms' raise, response and resolution times — support rate
-(first response by someone else within a day), mean hours to first support, resolution rate,
-mean hours to resolution, and the supporter ranking (alarms answered, responses marked
-effective, median hours to respond); alarms raised outside the period do not count. An alarm
-raised from a log-entry event is raised once however often the event arrives.
-"""
+Specifications (docs/DOMAIN.md §6, docs/API.md "GET /alarms/stats"): the statistics of a period
+equal the figures computed by hand from the alarms' raise, response and resolution times — support
+rate (first response by someone else within a day), mean hours to first support, resolution rate,
+mean hours to resolution, and the supporter ranking (alarms answered, responses marked effective,
+median hours to respond); alarms raised outside the period do not count. An alarm raised from a
+log-entry event is raised once however often the event arrives."""
 
 from __future__ import annotations
 

@@ -1,14 +1,13 @@
 """Customer care in the customer service, running for real (two processes, the real RabbitMQ,
 SQLite or PostgreSQL as tests/integration/test_customer_service.py runs it).
 
-Specifications (DOMAIN.md §7, API.md "Customers"): a won opportunity makes its customer a care
-customer whose revisit falls due after the interval (P15D by default); reminders for a window
+Specifications (docs/DOMAIN.md §7, docs/API.md "Customers"): a won opportunity makes its customer a
+care customer whose revisit falls due after the interval (P15D by default); reminders for a window
 return exactly the decision makers' birthdays (solar, lunar, 29 February on the 28th), founding
-anniversaries, important dates, appointments agreed in work logs and due revisits of the
-customers the caller sees; a revisit by the owner's chain or customer service of the branch may
-deny a claimed visit — once, never one's own — and the denial is published for scoring; the
-referral graph gives referrers, signed customers who never referred, and chain depths, and a
-referral cycle is refused.
+anniversaries, important dates, appointments agreed in work logs and due revisits of the customers
+the caller sees; a revisit by the owner's chain or customer service of the branch may deny a claimed
+visit — once, never one's own — and the denial is published for scoring; the referral graph gives
+referrers, signed customers who never referred, and chain depths, and a referral cycle is refused.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The opportunity service, running for real (one process, the real RabbitMQ, SQLite and
 PostgreSQL), driven over RPC as the gateway drives it.
 
-Specifications (DOMAIN.md §3): the default pipeline exists from the first start; pipelines are
+Specifications (docs/DOMAIN.md §3): the default pipeline exists from the first start; pipelines are
 created by level 6 for their subtree; registration checks customer ownership and feasibility;
 only the holder advances, one stage forward; the sweep warns once, confiscates to the
 supervisor, escalates a missed decision; decisions start a fresh clock; a loss needs an autopsy
@@ -611,7 +611,7 @@ def test_forecast_learns_stage_probabilities_from_history_and_backtests(env, tea
 
 
 def test_the_workbench_part_near_deadlines_work_list_forecast_and_pending_decisions(env, team):
-    """DOMAIN.md §8: what is near its deadline (nearest first), the 100%→0% list and the own
+    """docs/DOMAIN.md §8: what is near its deadline (nearest first), the 100%→0% list and the own
     forecast for anyone; a supervisor also sees what awaits their decision."""
     default_soon = register(env, team.owner, customer_of(env, team.owner))["id"]  # 7 days left
     fast = fast_pipeline(env, team)

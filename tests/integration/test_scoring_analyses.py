@@ -3,7 +3,7 @@ SQLite), fed only by events: work-log entries recorded through the worklog, oppo
 driven through the opportunity service, and — for history the worklog would refuse (entries of
 past months) — events published as their producers publish them.
 
-Specifications (DOMAIN.md §5): each fake-report indicator flags the entries built to trip it
+Specifications (docs/DOMAIN.md §5): each fake-report indicator flags the entries built to trip it
 and no other; the by-stage and by-user counts and shares are the hand-computed ones; a person
 whose daily minutes drop, whose new opportunities dry up and who unmasks many contacts is at
 the top of the early warnings; a small trainee cohort gets keep / watch / let-go by the

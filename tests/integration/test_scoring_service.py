@@ -1,7 +1,7 @@
 """Scoring, running for real beside the worklog and opportunity services (RabbitMQ, SQLite and
 PostgreSQL), fed only by their events.
 
-Specifications (DOMAIN.md §5): a day of entries gives the hand-computed curve points and
+Specifications (docs/DOMAIN.md §5): a day of entries gives the hand-computed curve points and
 leaderboard order; entries posted while scoring is killed (SIGKILL) twice and restarted are
 each counted once, and the aggregates equal those of a full rebuild from the other services.
 """

@@ -1,7 +1,7 @@
 """The worklog service, running for real (the real RabbitMQ; SQLite and PostgreSQL), driven over
 RPC as the gateway drives it.
 
-Specifications (DOMAIN.md §4): three clicks record an entry linked into the author's hash
+Specifications (docs/DOMAIN.md §4): three clicks record an entry linked into the author's hash
 chain; every rule violation is a 422 with its code and records nothing; the database itself
 refuses UPDATE and DELETE of an entry; an entry altered behind the database's back is named by
 verify; the opportunity's stage and holder come from opportunity events.

@@ -1,7 +1,7 @@
 """Yearly care dates (services/customer/calendar.py): solar and lunar (农历) birthdays, 29
 February, and windows across a year's end.
 
-Specifications (DOMAIN.md §7): birthdays of decision makers in the solar or the lunar calendar,
+Specifications (docs/DOMAIN.md §7): birthdays of decision makers in the solar or the lunar calendar,
 29 February on 28 February in other years, founding anniversaries; reminders for a window of
 days. The lunar dates are checked against the lunar library itself, for several years.
 """

@@ -1,11 +1,10 @@
 """Customer care reminders without a database (services/customer/care.py).
 
-Specifications (DOMAIN.md §7, API.md GET /reminders): for a window of days, decision makers'
-birthdays (solar or lunar; others' birthdays are not reminded), founding anniversaries with the
-number of years, important dates once or yearly, appointments agreed in work logs on their
-local day, and revisits due ``interval`` after the last revisit or the win — overdue ones stay
-listed until done. Contact names stay masked.
-"""
+Specifications (docs/DOMAIN.md §7, docs/API.md GET /reminders): for a window of days, decision
+makers' birthdays (solar or lunar; others' birthdays are not reminded), founding anniversaries with
+the number of years, important dates once or yearly, appointments agreed in work logs on their local
+day, and revisits due ``interval`` after the last revisit or the win — overdue ones stay listed
+until done. Contact names stay masked."""
 
 from __future__ import annotations
 

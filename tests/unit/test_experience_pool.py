@@ -1,6 +1,6 @@
 """The experience pool's own rules, without a database: entry titles and the handbook (生意经).
 
-Specifications (DOMAIN.md §6): the pool prints a per-stage handbook of problems and their
+Specifications (docs/DOMAIN.md §6): the pool prints a per-stage handbook of problems and their
 effective methods, the most reused and helpful first; it is readable as Markdown and printable
 as HTML, and text from users never becomes markup.
 """

@@ -1,4 +1,4 @@
-"""Experience-pool search (services/experience/search.py, DOMAIN.md §6): tokenizing Chinese
+"""Experience-pool search (services/experience/search.py, docs/DOMAIN.md §6): tokenizing Chinese
 and English, number normalisation, synonym concepts, BM25 ranking with weighted text,
 filters and soft preferences, removal, extra phrasings, the cost bound, and the search
 quality on a labelled set (tuned on its odd ids, held out on its even ids)."""

@@ -1,6 +1,6 @@
 // 账号与安全 (every user): change one's password, the devices signed in and signing out of all
 // of them, and — level 6 and above — the authenticator app as a second factor, enrolled by
-// scanning its QR code (API.md "Passwords and sessions"; DOMAIN.md §1). `PasswordChange` is
+// scanning its QR code (docs/API.md "Passwords and sessions"; docs/DOMAIN.md §1). `PasswordChange` is
 // also the only screen a user with a reset (temporary) password sees until they change it.
 import { useEffect, useState } from "preact/hooks";
 import { html } from "htm/preact";

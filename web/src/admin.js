@@ -1,7 +1,7 @@
 // 系统管理 (level 9): the org unit tree with its people, creating a unit; users by unit in
 // pinyin order of name, searching them, creating one, changing level / supervisor / unit, and
-// deactivating one — whose holdings all pass to their supervisor (API.md "Health and
-// identity"; DOMAIN.md §1).
+// deactivating one — whose holdings all pass to their supervisor (docs/API.md "Health and
+// identity"; docs/DOMAIN.md §1).
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { html } from "htm/preact";
 import { ErrorLine, useAction } from "./action.js";

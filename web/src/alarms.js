@@ -1,6 +1,6 @@
 // 报警: the group-wide board of open alarms, raising one (with the pool's suggestions), an
 // alarm with its responses, responding, and 方法有效 — shown to the requester alone
-// (API.md "Alarms and experience"; DOMAIN.md §6).
+// (docs/API.md "Alarms and experience"; docs/DOMAIN.md §6).
 import { useEffect, useState } from "preact/hooks";
 import { html } from "htm/preact";
 import { ErrorLine, useAction } from "./action.js";

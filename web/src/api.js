@@ -1,7 +1,7 @@
-// The gateway's HTTP API (API.md): nothing the browser does bypasses it.
+// The gateway's HTTP API (docs/API.md): nothing the browser does bypasses it.
 //
 // A session is an access token that lives minutes and a refresh token that buys the next pair
-// once (DOMAIN.md §1 "Passwords and sessions"). On a 401 the client refreshes — once, shared
+// once (docs/DOMAIN.md §1 "Passwords and sessions"). On a 401 the client refreshes — once, shared
 // by every request that failed meanwhile — and sends the request again; a refused refresh
 // (signed out elsewhere, a reset password, a copied token) ends the session in this browser.
 const TOKEN = "bpc.token";

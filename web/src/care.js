@@ -1,4 +1,4 @@
-// 客户关怀: customer care (DOMAIN.md §7, API.md "Customers") in three parts —
+// 客户关怀: customer care (docs/DOMAIN.md §7, docs/API.md "Customers") in three parts —
 // 1. the reminders of a month as a calendar (birthdays solar and lunar, founding anniversaries,
 //    important dates, due revisits, appointments), from GET /reminders;
 // 2. a customer's care: details, a revisit, the revisit interval, an important date;

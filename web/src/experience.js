@@ -1,6 +1,6 @@
 // 经验池: the group's solved problems, searched as one types (Chinese and English), filtered by
 // stage, category and kind, with 有帮助 votes; and the printable 生意经 handbook of a stage
-// (API.md "Alarms and experience"; DOMAIN.md §6). The handbook is the API's HTML, but it holds
+// (docs/API.md "Alarms and experience"; docs/DOMAIN.md §6). The handbook is the API's HTML, but it holds
 // users' text: it is parsed inertly (DOMParser runs nothing) and only a whitelist of plain
 // elements, without a single attribute, is rebuilt as Preact elements — never innerHTML.
 import { h } from "preact";

@@ -1,6 +1,6 @@
 // 日志: a day's work in three steps — a customer (search as you type, recent ones first), the
 // activities allowed at its opportunity's stage, minutes and expense — with the day's total,
-// and the entry's immutability stated before it is saved (DOMAIN.md §4, API.md "Work log").
+// and the entry's immutability stated before it is saved (docs/DOMAIN.md §4, docs/API.md "Work log").
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { html } from "htm/preact";
 import { ErrorLine, useAction, useDebounced } from "./action.js";

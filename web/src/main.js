@@ -1,4 +1,4 @@
-// BPC in the browser: the app shell, login and the workbench (DOMAIN.md §8) as the home screen.
+// BPC in the browser: the app shell, login and the workbench (docs/DOMAIN.md §8) as the home screen.
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { html } from "htm/preact";

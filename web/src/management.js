@@ -1,7 +1,7 @@
 // 管理分析 (level ≥ 4): the fake-report analysis by stage and by person (level ≥ 5), the
 // resignation early warnings (level ≥ 5) and the trainee screening (level ≥ 4) of the caller's
 // scope. Each section asks the API on its own: a section the caller's level may not see shows
-// the API's refusal (API.md "Scoring"; DOMAIN.md §5).
+// the API's refusal (docs/API.md "Scoring"; docs/DOMAIN.md §5).
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { html } from "htm/preact";
 import { ErrorLine } from "./action.js";

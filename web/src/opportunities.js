@@ -2,7 +2,7 @@
 // counting down to its stage deadline (the colour turns as it nears), advance, win, and a loss
 // only with its autopsy (死要剖尸: a reason category and an analysis); registration with the
 // pipeline's qualification questions; for supervisors (level ≥ 4) the losses awaiting their
-// approval (API.md "Pipelines and opportunities"; DOMAIN.md "Closing", "Funnel").
+// approval (docs/API.md "Pipelines and opportunities"; docs/DOMAIN.md "Closing", "Funnel").
 import { useEffect, useState } from "preact/hooks";
 import { html } from "htm/preact";
 import { ErrorLine, useAction } from "./action.js";

@@ -1,6 +1,6 @@
 // 业绩曲线: the caller's diligence (minutes, entries) and ability (score) curves by day (the last
 // 30 days) or by month (the last 12), suspicious days marked; a supervisor picks one of the
-// people they see; the group's public leaderboards (API.md "Scoring"; DOMAIN.md §5).
+// people they see; the group's public leaderboards (docs/API.md "Scoring"; docs/DOMAIN.md §5).
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { html } from "htm/preact";
 import { ErrorLine } from "./action.js";

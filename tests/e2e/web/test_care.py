@@ -172,7 +172,7 @@ def test_the_referral_graph_and_a_refused_cycle(bpc):
 
 
 def test_customer_service_denies_a_claimed_visit_and_scoring_counts_it_false(bpc):
-    """DOMAIN.md §7: customer service (level 3) revisits its branch's care customers and may
+    """docs/DOMAIN.md §7: customer service (level 3) revisits its branch's care customers and may
     verify a salesperson's claimed visit; a denial proves that log entry false."""
     base = bpc.env.base_url
     supervisor = Api(base).login("demo_supr0b0d0t0", PASSWORD)

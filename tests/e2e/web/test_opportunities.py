@@ -1,5 +1,5 @@
 """The opportunity screen in a real browser: the funnel equals the API's, a win, and a loss only
-with its autopsy (死要剖尸), approved by the supervisor (DOMAIN.md "Closing", "Funnel")."""
+with its autopsy (死要剖尸), approved by the supervisor (docs/DOMAIN.md "Closing", "Funnel")."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ down_revision = "e6a21ffdb3ed"
 branch_labels = None
 depends_on = None
 
-# DOMAIN.md §3, frozen as it was when first installed (later edits are new migrations)
+# docs/DOMAIN.md §3, frozen as it was when first installed (later edits are new migrations)
 DEFAULT_PIPELINE = {
     "name": "默认流程 Default pipeline",
     "stages": [

@@ -18,7 +18,7 @@ depends_on = None
 
 ENTRIES_APPEND_ONLY = "work log entries are immutable / 日报一经提交不可修改或删除"
 NOTES_APPEND_ONLY = "entry notes are append-only / 日报备注只可追加"
-# DOMAIN.md §4, frozen as first installed: key, name, points, plausible stages, needs customer
+# docs/DOMAIN.md §4, frozen as first installed: key, name, points, plausible stages, needs customer
 DEFAULT_CATALOG = [
     ("call", "电话联系 Call", 1, [], True),
     ("visit", "拜访客户 Visit", 3, [], True),
