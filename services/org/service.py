@@ -14,7 +14,7 @@ from common.db import Database, command
 from common.errors import Unauthenticated
 from common.events import Envelope
 from common.service import ServiceBase
-from services.org import access, commands, queries, schemas, sessions, totp
+from services.org import access, commands, guard, queries, schemas, sessions, totp
 from services.org.bootstrap import AdminBootstrap
 from services.org.models import Base
 from services.org.throttle import Rules
@@ -139,7 +139,7 @@ class OrgService(ServiceBase):
     def login_locks(self) -> dict:
         """Level 9: the accounts and client addresses that must wait before the next login."""
         require_actor(self.actor).require_level(ADMIN_LEVEL)
-        return access.locks(self.db)
+        return guard.locks(self.db)
 
     @rpc
     @command
@@ -148,7 +148,7 @@ class OrgService(ServiceBase):
         actor = require_actor(self.actor)
         actor.require_level(ADMIN_LEVEL)
         args = schemas.load(schemas.UserIdArgs, {"user_id": user_id})
-        return access.unlock(self.db, actor.id, args["user_id"])
+        return guard.unlock(self.db, actor.id, args["user_id"])
 
     @rpc
     def resolve_actor(self, user_id: str | None = None, session_id: str | None = None) -> dict:

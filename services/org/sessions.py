@@ -22,7 +22,7 @@ from common import clock, config, tokens
 from common.actor import Actor
 from common.db import Db
 from common.errors import NotFound, TooManyAttempts, Unauthenticated, ValidationFailed
-from services.org import commands, passwords
+from services.org import commands, guard, passwords
 from services.org.models import LoginSession, User
 from services.org.schemas import dump_user
 from services.org.throttle import Rules
@@ -180,19 +180,17 @@ def change_password(db: Db, actor: Actor, old: str, new: str, address: str | Non
     """The caller's own password: the old one checked (a wrong one counts as a failed login
     of the account), the new one by the rules. Every session ends; this device gets a new
     pair (the answer, as the login's)."""
-    from services.org import access  # (access uses this module's open_session)
-
     with db.read() as session:
         user = session.get(User, int(actor.id))
         if user is None:
             raise Unauthenticated(SIGNED_OUT)
         login_name, old_hash = user.login, user.password_hash
-    keys = access.keys_of(login_name, address)
-    wait = access.wait_of(db, keys)
+    keys = guard.keys_of(login_name, address)
+    wait = guard.wait_of(db, keys)
     if wait > 0:
         raise TooManyAttempts(details={"retry_after": wait})
-    if not access.in_check_pool(commands.password_matches, old_hash, old):
-        access.failed(db, keys, rules, user.id, login_name, address, "bad_old_password")
+    if not guard.in_check_pool(commands.password_matches, old_hash, old):
+        guard.failed(db, keys, rules, user.id, login_name, address, "bad_old_password")
         raise ValidationFailed(details={"old_password": [WRONG_OLD_PASSWORD]})
     found = passwords.problems(new, login_name, old)
     if found:
@@ -200,7 +198,7 @@ def change_password(db: Db, actor: Actor, old: str, new: str, address: str | Non
             "新密码不符合要求 / The new password does not meet the rules",
             {"new_password": found},
         )
-    new_hash = access.in_check_pool(commands.hash_password, new)
+    new_hash = guard.in_check_pool(commands.hash_password, new)
     with db.unit_of_work() as uow:
         session = uow.session
         user = session.get(User, int(actor.id), with_for_update=True)
@@ -221,11 +219,9 @@ def reset_password(db: Db, actor: Actor, user_id: int) -> dict:
     next sign-in (nothing else works until then) and lapses after ``TEMPORARY_FOR``; every
     session of the user ends, the TOTP second factor is removed (a lost phone is the usual
     reason), and the account's login throttle is cleared."""
-    from services.org import access
-
     actor.require_level(9)
     temporary = passwords.temporary()
-    hashed = access.in_check_pool(commands.hash_password, temporary)
+    hashed = guard.in_check_pool(commands.hash_password, temporary)
     with db.unit_of_work() as uow:
         session = uow.session
         user = session.get(User, user_id, with_for_update=True)
@@ -237,7 +233,7 @@ def reset_password(db: Db, actor: Actor, user_id: int) -> dict:
         had_totp = user.totp_secret is not None
         user.totp_secret = user.totp_pending = None
         ended = _end_all(session, user, "password_reset")
-        access.clear_account(session, user.login)
+        guard.clear_account(session, user.login)
         commands.record_audit(
             session,
             actor_id=actor.id,

@@ -9,7 +9,7 @@ nothing and the right password is refused as well. A successful login clears its
 counter; a counter whose last failure is older than ``FORGET_AFTER`` starts again from zero.
 The administrator sees the accounts that wait and can clear one (``unlock``).
 
-Pure rules here; ``services/org/access.py`` keeps the counters in the ``login_throttle`` table.
+Pure rules here; ``services/org/guard.py`` keeps the counters in the ``login_throttle`` table.
 """
 
 from __future__ import annotations

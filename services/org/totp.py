@@ -23,6 +23,7 @@ from common.actor import Actor
 from common.db import Db
 from common.errors import BusinessRuleViolated, Forbidden, ValidationFailed
 from services.org import commands
+from services.org.guard import in_check_pool
 from services.org.models import User
 
 MIN_LEVEL = 6
@@ -105,8 +106,6 @@ def enable(db: Db, actor: Actor, code: str) -> dict:
 
 def disable(db: Db, actor: Actor, password: str, code: str) -> dict:
     """Removes the caller's second factor: the password and a current code are both asked."""
-    from services.org.access import in_check_pool
-
     with db.read() as session:
         user = session.get(User, int(actor.id))
         secret, password_hash = user.totp_secret, user.password_hash
