@@ -1,5 +1,5 @@
 # One image for every BPC process; the command picks the service:
-#   docker run bpc python -m common.runner org      (or customer, …, gateway)
+#   docker run bpc python -m ops.runner org      (or customer, …, gateway)
 #   docker run bpc bpc topology                      (declare the broker topology once)
 # The web workbench, built from the npm registry at build time (nothing fetched at run time)
 FROM node:20-slim AS web
@@ -34,6 +34,7 @@ RUN pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
 COPY common ./common
 COPY services ./services
 COPY gateway ./gateway
+COPY ops ./ops
 COPY setup.py ./
 COPY --from=web /web/dist ./web/dist
 # gcc builds the faster sentence-embedding engine (setup.py), then leaves; libgomp1 stays
@@ -50,4 +51,4 @@ USER bpc
 # gateway HTTP; services' Prometheus ports are 9101..9107 (config.METRICS_BASE_PORT + index)
 EXPOSE 8000 9101-9107
 
-CMD ["python", "-m", "common.runner", "gateway"]
+CMD ["python", "-m", "ops.runner", "gateway"]

@@ -18,6 +18,8 @@ from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import text
 
+from common.engine import UtcDateTime
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -66,7 +68,7 @@ def target_metadata(service: str):
 def run_env() -> None:
     """Body of ``common/alembic/env.py``, shared by every service."""
     from common import config
-    from common.db import make_engine
+    from common.engine import make_engine
 
     cfg = context.config
     metadata = target_metadata(cfg.get_main_option("service"))
@@ -92,7 +94,7 @@ def _run(connection, metadata) -> None:
 
 def make_migration(service: str, message: str) -> None:
     from common import config
-    from common.db import make_engine
+    from common.engine import make_engine
 
     engine = make_engine(config.db_url(service))
     upgrade(service, engine)
@@ -163,14 +165,12 @@ def drop_unpublished_outbox_index(op) -> None:
 def create_request_log(op) -> None:
     """``request_log``: the answers of commands by request id (common.db ``command``), so that
     a redelivered or retried request is answered again and does nothing twice."""
-    import common.db
-
     op.create_table(
         "request_log",
         sa.Column("request_id", sa.String(length=80), nullable=False),
         sa.Column("operation", sa.String(length=80), nullable=False),
         sa.Column("answer", sa.JSON(), nullable=True),
-        sa.Column("at", common.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("request_id", "operation", name="pk_request_log"),
     )
     op.create_index("ix_request_log_at", "request_log", ["at"])

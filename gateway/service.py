@@ -1,4 +1,4 @@
-"""The gateway Nameko service: the one HTTP front door (run by ``python -m common.runner gateway``).
+"""The gateway Nameko service: the one HTTP front door (run by ``python -m ops.runner gateway``).
 
 One catch-all HTTP entrypoint hands every request to ``gateway.app.Gateway``, which routes
 it through the route table; unknown paths and methods get the API's JSON errors, not

@@ -231,7 +231,7 @@ class ServiceProcess:
         env = self.env.vars(**{**self.overrides, **overrides})
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "common.runner", self.name],
+            [sys.executable, "-m", "ops.runner", self.name],
             cwd=ROOT,
             env=env,
             stdout=self.log,
@@ -487,7 +487,7 @@ def bpc_running(env: Environment, args: list[str] = ()) -> Iterator[RunningBpc]:
 
 
 class RunningBpc:
-    """BPC started exactly as the README says (``python -m common.cli run``)."""
+    """BPC started exactly as the README says (``python -m ops.cli run``)."""
 
     def __init__(self, env: Environment, root: Path = ROOT):
         self.env = env
@@ -500,8 +500,10 @@ class RunningBpc:
         """``bpc run`` with ``args`` (``["--instances", "2"]``), until /healthz answers ok."""
         began = time.monotonic()
         self.log = open(self.log_path, "ab")
+        # (a tree older than the ops package kept its tools in common/)
+        tools = "ops" if (self.root / "ops" / "cli.py").exists() else "common"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "common.cli", "run", *args],
+            [sys.executable, "-m", f"{tools}.cli", "run", *args],
             cwd=self.root,
             env=self.env.vars(),
             stdout=self.log,
@@ -536,8 +538,9 @@ class RunningBpc:
                 cmd = (entry / "cmdline").read_bytes().split(b"\0")
             except (OSError, IndexError, ValueError):
                 continue
-            if ppid == self.proc.pid and b"common.runner" in cmd:
-                found.append((cmd[cmd.index(b"common.runner") + 1].decode(), int(entry.name)))
+            runner = next((part for part in cmd if part.endswith(b".runner")), None)
+            if ppid == self.proc.pid and runner is not None:
+                found.append((cmd[cmd.index(runner) + 1].decode(), int(entry.name)))
         return sorted(found)
 
     def stop(self) -> int:
@@ -561,7 +564,7 @@ class RunningBpc:
 def check_projections(env: Environment, *args: str) -> tuple[int, str]:
     """``bpc check-projections`` against ``env``: (exit code, what it printed)."""
     done = subprocess.run(
-        [sys.executable, "-m", "common.cli", "check-projections", *args],
+        [sys.executable, "-m", "ops.cli", "check-projections", *args],
         cwd=ROOT, env=env.vars(), capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     return done.returncode, done.stdout + done.stderr

@@ -88,7 +88,7 @@ def topology_init_container() -> dict:
     return {
         "name": "topology",
         "image": IMAGE,
-        "command": ["python", "-m", "common.cli", "topology"],
+        "command": ["python", "-m", "ops.cli", "topology"],
         "envFrom": COMMON_ENV_FROM,
         "securityContext": SECURITY,
         "volumeMounts": MOUNTS,
@@ -190,9 +190,7 @@ def postgres() -> list[dict]:
     return docs
 
 
-INIT_COMMAND = "python -m common.cli topology && python -m common.cli migrate " + " ".join(
-    DATABASES
-)
+INIT_COMMAND = "python -m ops.cli topology && python -m ops.cli migrate " + " ".join(DATABASES)
 
 
 def init_job() -> list[dict]:
@@ -344,7 +342,7 @@ def service(name: str) -> list[dict]:
                         {
                             "name": name,
                             "image": IMAGE,
-                            "command": ["python", "-m", "common.runner", name],
+                            "command": ["python", "-m", "ops.runner", name],
                             "ports": ports,
                             "envFrom": COMMON_ENV_FROM,
                             "env": env,

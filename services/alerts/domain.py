@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from common.money import parse_money
-from services.scoring.domain import pinyin_key
+from common.text import pinyin_key
 
 # --- categories ----------------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.text import pinyin_key
+
 MIN_LEVEL = 1
 MAX_LEVEL = 9
 TOP_LEVEL = 9
@@ -155,9 +157,6 @@ def may_see_user(
 
 
 def name_sort_key(name: str) -> str:
-    """Pinyin of a name, so that lists read in the order a Chinese reader expects."""
-    try:
-        from pypinyin import lazy_pinyin
-    except ImportError:  # pragma: no cover - pypinyin is a declared dependency
-        return name.casefold()
-    return " ".join(part.strip() for part in lazy_pinyin(name)).casefold()[:600]
+    """Pinyin of a name, so that lists read in the order a Chinese reader expects (as stored:
+    at most 600 characters)."""
+    return pinyin_key(name)[:600]

@@ -26,6 +26,7 @@ from common.db import Db
 from common.errors import ValidationFailed
 from common.money import format_money
 from common.projection import path_list
+from common.text import pinyin_key
 from services.scoring import domain
 from services.scoring.handlers import people_of_scope
 from services.scoring.models import Access, AlarmSupport, Daily, Person, Progress, ScoredEntry
@@ -85,7 +86,7 @@ def _names(people: Iterable[Person]) -> dict[str, str]:
 
 def _by_name(names: dict[str, str]):
     """Sort key: the name in pinyin order, then the user id."""
-    return lambda user_id: (domain.pinyin_key(names.get(user_id) or ""), user_id)
+    return lambda user_id: (pinyin_key(names.get(user_id) or ""), user_id)
 
 
 # --- fake-report analysis (虚假日报分析) -------------------------------------------------------

@@ -37,9 +37,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pypinyin import lazy_pinyin
-
 from common.errors import ValidationFailed
+from common.text import pinyin_key
 
 Entry = Mapping[str, Any]
 
@@ -279,12 +278,6 @@ def curve(
 
 PERIODS = ("day", "week", "month")
 BAD_PERIOD = "周期须为 day、week 或 month / Period must be day, week or month"
-
-
-def pinyin_key(name: str) -> str:
-    """The pinyin of a name (tone-less, lower case), so 李四 (li si) sorts before 王五 (wang wu)
-    before 张三 (zhang san); non-Chinese text is kept as it is."""
-    return " ".join(part.strip() for part in lazy_pinyin(name)).casefold()
 
 
 def rank(values: Mapping[str, float], names: Mapping[str, str]) -> list[dict[str, Any]]:

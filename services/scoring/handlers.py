@@ -16,7 +16,7 @@ from common.db import Db
 from common.errors import NotFound
 from common.events import Envelope
 from common.projection import path_list
-from services.scoring import facts
+from services.scoring import domain, facts
 from services.scoring.models import (
     Access,
     AlarmSupport,
@@ -310,8 +310,6 @@ def period_range(period: str, day: date) -> tuple[date, date]:
 
 
 def leaderboard(db: Db, actor: Actor, metric: str, period: str, day, scope: str) -> dict:
-    from pypinyin import lazy_pinyin
-
     start, end = period_range(period, day or clock.today())
     column = Daily.minutes if metric == "diligence" else Daily.score
     with db.read() as session:
@@ -325,13 +323,7 @@ def leaderboard(db: Db, actor: Actor, metric: str, period: str, day, scope: str)
             ).all()
         )
     names = {p.user_id: p.name for p in people}
-    values = {uid: round(float(totals.get(uid) or 0), 2) for uid in ids}
-    order = sorted(values, key=lambda u: (-values[u], lazy_pinyin(names[u] or ""), u))
-    items, rank, previous = [], 0, None
-    for position, uid in enumerate(order, start=1):
-        if values[uid] != previous:
-            rank, previous = position, values[uid]
-        items.append({"rank": rank, "user_id": uid, "name": names[uid], "value": values[uid]})
+    items = domain.rank({uid: totals.get(uid) or 0 for uid in ids}, names)
     return {
         "metric": metric,
         "period": period,

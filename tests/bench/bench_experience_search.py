@@ -5,7 +5,7 @@
 
 Goal (issue): a search over 100,000 entries answers in well under 50 ms for typical 10–30
 character queries. The entries are the 205 labelled problems of tests/data/
-experience_eval.json and generated distractors (common/demo_texts.py), each
+experience_eval.json and generated distractors (ops/demo_texts.py), each
 indexed as its problem with the method as ``extra_text`` and stage and category fields, as
 the pool holds them. The queries are the labelled paraphrases, then 10–30 character openings
 of random entries' problems. Prints the build time (seconds to index all entries, the
@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from common.demo_texts import generate  # noqa: E402
+from ops.demo_texts import generate  # noqa: E402
 from services.experience.search import SearchIndex, tokenize  # noqa: E402
 
 

@@ -4,7 +4,7 @@
     .venv/bin/python tests/bench/bench_gateway.py --duration 5 --clients 8
     .venv/bin/python tests/bench/bench_gateway.py --ceiling-only   # no BPC: ceiling alone
 
-It starts its own BPC (``python -m common.cli run``) on a fresh RabbitMQ vhost and a
+It starts its own BPC (``python -m ops.cli run``) on a fresh RabbitMQ vhost and a
 temporary data dir, creates a unit and a level-2 salesperson through the API, and drives
 with N concurrent keep-alive clients for D seconds each:
 
@@ -174,9 +174,9 @@ def process_label(pid: int) -> str:
     except OSError:
         return str(pid)
     argv = [a.decode(errors="replace") for a in argv if a]
-    if "common.runner" in argv:
-        return argv[argv.index("common.runner") + 1]
-    if "common.cli" in argv:
+    if "ops.runner" in argv:
+        return argv[argv.index("ops.runner") + 1]
+    if "ops.cli" in argv:
         return "bpc run (supervisor)"
     return " ".join(Path(a).name for a in argv[:3])
 
@@ -224,13 +224,10 @@ class Bpc:
         }
         for key in [k for k in env if k.startswith("BPC_DB_URL_")]:
             del env[key]  # SQLite files in the private data dir
-        say(
-            f"· starting BPC (python -m common.cli run) on 127.0.0.1:{self.port}, "
-            f"log {self.log_path}"
-        )
+        say(f"· starting BPC (python -m ops.cli run) on 127.0.0.1:{self.port}, log {self.log_path}")
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [PYTHON, "-m", "common.cli", "run"],
+            [PYTHON, "-m", "ops.cli", "run"],
             cwd=ROOT,
             env=env,
             stdout=log,

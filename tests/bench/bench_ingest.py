@@ -10,7 +10,7 @@ Goal (issue acceptance): 20 concurrent clients posting entries through the gatew
 reach ≥ 300 entries/s, and the p99 delay from a POST's answer to the entry being visible in
 the curve is under 1 s.
 
-It starts the whole BPC as the README says (``python -m common.cli run``) on a fresh RabbitMQ
+It starts the whole BPC as the README says (``python -m ops.cli run``) on a fresh RabbitMQ
 vhost, a temporary data dir and one fresh PostgreSQL database per service (and the gateway),
 with ``BPC_GRACE_HOUR=24`` so that yesterday's log is accepted all day. As admin, through the
 API, it creates one org unit, a level-4 supervisor, the load's level-2 salespeople
@@ -176,11 +176,11 @@ class Bench:
         for setting in self.args.set:
             name, _, value = setting.partition("=")
             env.extra[name] = value
-        if os.environ.get("BPC_PROFILE_DIR"):  # cProfile of every service (common.runner)
+        if os.environ.get("BPC_PROFILE_DIR"):  # cProfile of every service (ops.runner)
             env.extra["BPC_PROFILE_DIR"] = os.environ["BPC_PROFILE_DIR"]
         self.bpc = RunningBpc(env)
         say(
-            f"· starting BPC (python -m common.cli run) on 127.0.0.1:{env.gateway_port}, "
+            f"· starting BPC (python -m ops.cli run) on 127.0.0.1:{env.gateway_port}, "
             f"log {self.bpc.log_path}"
         )
         self.bpc.start(timeout=self.args.start_timeout)

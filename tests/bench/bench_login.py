@@ -4,7 +4,7 @@ signed-in user, idle and while 60 clients post wrong passwords as fast as they a
     .venv/bin/python tests/bench/bench_login.py                 # 3 rounds, 20 s each phase
     .venv/bin/python tests/bench/bench_login.py --quick         # a dry run
 
-BPC is started on SQLite (the README's run command, ``python -m common.cli run``) with the
+BPC is started on SQLite (the README's run command, ``python -m ops.cli run``) with the
 login throttle opened wide (BPC_LOGIN_FREE_FAILURES, BPC_LOGIN_ADDRESS_FREE_FAILURES: a
 million), so that every wrong login costs its full password check — the worst case; with the
 throttle as shipped, the attackers are answered 429 before any check after a few tries. Each

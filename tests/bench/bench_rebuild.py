@@ -6,14 +6,14 @@
 
 Goal (issue acceptance): a rebuild replays 1,000,000 entries at ≥ 20,000 entries/s.
 
-It starts the worklog, opportunity and scoring services (``python -m common.runner <name>``)
+It starts the worklog, opportunity and scoring services (``python -m ops.runner <name>``)
 on a fresh RabbitMQ vhost with the topology declared, each on a fresh PostgreSQL database
 (they migrate them at start-up). Then it fills the worklog's ``worklog_entries`` straight
 with COPY (the append-only triggers allow INSERT): ``--entries`` entries over ``--authors``
 salespeople and the 365 days up to yesterday, each author's entries a valid hash chain
 (``prev_hash``/``hash`` from ``services.worklog.domain.chain_hash`` over exactly what
 ``services/worklog/handlers.py`` ``_hashed_fields`` covers), and the authors in the worklog's
-``people`` projection; VACUUM ANALYZE. It times ``python -m common.cli rebuild-scoring``
+``people`` projection; VACUUM ANALYZE. It times ``python -m ops.cli rebuild-scoring``
 (wall time of the whole command, start-up included, also split into start-up, the replay of
 the entries and what follows; its progress is shown every few seconds and its final line
 kept), then checks through scoring's ``totals`` RPC (as a level-9 actor)
@@ -380,9 +380,9 @@ class Bench:
         return clock.today()
 
     def rebuild(self) -> dict:
-        """Run ``python -m common.cli rebuild-scoring`` (under py-spy with --profile)."""
+        """Run ``python -m ops.cli rebuild-scoring`` (under py-spy with --profile)."""
         args, env = self.args, self.env
-        cmd = [sys.executable, "-m", "common.cli", "rebuild-scoring"]
+        cmd = [sys.executable, "-m", "ops.cli", "rebuild-scoring"]
         if args.page:
             cmd += ["--page", str(args.page)]
         spy = py_spy() if args.profile else ""

@@ -5,7 +5,7 @@ work-log ingest, on this checkout and on an earlier commit, in one run.
     .venv/bin/python tests/bench/bench_ryw.py --base 450a98a --quick   # a dry run
 
 The earlier commit is checked out into a git worktree beside this one (``--base-dir``). Each
-round starts BPC from each tree in turn (``python -m common.cli run`` on PostgreSQL, a fresh
+round starts BPC from each tree in turn (``python -m ops.cli run`` on PostgreSQL, a fresh
 vhost and databases, ``BPC_GRACE_HOUR=24``), creates ``--clients`` salespeople (each with one
 customer of their own), and measures, one after the other, for ``--duration`` seconds each:
 

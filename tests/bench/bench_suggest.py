@@ -7,11 +7,11 @@ over a pool of 2,000 and latency over a pool of 100,000.
 Goals (issue 5): top-3 hit rate ≥ 0.85 over a pool of at least 2,000 entries; p95 latency of
 ``GET /api/v1/experience/suggest`` under 50 ms over a pool of 100,000.
 
-It starts the whole BPC as the README says (``python -m common.cli run``) on a fresh RabbitMQ
+It starts the whole BPC as the README says (``python -m ops.cli run``) on a fresh RabbitMQ
 vhost and fresh PostgreSQL databases, and fills the pool through the experience service's own
 bulk import RPC (``import_entries``, as demo data does): the 205 labelled problems of
 ``tests/data/experience_eval.json`` (problem + method, as a resolved alarm leaves them) and
-generated distractors (``common/demo_texts.py``) up to 2,000.
+generated distractors (``ops/demo_texts.py``) up to 2,000.
 
 1. Quality: each labelled problem is looked for with its paraphrase (the same difficulty in
    another salesperson's words), as ``GET /experience/suggest?q=<paraphrase>&limit=3`` — once
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from common.demo_texts import generate  # noqa: E402
+from ops.demo_texts import generate  # noqa: E402
 from services.experience.vectors import ann_min_rows  # noqa: E402
 from tests.bench.bench_ingest import Bench, Http, login, pct  # noqa: E402
 from tests.bench.benchkit import on_sigterm, say, write_json  # noqa: E402

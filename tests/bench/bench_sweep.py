@@ -7,7 +7,7 @@
 Goal (issue acceptance): the sweep takes under 1 s with 1,000,000 open opportunities, and the
 1,000,000 / 10,000 time ratio is at most 1.5 (its cost grows with the due set, not the table).
 
-It starts ONE real opportunity service (``python -m common.runner opportunity``) on a fresh
+It starts ONE real opportunity service (``python -m ops.runner opportunity``) on a fresh
 RabbitMQ vhost and a fresh PostgreSQL database (the service migrates it at start-up and
 installs the default pipeline), with ``BPC_SWEEP_INTERVAL=3600`` so its own timer stays quiet.
 The topology is declared first (every exchange and queue, as ``bpc run`` does), so the outbox

@@ -7,7 +7,7 @@ demo data (issue 6).
 Goal (issue 6): p95 under 150 ms with 20 concurrent users on the demo-scale data (2,000 users,
 100,000 customers, 200,000 opportunities, 2,000,000 entries).
 
-It starts the whole BPC as the README says (``python -m common.cli run``) on a fresh RabbitMQ
+It starts the whole BPC as the README says (``python -m ops.cli run``) on a fresh RabbitMQ
 vhost and fresh PostgreSQL databases, fills it with ``bpc demo`` (the same command a user runs,
 progress shown), logs in ``--users`` demo users of every level that has a workbench of its own
 (salespeople, supervisors, managers), each on a keep-alive connection of its own, for
@@ -47,7 +47,7 @@ PASSWORD = "Demo-2026!"
 
 def fill(env, small: bool) -> float:
     """Run ``bpc demo`` against the running BPC, its progress passed through; seconds taken."""
-    command = [sys.executable, "-m", "common.cli", "demo"] + (["--small"] if small else [])
+    command = [sys.executable, "-m", "ops.cli", "demo"] + (["--small"] if small else [])
     environ = {**os.environ, "BPC_AMQP_URI": env.amqp_uri,
                "BPC_ADMIN_PASSWORD": env.admin_password}  # fmt: skip
     began = time.monotonic()

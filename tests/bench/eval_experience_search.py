@@ -3,7 +3,7 @@
     .venv/bin/python tests/bench/eval_experience_search.py
 
 Each of the labelled problems of tests/data/experience_eval.json is in the pool among 1,800
-generated distractors (common/demo_texts.py); each is then looked for with
+generated distractors (ops/demo_texts.py); each is then looked for with
 its paraphrase (the ``query``: the same difficulty in another salesperson's words). Prints
 the share of queries whose entry comes first (top-1) and among the first three (top-3),
 beside the issue's goal (top-3 ≥ 0.85), and the ids missed.
@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from common.demo_texts import generate  # noqa: E402
+from ops.demo_texts import generate  # noqa: E402
 from services.experience.search import SearchIndex  # noqa: E402
 from tests.unit.test_experience_search import evaluate, load_labelled  # noqa: E402
 

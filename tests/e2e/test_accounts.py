@@ -155,7 +155,7 @@ def second_gateway(bpc):
                "BPC_METRICS_PORT_GATEWAY": "0", "BPC_INSTANCE": "1",
                "BPC_INSTANCE_LABEL": "gateway#2"}  # fmt: skip
     log = open(bpc.env.data_dir / "gateway-2.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "common.runner", "gateway"], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "ops.runner", "gateway"], cwd=ROOT,
                             env=environ, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
 

@@ -355,7 +355,7 @@ def test_the_small_demo_fills_a_group_whose_people_can_work(bpc, admin):
 
     environ = {**bpc.env.vars(), "BPC_ADMIN_PASSWORD": bpc.env.admin_password}
     run = subprocess.run(
-        [sys.executable, "-m", "common.cli", "demo", "--small"],
+        [sys.executable, "-m", "ops.cli", "demo", "--small"],
         cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]

@@ -43,7 +43,7 @@ def test_demo_users_can_do_at_once_what_live_users_can(env):
     bpc = RunningBpc(env).start()
     try:
         filled = subprocess.run(
-            [sys.executable, "-m", "common.cli", "demo", "--small"], cwd=ROOT, env=env.vars(),
+            [sys.executable, "-m", "ops.cli", "demo", "--small"], cwd=ROOT, env=env.vars(),
             capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         assert filled.returncode == 0, filled.stdout[-2000:] + filled.stderr[-2000:]

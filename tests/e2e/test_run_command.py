@@ -23,7 +23,7 @@ def test_run_says_in_one_line_when_rabbitmq_is_unreachable(tmp_path):
         "BPC_DATA_DIR": str(tmp_path),
     }
     run = subprocess.run(
-        [sys.executable, "-m", "common.cli", "run"],
+        [sys.executable, "-m", "ops.cli", "run"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -1,6 +1,6 @@
 """The org service as it runs: its own process, the real broker, SQLite (and PostgreSQL).
 
-The service is started as ``python -m common.runner org`` on the vhost of ``BPC_AMQP_URI`` and
+The service is started as ``python -m ops.runner org`` on the vhost of ``BPC_AMQP_URI`` and
 called over RPC the way the gateway calls it (actor in the ``bpc_actor`` context header).
 Set ``BPC_TEST_PG=1`` to run everything on PostgreSQL as well.
 """

@@ -161,7 +161,7 @@ def test_failing_handler_is_retried_then_dead_lettered_and_replayed(cluster):
 
     time.sleep(max(0.0, (fail_until - clock.now()).total_seconds()) + 0.2)
     replay = subprocess.run(
-        [sys.executable, "-m", "common.cli", "dlq", "replay", queue],
+        [sys.executable, "-m", "ops.cli", "dlq", "replay", queue],
         cwd=ROOT,
         env=env.vars(),
         capture_output=True,

@@ -231,7 +231,7 @@ def test_entries_posted_while_scoring_is_killed_twice_are_counted_once(system):
     incremental = scoring(env, "totals", TOP)
 
     run = subprocess.run(
-        [sys.executable, "-m", "common.cli", "rebuild-scoring"],
+        [sys.executable, "-m", "ops.cli", "rebuild-scoring"],
         cwd=ROOT, env=env.vars(), capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]

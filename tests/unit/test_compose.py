@@ -81,7 +81,7 @@ def test_every_bpc_process_runs_from_the_one_image(services):
     assert len(images) == 1 and len(builds) == 1, (images, builds)
     assert json.loads(builds.pop())["context"] == "."
     for name in NAMES:
-        assert services[name]["command"] == ["python", "-m", "common.runner", name]
+        assert services[name]["command"] == ["python", "-m", "ops.runner", name]
     # nothing else claims to be a BPC service
     others = set(services) - set(bpc)
     assert others == {"rabbitmq", "postgres", "prometheus"}
@@ -106,9 +106,9 @@ def test_each_service_has_its_own_database(services):
 def test_services_start_after_the_topology_and_migrations(services):
     init = services[INIT]
     command = " ".join(init["command"])
-    assert "common.cli topology" in command
-    assert command.index("common.cli topology") < command.index("common.cli migrate")
-    assert command.split("common.cli migrate", 1)[1].split() == NAMES
+    assert "ops.cli topology" in command
+    assert command.index("ops.cli topology") < command.index("ops.cli migrate")
+    assert command.split("ops.cli migrate", 1)[1].split() == NAMES
     assert init["restart"] == "no"
     assert init["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
     assert init["depends_on"]["postgres"]["condition"] == "service_healthy"
@@ -148,7 +148,7 @@ def test_every_bpc_setting_is_one_the_code_reads(services):
     """A misspelt BPC_* variable would be silently ignored: each must appear in the code."""
     code = "\n".join(
         p.read_text()
-        for folder in ("common", "services", "gateway")
+        for folder in ("common", "services", "gateway", "ops")
         for p in (ROOT / folder).rglob("*.py")
     )
     # the healthchecks' own scripts read some (BPC_SERVICE)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from common.demo_texts import generate
+from ops.demo_texts import generate
 from services.experience.search import (
     PREFER_BOOST,
     SearchIndex,

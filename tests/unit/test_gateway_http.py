@@ -12,7 +12,7 @@ from nameko.exceptions import RemoteError
 from common import clock, tokens
 from common.errors import DuplicateCustomer, NotFound, ServiceUnavailable, Unauthenticated
 from gateway.app import Gateway
-from gateway.testing import FakeRpc, client
+from tests.doubles import FakeRpc, client
 
 ADMIN = {
     "id": "1",

@@ -13,7 +13,7 @@ from common.migrations import upgrade
 from gateway.app import Gateway
 from gateway.idempotency import IdempotencyStore
 from gateway.models import IdempotencyKey
-from gateway.testing import FakeRpc, client
+from tests.doubles import FakeRpc, client
 
 REP = {
     "id": "42",

@@ -16,7 +16,7 @@ from common import tokens
 from common.errors import BusinessRuleViolated, Conflict, Forbidden
 from gateway.app import Gateway
 from gateway.routes import ROUTES
-from gateway.testing import FakeRpc, client
+from tests.doubles import FakeRpc, client
 
 REP = {
     "id": "42",

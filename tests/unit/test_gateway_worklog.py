@@ -17,7 +17,7 @@ from common import tokens
 from common.errors import BusinessRuleViolated, Forbidden, NotFound, ServiceUnavailable
 from gateway.app import Gateway
 from gateway.routes import ROUTES
-from gateway.testing import FakeRpc, client
+from tests.doubles import FakeRpc, client
 
 ENTRIES = "/api/v1/worklog/entries"
 

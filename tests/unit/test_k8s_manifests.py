@@ -228,7 +228,7 @@ def test_ports_and_probes_are_those_the_processes_open(docs):
         deployment = one(docs, "Deployment", f"bpc-{name}")
         c = main_container(deployment)
         env = {e["name"]: e.get("value") for e in c.get("env", [])}
-        assert c["command"] == ["python", "-m", "common.runner", name]
+        assert c["command"] == ["python", "-m", "ops.runner", name]
         ports = {p["name"]: p["containerPort"] for p in c["ports"]}
         if name == "gateway":
             assert ports == {"http": int(env["BPC_GATEWAY_ADDRESS"].rpartition(":")[2])}
@@ -295,8 +295,8 @@ def test_each_service_reads_only_its_own_database(docs):
         assert roles[name]["passwordSecret"]["name"] == f"bpc-db-{name}"
     job = one(docs, "Job", "bpc-init")
     command = " ".join(main_container(job)["command"])
-    assert "common.cli topology" in command
-    migrated = command.split("common.cli migrate", 1)[1].split()
+    assert "ops.cli topology" in command
+    migrated = command.split("ops.cli migrate", 1)[1].split()
     assert migrated == NAMES, "bpc-init must migrate every database"
 
 

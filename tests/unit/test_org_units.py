@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from common import tokens
 from common.errors import Unauthenticated, ValidationFailed
 from gateway.app import Gateway
-from gateway.testing import FakeRpc, client
 from services.org import queries
 from services.org.models import Base, OrgUnit
+from tests.doubles import FakeRpc, client
 
 REP = {
     "id": "42",

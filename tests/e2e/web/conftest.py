@@ -29,7 +29,7 @@ def bpc(tmp_path_factory):
     with bpc_running(env) as running:
         environ = {**env.vars(), "BPC_ADMIN_PASSWORD": env.admin_password}
         demo = subprocess.run(
-            [sys.executable, "-m", "common.cli", "demo", "--small"],
+            [sys.executable, "-m", "ops.cli", "demo", "--small"],
             cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]

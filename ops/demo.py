@@ -643,7 +643,7 @@ class Demo:
         """Solved problems, then alarms: they need only the people, so they are imported while
         customers and opportunities are (their own random sequence keeps the data the same
         whatever the interleaving); one line each when done."""
-        from common.demo_texts import generate
+        from ops.demo_texts import generate
 
         size, rng = self.size, random.Random(self.seed + 1)
         texts = generate(size.experience + size.alarms, seed=SEED)

@@ -1,4 +1,4 @@
-"""Generated solved problems: the demo data's experience pool and alarms (common/demo.py), and
+"""Generated solved problems: the demo data's experience pool and alarms (ops/demo.py), and
 the distractors of the experience-pool search evaluation (tests/unit/test_experience_search.py)
 and benchmarks (tests/bench/bench_experience_search.py, bench_suggest.py).
 

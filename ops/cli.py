@@ -153,7 +153,7 @@ def cmd_run(args) -> int:
 
     def spawn(label: str, name: str, k: int) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "common.runner", name],
+            [sys.executable, "-m", "ops.runner", name],
             start_new_session=True,
             env={**os.environ, "BPC_INSTANCE": str(k), "BPC_INSTANCE_LABEL": label},
         )

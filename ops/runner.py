@@ -1,4 +1,4 @@
-"""Runs one BPC service (or the gateway) as its own process: ``python -m common.runner org``."""
+"""Runs one BPC service (or the gateway) as its own process: ``python -m ops.runner org``."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def load_class(name: str):
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        sys.exit("usage: python -m common.runner <service|gateway>")
+        sys.exit("usage: python -m ops.runner <service|gateway>")
     name = argv[0]
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(
