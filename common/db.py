@@ -56,14 +56,12 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from common import clock, config, metrics
 from common.actor import REDELIVERED_KEY, REQUEST_KEY
 from common.engine import UtcDateTime, make_engine  # noqa: F401 - imported from here too
-from common.errors import BpcError, ServiceUnavailable
 from common.events import Envelope, exchange_name, routing_key, validate_payload
 from common.migrations import upgrade
 
@@ -545,19 +543,3 @@ def command(fn):
         return answer
 
     return entrypoint
-
-
-def database_errors_as_unavailable(fn):
-    """A database that is locked or gone answers 503, never a stack trace."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except BpcError:
-            raise
-        except (OperationalError, PoolTimeout) as exc:  # (every connection of the pool busy)
-            log.warning("database unavailable in %s: %s", fn.__name__, exc)
-            raise ServiceUnavailable("数据库暂时不可用 / Database temporarily unavailable") from exc
-
-    return wrapper

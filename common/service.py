@@ -55,6 +55,38 @@ def _unpack_with_redelivery(self, message):
 
 nameko.rpc.Rpc.unpack_message_headers = _unpack_with_redelivery
 
+DATABASE_UNAVAILABLE = "数据库暂时不可用 / Database temporarily unavailable"
+
+
+def database_errors_as_unavailable(exc_info):
+    """A failure of the service's database — locked, gone, restarting, or every connection of
+    the pool busy — as the caller must see it: ServiceUnavailable (503, retry), never a stack
+    trace. Any other outcome is passed on as it is."""
+    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if exc_info is None or not isinstance(
+        exc_info[1], (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+    ):
+        return exc_info
+    log.warning("database unavailable: %s", exc_info[1])
+    unavailable = ServiceUnavailable(DATABASE_UNAVAILABLE)
+    unavailable.__cause__ = exc_info[1]
+    return (ServiceUnavailable, unavailable, exc_info[2])
+
+
+_handle_rpc_result = nameko.rpc.Rpc.handle_result
+
+
+def _handle_result(self, message, worker_ctx, result, exc_info):
+    """Every RPC of every service answers a database failure as 503 (one place, not a
+    decorator on each entrypoint)."""
+    return _handle_rpc_result(self, message, worker_ctx, result,
+                              database_errors_as_unavailable(exc_info))  # fmt: skip
+
+
+nameko.rpc.Rpc.handle_result = _handle_result
+
 
 class ProbeFailed(BpcError):
     code = "probe_failed"

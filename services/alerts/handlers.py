@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from common import clock, config, projection
 from common.actor import SERVICE_LEVEL, Actor, Freshness, may_work_on
-from common.db import Db, database_errors_as_unavailable, is_unique_violation
+from common.db import Db, is_unique_violation
 from common.errors import Conflict, NotFound, ValidationFailed
 from common.events import Envelope
 from common.money import format_money
@@ -53,20 +53,6 @@ def no_suggestions(text: str, stage: str | None, category: str, kind: str) -> li
 # --- the people projection -------------------------------------------------------------------
 
 
-@database_errors_as_unavailable
-def sync_actor(db: Db, actor: Actor) -> None:
-    projection.sync_actor(db, Person, actor)
-
-
-def person_event(db: Db, event: Envelope) -> None:
-    """org.user_*: the people projection; the requester paths of alarms and the owners' and
-    holders' paths of the other projections follow a move."""
-    projection.person_event(
-        db, Person, event, Alarm.requester_path, OpportunityState.holder_path,
-        OpportunityState.owner_path, CustomerState.owner_path,
-    )  # fmt: skip
-
-
 # --- categories --------------------------------------------------------------------------------
 
 
@@ -81,13 +67,11 @@ def _domain_categories(session: Session) -> list[domain.Category]:
     return [domain.Category(c.key, c.name) for c in _categories(session)]
 
 
-@database_errors_as_unavailable
 def categories(db: Db) -> dict:
     with db.read() as session:
         return {"items": [{"key": c.key, "name": c.name} for c in _categories(session)]}
 
 
-@database_errors_as_unavailable
 def put_category(db: Db, actor: Actor, args: dict) -> dict:
     """Level ≥ 6: add or rename a category, or retire it (``active: false``); alarms already
     raised keep theirs."""
@@ -384,7 +368,6 @@ def _store(
     return alarm
 
 
-@database_errors_as_unavailable
 def raise_alarm(
     db: Db, actor: Actor, data: dict, suggest: Suggest, owners, fresh: Freshness
 ) -> dict:
@@ -431,7 +414,6 @@ def _by_entry(session: Session, entry_id: str) -> Alarm | None:
     return session.scalar(select(Alarm).where(Alarm.source_entry_id == str(entry_id)))
 
 
-@database_errors_as_unavailable
 def raise_from_entry(
     db: Db, entry: dict, suggest: Suggest, event: Envelope | None = None
 ) -> dict | None:
@@ -511,7 +493,6 @@ def _names(session: Session, ids) -> dict[str, str]:
     return {uid: name for uid, name in rows if name}
 
 
-@database_errors_as_unavailable
 def get(db: Db, actor: Actor, alarm_id: int) -> dict:
     """The board is group-wide (docs/DOMAIN.md §6: published to the whole group)."""
     with db.read() as session:
@@ -523,7 +504,6 @@ def get(db: Db, actor: Actor, alarm_id: int) -> dict:
         return answer
 
 
-@database_errors_as_unavailable
 def board(db: Db, actor: Actor, args: dict) -> dict:
     """The group-wide board, newest first, with filters; ``to_help``: open alarms whose
     escalation reached the caller or whose requester the caller supervises, not their own;
@@ -613,7 +593,6 @@ def _retry_stale(fn):
     return wrapper
 
 
-@database_errors_as_unavailable
 @_retry_stale
 def respond(db: Db, actor: Actor, alarm_id: int, body: str) -> dict:
     body = domain.check_response_body(body)
@@ -663,7 +642,6 @@ def _resolved_event(alarm: Alarm, via: str, method: str, method_author_id: str |
     }
 
 
-@database_errors_as_unavailable
 @_retry_stale
 def mark_response_effective(db: Db, actor: Actor, alarm_id: int, response_id: int) -> dict:
     """方法有效: the requester alone (403), once (409 already_resolved)."""
@@ -685,7 +663,6 @@ def mark_response_effective(db: Db, actor: Actor, alarm_id: int, response_id: in
     return answer
 
 
-@database_errors_as_unavailable
 @_retry_stale
 def mark_suggestion_effective(db: Db, actor: Actor, alarm_id: int, experience_id: str) -> dict:
     """The requester marks a suggested experience 方法有效: resolved, one reuse of the entry."""
@@ -732,7 +709,6 @@ def _claim_due(session: Session, now: datetime, limit: int) -> list[Alarm]:
     return list(session.scalars(query))
 
 
-@database_errors_as_unavailable
 def escalate_once(db: Db, now: datetime | None = None, limit: int = 200) -> dict:
     """Notify the next supervisor of every alarm whose limit passed: one ``alarm_escalated``
     per step (docs/DOMAIN.md §6). Each due alarm is handled by exactly one instance."""
@@ -810,7 +786,6 @@ def _scope_filter(session: Session, actor: Actor, scope: str):
     return Alarm.requester_path.startswith(root, autoescape=True)
 
 
-@database_errors_as_unavailable
 def stats(db: Db, actor: Actor, args: dict) -> dict:
     today = clock.today()
     last = args.get("to_date") or today
@@ -842,7 +817,6 @@ ONE_EFFECTIVE = (
 )
 
 
-@database_errors_as_unavailable
 def import_alarms(db: Db, actor: Actor, items: list[dict]) -> dict:
     """Level 9: alarms with their responses and resolutions at the times given (demo data, a
     move from another system), in one transaction, without events. Escalation steps already

@@ -17,6 +17,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, St
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from common.db import service_base
+from common.people import people_table
 
 Base = service_base()
 
@@ -139,16 +140,4 @@ class CustomerState(Base):
     as_of: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
-class Person(Base):
-    """Projection of org's users (common.projection): names, levels, supervisor chains."""
-
-    __tablename__ = "people"
-    __table_args__ = (
-        Index("ix_people_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
-    )
-
-    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), default="")
-    level: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    path: Mapped[str] = mapped_column(String(512))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+Person = people_table(Base)  # org's people (common/people.py)

@@ -12,36 +12,39 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from common import config
-from common.actor import SYSTEM, Actor, CurrentActor, CurrentFreshness, require_actor
+from common.actor import SYSTEM, CurrentActor, CurrentFreshness, require_actor
 from common.consumer import event_consumer
-from common.db import Database, command, database_errors_as_unavailable
+from common.db import Database, command
 from common.errors import BpcError, Forbidden
+from common.people import KeepsPeople
 from common.projection import Owners, once
 from common.rpc import TimedRpc
 from common.service import ServiceBase
 from services.alerts import facts, handlers, schemas
-from services.alerts.models import Base
+from services.alerts.models import Alarm, Base, CustomerState, OpportunityState, Person
 
 log = logging.getLogger(__name__)
 
 NOT_YOUR_ENTRY = "只能为自己的日报报警 / Only the author raises an alarm from an entry"
 
 
-class AlertsService(ServiceBase):
+class AlertsService(ServiceBase, KeepsPeople):
     """Difficulty alarms, responses and escalation."""
 
     name = "alerts"
     db = Database(Base)
     actor = CurrentActor()
+    people = Person
+    people_paths = (
+        Alarm.requester_path,
+        OpportunityState.holder_path,
+        OpportunityState.owner_path,
+        CustomerState.owner_path,
+    )
     fresh = CurrentFreshness()
     peers = TimedRpc()
     sources = facts.SOURCES
     mirrors = facts.MIRRORS
-
-    def _caller(self) -> Actor:
-        actor = require_actor(self.actor)
-        handlers.sync_actor(self.db, actor)
-        return actor
 
     def _suggest(self, text: str, stage: str | None, category: str, kind: str) -> list[dict]:
         """The experience pool's most similar solved problems, within a short time bound; none
@@ -61,7 +64,6 @@ class AlertsService(ServiceBase):
         return answer.get("items", [])
 
     @rpc
-    @database_errors_as_unavailable
     def categories(self, **fields) -> dict:
         self._caller()
         schemas.load(schemas.NoArgs, fields)
@@ -180,18 +182,6 @@ class AlertsService(ServiceBase):
     def on_entry_recorded(self, event) -> None:
         """An entry with a difficulty raises its alarm (once)."""
         handlers.entry_recorded(self.db, event, self._suggest)
-
-    @event_consumer("org", "user_created")
-    def on_user_created(self, event) -> None:
-        handlers.person_event(self.db, event)
-
-    @event_consumer("org", "user_moved")
-    def on_user_moved(self, event) -> None:
-        handlers.person_event(self.db, event)
-
-    @event_consumer("org", "user_deactivated")
-    def on_user_deactivated(self, event) -> None:
-        handlers.person_event(self.db, event)
 
     @event_consumer("customer", "customer_registered")
     def on_customer_registered(self, event) -> None:

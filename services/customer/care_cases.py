@@ -30,7 +30,7 @@ from common.actor import (
     may_work_on,
     path_prefix_of,
 )
-from common.db import Db, database_errors_as_unavailable, is_unique_violation
+from common.db import Db, is_unique_violation
 from common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from common.events import Envelope
 from common.projection import Owners, levels_on
@@ -159,7 +159,6 @@ def care_out(customer: Customer) -> dict:
     }
 
 
-@database_errors_as_unavailable
 def set_care(db: Db, actor: Actor, customer_id: int, interval_days: int) -> dict:
     """The revisit interval. A customer won before BPC was used becomes a care customer now."""
     with db.unit_of_work() as uow:
@@ -172,7 +171,6 @@ def set_care(db: Db, actor: Actor, customer_id: int, interval_days: int) -> dict
         return uow.answer(care_out(customer))
 
 
-@database_errors_as_unavailable
 def add_important_date(db: Db, actor: Actor, customer_id: int, args: dict) -> dict:
     with db.unit_of_work() as uow:
         _seen(uow.session, actor, customer_id)
@@ -225,7 +223,6 @@ def _revisitable(session: Session, actor: Actor, customer_id: int) -> Customer:
     return customer
 
 
-@database_errors_as_unavailable
 def revisits(db: Db, actor: Actor, customer_id: int, limit: int = 100) -> dict:
     """Whoever may revisit the customer: its revisits, newest first, and the visits claimed in
     work logs with their verification (``None`` until a revisit confirms or denies one) — the
@@ -272,7 +269,6 @@ def revisits(db: Db, actor: Actor, customer_id: int, limit: int = 100) -> dict:
         }
 
 
-@database_errors_as_unavailable
 def record_revisit(db: Db, actor: Actor, customer_id: int, args: dict, owners: Owners) -> dict:
     """A revisit; one verifying a claimed visit confirms or denies it, once. A denial emits
     ``visit_denied``: scoring then counts that entry as proven false. An entry this service
@@ -403,7 +399,6 @@ def reminder_out(item: dict) -> dict:
     return out
 
 
-@database_errors_as_unavailable
 def reminders(db: Db, actor: Actor, start: date | None, days: int) -> dict:
     window = care.Window.of(start or clock.today(), days)
     with db.read() as session:
@@ -428,7 +423,6 @@ def _paths(session: Session, user_ids: set[str]) -> dict[str, list[str]]:
     return {user_id: _path_ids(path) for user_id, path in rows}
 
 
-@database_errors_as_unavailable
 def send_due_reminders(db: Db, days: int = 3) -> int:
     """Publish ``reminder_due`` for every reminder current today (the window of ``days`` from
     today, overdue revisits included) not yet sent today; the number published. Each is
@@ -512,7 +506,6 @@ def visible_referrer(session: Session, actor: Actor, referred_by: int) -> Custom
     return referrer
 
 
-@database_errors_as_unavailable
 def set_referrer(db: Db, actor: Actor, customer_id: int, referred_by: int | None) -> dict:
     """Who referred the customer (None: nobody), a customer the caller may see. A cycle (A
     referred by B … referred by A) and a customer referring itself are refused."""
@@ -528,7 +521,6 @@ def set_referrer(db: Db, actor: Actor, customer_id: int, referred_by: int | None
                            "referred_by": str(referred_by) if referred_by else None})  # fmt: skip
 
 
-@database_errors_as_unavailable
 def referrals(db: Db, actor: Actor) -> dict:
     """The referral graph of the visible customers: nodes, edges (referrer → referred),
     referrers with their counts, signed customers who never referred anyone, and each node's

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from common import clock, projection
 from common.actor import Actor
-from common.db import Db, database_errors_as_unavailable, is_unique_violation
+from common.db import Db, is_unique_violation
 from common.errors import (
     BpcError,
     Conflict,
@@ -41,14 +41,6 @@ UNMASK_FORBIDDEN = (
 )
 
 
-# --- the people projection ------------------------------------------------------------------
-
-
-@database_errors_as_unavailable
-def sync_actor(db: Db, actor: Actor) -> None:
-    projection.sync_actor(db, Person, actor)
-
-
 # --- registration and duplicates -----------------------------------------------------------
 
 
@@ -58,7 +50,6 @@ def _refusal(session: Session, hit: tuple[Customer, str], actor: Actor) -> BpcEr
     return domain.duplicate_refusal(existing, matched_on, actor.id)
 
 
-@database_errors_as_unavailable
 def register(db: Db, actor: Actor, args: dict) -> dict:
     name_key = domain.normalise_name(args["name"])
     if len(name_key) > NAME_KEY_LENGTH:  # NFKC may lengthen a name (㍿ → 株式会社)
@@ -135,7 +126,6 @@ def register(db: Db, actor: Actor, args: dict) -> dict:
     return answer
 
 
-@database_errors_as_unavailable
 def check(db: Db, actor: Actor, args: dict) -> dict:
     if not (args["name"] or args["uscc"] or args["phone"]):
         return {"matches": []}
@@ -171,7 +161,6 @@ def _visible_customer(session: Session, actor: Actor, customer_id: int) -> Custo
     return customer
 
 
-@database_errors_as_unavailable
 def get(db: Db, actor: Actor, customer_id: int) -> dict:
     """Whoever sees the owner; and customer service, the care customers it may revisit (its
     contacts masked as everywhere: unmasking stays the owner chain's)."""
@@ -186,7 +175,6 @@ def get(db: Db, actor: Actor, customer_id: int) -> dict:
         return customer_out(_visible_customer(session, actor, customer_id))
 
 
-@database_errors_as_unavailable
 def list_visible(db: Db, actor: Actor, args: dict) -> dict:
     with db.read() as session:
         rows, next_id = queries.list_customers(
@@ -207,7 +195,6 @@ def list_visible(db: Db, actor: Actor, args: dict) -> dict:
 # --- protected reads: unmask and export (audited) --------------------------------------------
 
 
-@database_errors_as_unavailable
 def unmask(db: Db, actor: Actor, customer_id: int, contact_id: int) -> dict:
     with db.read() as session:
         customer = session.get(Customer, customer_id)
@@ -247,7 +234,6 @@ def unmask(db: Db, actor: Actor, customer_id: int, contact_id: int) -> dict:
     return answer
 
 
-@database_errors_as_unavailable
 def export(db: Db, actor: Actor) -> dict:
     actor.require_level(6)
     with db.read() as session:
@@ -271,22 +257,6 @@ def export(db: Db, actor: Actor) -> dict:
 
 
 # --- org events --------------------------------------------------------------------------------
-
-
-def person_created(db: Db, event: Envelope) -> None:
-    with db.unit_of_work() as uow:
-        if uow.first_time(event):
-            projection.user_created(uow.session, Person, event.payload())
-
-
-def person_moved(db: Db, event: Envelope) -> None:
-    """A user (and their whole subtree) moved: owner paths follow, by prefix."""
-    data = event.payload()
-    with db.unit_of_work() as uow:
-        if not uow.first_time(event):
-            return
-        old, new = projection.user_moved(uow.session, Person, data, Customer.owner_path)
-    log.info("user %s moved %s → %s", data["user_id"], old, new)
 
 
 def owner_deactivated(db: Db, event: Envelope) -> None:
@@ -339,7 +309,6 @@ def owner_deactivated(db: Db, event: Envelope) -> None:
 # --- bulk import ---------------------------------------------------------------------------------
 
 
-@database_errors_as_unavailable
 def import_customers(db: Db, actor: Actor, items: list[dict]) -> dict:
     """Level 9: customers with their contacts, owners and care state (demo data, migrations),
     in one transaction; ``referred_by`` names an existing customer (an earlier page). The

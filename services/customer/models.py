@@ -13,6 +13,7 @@ from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from common.db import service_base
+from common.people import people_table
 
 Base = service_base()
 
@@ -102,16 +103,7 @@ class UnmaskLog(Base):
     at: Mapped[datetime]
 
 
-class Person(Base):
-    """Projection of org's users: enough to show an owner masked and to rewrite paths."""
-
-    __tablename__ = "people"
-
-    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), default="")
-    level: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    path: Mapped[str] = mapped_column(String(512), index=True)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+Person = people_table(Base)  # org's people (common/people.py)
 
 
 class ImportantDate(Base):

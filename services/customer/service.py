@@ -12,29 +12,27 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from common import config
-from common.actor import Actor, CurrentActor, require_actor
+from common.actor import CurrentActor
 from common.consumer import batch_event_consumer, event_consumer
 from common.db import Database, command
 from common.errors import BpcError
+from common.people import KeepsPeople
 from common.projection import Owners
 from common.service import ServiceBase
 from services.customer import care_cases, facts, handlers, schemas
-from services.customer.models import Base
+from services.customer.models import Base, Customer, Person
 
 log = logging.getLogger(__name__)
 
 
-class CustomerService(ServiceBase):
+class CustomerService(ServiceBase, KeepsPeople):
     name = "customer"
     db = Database(Base)
     actor = CurrentActor()
+    people = Person
+    people_paths = (Customer.owner_path,)
     sources = facts.SOURCES
     mirrors = facts.MIRRORS
-
-    def _caller(self) -> Actor:
-        actor = require_actor(self.actor)
-        handlers.sync_actor(self.db, actor)
-        return actor
 
     @rpc
     @command
@@ -203,18 +201,7 @@ class CustomerService(ServiceBase):
         in batches, and the rest cost one look)."""
         care_cases.entries_recorded(self.db, events)
 
-    @event_consumer("org", "user_created")
-    def on_user_created(self, event) -> None:
-        """org.user_created: add the user to the owner projection."""
-        handlers.person_created(self.db, event)
-
-    @event_consumer("org", "user_moved")
-    def on_user_moved(self, event) -> None:
-        """org.user_moved: the user's level and path; owner paths of the subtree follow."""
-        handlers.person_moved(self.db, event)
-
-    @event_consumer("org", "user_deactivated")
-    def on_user_deactivated(self, event) -> None:
-        """org.user_deactivated: the user's customers pass to the supervisor, with history.
-        Emits ``customer_handed_over`` per customer."""
+    def person_left(self, event) -> None:
+        """The leaver's customers pass to the supervisor, with history. Emits
+        ``customer_handed_over`` per customer."""
         handlers.owner_deactivated(self.db, event)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from common import clock
 from common.actor import Actor
-from common.db import Db, database_errors_as_unavailable, is_unique_violation
+from common.db import Db, is_unique_violation
 from common.errors import NotFound, ValidationFailed
 from common.events import Envelope
 from services.experience import semantic
@@ -156,7 +156,6 @@ def datetime_of(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-@database_errors_as_unavailable
 def import_entries(db: Db, actor: Actor, items: list[dict]) -> dict:
     """Level 9: entries as they would have come from resolved alarms (demo data, a move from
     another system); one transaction; an item whose ``source_alarm_id`` is already in the pool
@@ -210,7 +209,6 @@ def _entries(session: Session, ids: list[int]) -> dict[int, Entry]:
     return {e.id: e for e in session.scalars(select(Entry).where(Entry.id.in_(ids)))}
 
 
-@database_errors_as_unavailable
 def get(db: Db, entry_id: int) -> dict:
     with db.read() as session:
         entry = session.get(Entry, entry_id)
@@ -219,7 +217,6 @@ def get(db: Db, entry_id: int) -> dict:
         return entry_out(entry)
 
 
-@database_errors_as_unavailable
 def search(db: Db, args: dict) -> dict:
     """With ``q``: the best matches (filters exact), best first; without: newest first."""
     limit = args["limit"] or 50
@@ -248,7 +245,6 @@ def search(db: Db, args: dict) -> dict:
         }
 
 
-@database_errors_as_unavailable
 def suggest(db: Db, args: dict) -> dict:
     """The solved problems most similar to a new one, best first. ``stage``, ``category`` and
     ``kind`` are preferences, not filters: a problem filed under another category may be the
@@ -260,7 +256,6 @@ def suggest(db: Db, args: dict) -> dict:
         return {"items": [entry_out(rows[doc], score) for doc, score in ranked if doc in rows]}
 
 
-@database_errors_as_unavailable
 def helpful(db: Db, actor: Actor, entry_id: int) -> dict:
     """One "helpful" vote per user and entry; voting again changes nothing."""
     try:
@@ -366,7 +361,6 @@ def _html(grouped: dict, stage: str | None) -> str:
     return "\n".join(parts)
 
 
-@database_errors_as_unavailable
 def handbook(db: Db, args: dict) -> dict:
     """The per-stage handbook: stages, then categories, the most reused and helpful first."""
     with db.read() as session:

@@ -125,29 +125,6 @@ def _choose_pipeline(session: Session, actor: Actor, pipeline_id: int | None) ->
 # --- people and customer projections --------------------------------------------------------
 
 
-def sync_actor(db: Db, actor: Actor) -> None:
-    projection.sync_actor(db, Person, actor)
-
-
-def person_created(db: Db, event: Envelope) -> None:
-    with db.unit_of_work() as uow:
-        if uow.first_time(event):
-            projection.user_created(uow.session, Person, event.payload())
-
-
-def person_moved(db: Db, event: Envelope) -> None:
-    """A user (and their subtree) moved: holder and owner paths follow, by prefix."""
-    with db.unit_of_work() as uow:
-        if uow.first_time(event):
-            projection.user_moved(
-                uow.session,
-                Person,
-                event.payload(),
-                Opportunity.holder_path,
-                Opportunity.owner_path,
-            )
-
-
 def person_deactivated(db: Db, event: Envelope) -> None:
     """A user left: every opportunity they hold passes to their supervisor, who decides who
     follows it up (status ``confiscated``, action ``handed_over``, a decision deadline)."""

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db import service_base
+from common.people import people_table
 
 Base = service_base()
 
@@ -164,23 +165,7 @@ class Target(Base):
     set_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
-class Person(Base):
-    """Projection of org's users (``org.user_*`` events and each caller): level, path, active.
-
-    Used to check a reassignment target, to hand over a leaver's opportunities, and to list the
-    people of a scope for targets.
-    """
-
-    __tablename__ = "people"
-    __table_args__ = (
-        Index("ix_people_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
-    )
-
-    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), default="")
-    level: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    path: Mapped[str] = mapped_column(String(512))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+Person = people_table(Base)  # org's people (common/people.py)
 
 
 class CustomerOwner(Base):

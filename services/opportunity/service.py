@@ -13,37 +13,34 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from common import config
-from common.actor import Actor, CurrentActor, CurrentFreshness, require_actor
+from common.actor import CurrentActor, CurrentFreshness
 from common.consumer import batch_event_consumer, event_consumer
-from common.db import Database, command, database_errors_as_unavailable
+from common.db import Database, command
 from common.errors import BpcError
+from common.people import KeepsPeople
 from common.projection import Owners, once
 from common.service import ServiceBase
 from services.opportunity import facts, handlers, readmodels, schemas
-from services.opportunity.models import Base
+from services.opportunity.models import Base, Opportunity, Person
 
 log = logging.getLogger(__name__)
 
 
-class OpportunityService(ServiceBase):
+class OpportunityService(ServiceBase, KeepsPeople):
     """Opportunities on the clock: pipelines, lock, stage deadlines, confiscation."""
 
     name = "opportunity"
     db = Database(Base)
     actor = CurrentActor()
+    people = Person
+    people_paths = (Opportunity.holder_path, Opportunity.owner_path)
     fresh = CurrentFreshness()
     sources = facts.SOURCES
     mirrors = facts.MIRRORS
 
-    def _caller(self) -> Actor:
-        actor = require_actor(self.actor)
-        handlers.sync_actor(self.db, actor)
-        return actor
-
     # --- pipelines ---------------------------------------------------------------------
 
     @rpc
-    @database_errors_as_unavailable
     def list_pipelines(self, **fields) -> dict:
         """Any user: the pipelines that apply to the caller (the group's default included)."""
         actor = self._caller()
@@ -52,7 +49,6 @@ class OpportunityService(ServiceBase):
 
     @rpc
     @command
-    @database_errors_as_unavailable
     def create_pipeline(self, **fields) -> dict:
         """Level ≥ 6: a pipeline for the caller's subtree (validated by domain.parse_pipeline)."""
         actor = self._caller()
@@ -62,7 +58,6 @@ class OpportunityService(ServiceBase):
 
     @rpc
     @command
-    @database_errors_as_unavailable
     def register(self, **fields) -> dict:
         """Any user: register an opportunity, locked to the caller. Emits ``registered``."""
         actor = self._caller()
@@ -70,14 +65,12 @@ class OpportunityService(ServiceBase):
         return handlers.register(self.db, actor, args, Owners(self.peers), self.fresh)
 
     @rpc
-    @database_errors_as_unavailable
     def get(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.OpportunityRef, fields)
         return handlers.get(self.db, actor, args["opportunity_id"])
 
     @rpc
-    @database_errors_as_unavailable
     def list(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.ListIn, fields)
@@ -85,7 +78,6 @@ class OpportunityService(ServiceBase):
 
     @rpc
     @command
-    @database_errors_as_unavailable
     def advance(self, **fields) -> dict:
         """The holder: one stage forward, a fresh deadline. Emits ``stage_advanced``."""
         actor = self._caller()
@@ -94,7 +86,6 @@ class OpportunityService(ServiceBase):
 
     @rpc
     @command
-    @database_errors_as_unavailable
     def decide(self, **fields) -> dict:
         """The supervisor holding a confiscated opportunity: keep, return or reassign."""
         actor = self._caller()
@@ -106,7 +97,6 @@ class OpportunityService(ServiceBase):
 
     @rpc
     @command
-    @database_errors_as_unavailable
     def win(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.OpportunityRef, fields)
@@ -114,7 +104,6 @@ class OpportunityService(ServiceBase):
 
     @rpc
     @command
-    @database_errors_as_unavailable
     def lose(self, **fields) -> dict:
         """The holder asks to close it as lost, with an autopsy; pending until approved."""
         actor = self._caller()
@@ -125,7 +114,6 @@ class OpportunityService(ServiceBase):
 
     @rpc
     @command
-    @database_errors_as_unavailable
     def approve_loss(self, **fields) -> dict:
         """A supervisor (level ≥ 4) in the holder's chain approves the loss."""
         actor = self._caller()
@@ -133,7 +121,6 @@ class OpportunityService(ServiceBase):
         return handlers.approve_loss(self.db, actor, args["opportunity_id"])
 
     @rpc
-    @database_errors_as_unavailable
     def import_opportunities(self, **fields) -> dict:
         """Level 9: opportunities with their past, in batches of up to 1,000 (no events)."""
         actor = self._caller()
@@ -141,7 +128,6 @@ class OpportunityService(ServiceBase):
         return handlers.import_opportunities(self.db, actor, args["items"])
 
     @rpc
-    @database_errors_as_unavailable
     def export_history(self, **fields) -> dict:
         """Level 9: history rows in id order, paged (``after_id``, ``limit``), for rebuilds."""
         actor = self._caller()
@@ -151,7 +137,6 @@ class OpportunityService(ServiceBase):
     # --- the sweep -----------------------------------------------------------------------
 
     @rpc
-    @database_errors_as_unavailable
     def sweep(self, **fields) -> dict:
         """Level 9: run the sweep now; answers what this run did."""
         actor = self._caller()
@@ -170,21 +155,18 @@ class OpportunityService(ServiceBase):
     # --- read models ---------------------------------------------------------------------
 
     @rpc
-    @database_errors_as_unavailable
     def funnel(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.FunnelIn, fields)
         return readmodels.funnel(self.db, actor, args["scope"] or "me", args["pipeline_id"])
 
     @rpc
-    @database_errors_as_unavailable
     def forecast(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.ForecastIn, fields)
         return readmodels.forecast(self.db, actor, args["scope"] or "me", args["months"] or 3)
 
     @rpc
-    @database_errors_as_unavailable
     def workbench(self, **fields) -> dict:
         """Any user: near-deadline opportunities, the work list, the own forecast and (level
         ≥ 4) confiscated opportunities awaiting a decision, for the workbench."""
@@ -193,14 +175,12 @@ class OpportunityService(ServiceBase):
         return readmodels.workbench(self.db, actor, args["days"] or 3)
 
     @rpc
-    @database_errors_as_unavailable
     def worklist(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.WorklistIn, fields)
         return readmodels.worklist(self.db, actor, args["limit"] or 100)
 
     @rpc
-    @database_errors_as_unavailable
     def targets(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.TargetsIn, fields)
@@ -208,7 +188,6 @@ class OpportunityService(ServiceBase):
 
     @rpc
     @command
-    @database_errors_as_unavailable
     def set_target(self, **fields) -> dict:
         """A supervisor of the user (or level 9) sets the user's monthly target."""
         actor = self._caller()
@@ -218,28 +197,12 @@ class OpportunityService(ServiceBase):
         )
 
     @rpc
-    @database_errors_as_unavailable
     def lost_reasons(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.ScopeIn, fields)
         return readmodels.lost_reasons(self.db, actor, args["scope"] or "me")
 
     # --- events --------------------------------------------------------------------------
-
-    @event_consumer("org", "user_created")
-    def on_user_created(self, event) -> None:
-        handlers.person_created(self.db, event)
-
-    @event_consumer("org", "user_moved")
-    def on_user_moved(self, event) -> None:
-        """Holder and owner paths of the moved subtree follow."""
-        handlers.person_moved(self.db, event)
-
-    @event_consumer("org", "user_deactivated")
-    def on_user_deactivated(self, event) -> None:
-        """The leaver's opportunities pass to the supervisor, who decides. Emits
-        ``confiscated`` (action ``handed_over``) per opportunity."""
-        handlers.person_deactivated(self.db, event)
 
     @event_consumer("customer", "customer_registered")
     def on_customer_registered(self, event) -> None:
@@ -262,3 +225,8 @@ class OpportunityService(ServiceBase):
     def on_entry_recorded(self, events) -> None:
         """A log entry on an opportunity restarts its follow-up clock (follow-up limit)."""
         handlers.followup_logged(self.db, events)
+
+    def person_left(self, event) -> None:
+        """The leaver's opportunities pass to the supervisor, who decides. Emits
+        ``confiscated`` (action ``handed_over``) per opportunity."""
+        handlers.person_deactivated(self.db, event)

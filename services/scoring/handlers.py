@@ -101,15 +101,6 @@ def access_event(db: Db, event: Envelope) -> None:
         setattr(row, column, getattr(row, column) + 1)
 
 
-def sync_actor(db: Db, actor: Actor) -> None:
-    projection.sync_actor(db, Person, actor)
-
-
-def person_event(db: Db, event: Envelope) -> None:
-    """org.user_*: the people projection."""
-    projection.person_event(db, Person, event)
-
-
 # --- rebuild ---------------------------------------------------------------------------------
 
 

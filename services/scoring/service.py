@@ -11,9 +11,10 @@ import logging
 import eventlet
 from nameko.rpc import rpc
 
-from common.actor import Actor, CurrentActor, require_actor
+from common.actor import CurrentActor
 from common.consumer import batch_event_consumer, event_consumer
-from common.db import Database, database_errors_as_unavailable
+from common.db import Database
+from common.people import KeepsPeople
 from common.projection import people_mirror
 from common.service import ServiceBase
 from services.scoring import analyses, handlers, rebuild, schemas
@@ -22,21 +23,17 @@ from services.scoring.models import Base, Person
 log = logging.getLogger(__name__)
 
 
-class ScoringService(ServiceBase):
+class ScoringService(ServiceBase, KeepsPeople):
     """Derived scores: curves, leaderboards, fake-report analysis, early warnings."""
 
     name = "scoring"
     db = Database(Base)
     actor = CurrentActor()
+    people = Person
+    people_paths = ()
     mirrors = {"people": people_mirror(Person)}
 
-    def _caller(self) -> Actor:
-        actor = require_actor(self.actor)
-        handlers.sync_actor(self.db, actor)
-        return actor
-
     @rpc
-    @database_errors_as_unavailable
     def today(self, **fields) -> dict:
         """Any user: their own day so far, with the rank by diligence in their team."""
         actor = self._caller()
@@ -44,7 +41,6 @@ class ScoringService(ServiceBase):
         return handlers.today(self.db, actor)
 
     @rpc
-    @database_errors_as_unavailable
     def curves(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.CurvesIn, fields)
@@ -54,7 +50,6 @@ class ScoringService(ServiceBase):
         )  # fmt: skip
 
     @rpc
-    @database_errors_as_unavailable
     def leaderboard(self, **fields) -> dict:
         """Any user: the group's boards are public (公开透明)."""
         actor = self._caller()
@@ -65,7 +60,6 @@ class ScoringService(ServiceBase):
         )  # fmt: skip
 
     @rpc
-    @database_errors_as_unavailable
     def totals(self, **fields) -> dict:
         """Level 9: every aggregate, to compare incremental processing with a rebuild."""
         self._caller().require_level(9)
@@ -73,7 +67,6 @@ class ScoringService(ServiceBase):
         return handlers.totals(self.db)
 
     @rpc
-    @database_errors_as_unavailable
     def rebuild(self, **fields) -> dict:
         """Level 9: drop scoring's data and replay the history in the background; answers the
         rebuild's status at once (``rebuild_status`` follows it). While a rebuild runs — in
@@ -88,7 +81,6 @@ class ScoringService(ServiceBase):
         return rebuild.status(self.db)
 
     @rpc
-    @database_errors_as_unavailable
     def rebuild_status(self, **fields) -> dict:
         self._caller().require_level(9)
         return rebuild.status(self.db)
@@ -136,20 +128,7 @@ class ScoringService(ServiceBase):
     def on_customers_exported(self, event) -> None:
         handlers.access_event(self.db, event)
 
-    @event_consumer("org", "user_created")
-    def on_user_created(self, event) -> None:
-        handlers.person_event(self.db, event)
-
-    @event_consumer("org", "user_moved")
-    def on_user_moved(self, event) -> None:
-        handlers.person_event(self.db, event)
-
-    @event_consumer("org", "user_deactivated")
-    def on_user_deactivated(self, event) -> None:
-        handlers.person_event(self.db, event)
-
     @rpc
-    @database_errors_as_unavailable
     def fake_reports(self, **fields) -> dict:
         """Level 5: the fake-report analysis of the scope's entries (default: the last 30
         days) by stage and by person, with the count per indicator."""
@@ -161,7 +140,6 @@ class ScoringService(ServiceBase):
         )
 
     @rpc
-    @database_errors_as_unavailable
     def early_warnings(self, **fields) -> dict:
         """Level 5: the resignation risk of each person of the scope, highest first."""
         actor = self._caller()
@@ -170,7 +148,6 @@ class ScoringService(ServiceBase):
         return analyses.early_warnings(self.db, actor, args["scope"] or "subtree")
 
     @rpc
-    @database_errors_as_unavailable
     def trainees(self, **fields) -> dict:
         """Level 4: keep / watch / let-go for the level-1 people of the scope."""
         actor = self._caller()
@@ -179,7 +156,6 @@ class ScoringService(ServiceBase):
         return analyses.trainees(self.db, actor, args["scope"] or "subtree")
 
     @rpc
-    @database_errors_as_unavailable
     def managers(self, **fields) -> dict:
         """Level 6: the responsibility figures of the supervisors (level ≥ 4) of the scope."""
         actor = self._caller()

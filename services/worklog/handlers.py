@@ -735,15 +735,6 @@ def export_entries(db: Db, actor: Actor, after_id: int, limit: int, fmt: str = "
 # --- projections ---------------------------------------------------------------------------
 
 
-def sync_actor(db: Db, actor: Actor) -> None:
-    projection.sync_actor(db, Person, actor)
-
-
-def person_event(db: Db, event: Envelope) -> None:
-    """org.user_*: the people projection; the customers' owner paths follow a move."""
-    projection.person_event(db, Person, event, CustomerState.owner_path)
-
-
 # --- bulk import ---------------------------------------------------------------------------------
 
 

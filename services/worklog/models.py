@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.db import service_base
+from common.people import people_table
 
 Base = service_base()
 
@@ -141,16 +142,4 @@ class CustomerState(Base):
     as_of: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
-class Person(Base):
-    """Projection of org's users (common.projection): visibility of subordinates' logs."""
-
-    __tablename__ = "people"
-    __table_args__ = (
-        Index("ix_people_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
-    )
-
-    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), default="")
-    level: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    path: Mapped[str] = mapped_column(String(512))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+Person = people_table(Base)  # org's people (common/people.py)

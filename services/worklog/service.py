@@ -8,46 +8,41 @@ from __future__ import annotations
 
 from nameko.rpc import rpc
 
-from common.actor import Actor, CurrentActor, CurrentFreshness, require_actor
+from common.actor import CurrentActor, CurrentFreshness
 from common.consumer import event_consumer
-from common.db import Database, command, database_errors_as_unavailable
+from common.db import Database, command
+from common.people import KeepsPeople
 from common.projection import Owners, once
 from common.service import ServiceBase
 from services.worklog import facts, handlers, schemas
-from services.worklog.models import Base
+from services.worklog.models import Base, CustomerState, Person
 
 
-class WorklogService(ServiceBase):
+class WorklogService(ServiceBase, KeepsPeople):
     """The immutable daily work log with hash chains."""
 
     name = "worklog"
     db = Database(Base)
     actor = CurrentActor()
+    people = Person
+    people_paths = (CustomerState.owner_path,)
     fresh = CurrentFreshness()
     sources = facts.SOURCES
     mirrors = facts.MIRRORS
 
-    def _caller(self) -> Actor:
-        actor = require_actor(self.actor)
-        handlers.sync_actor(self.db, actor)
-        return actor
-
     @rpc
-    @database_errors_as_unavailable
     def activities(self, **fields) -> dict:
         self._caller()
         schemas.load(schemas.NoArgs, fields)
         return handlers.activities(self.db)
 
     @rpc
-    @database_errors_as_unavailable
     def put_activity(self, **fields) -> dict:
         """Level ≥ 6: add or replace an activity of the catalog."""
         actor = self._caller()
         return handlers.put_activity(self.db, actor, fields)
 
     @rpc
-    @database_errors_as_unavailable
     def record(self, **fields) -> dict:
         """Any user: one entry by the caller, appended to their hash chain.
         Emits ``entry_recorded``."""
@@ -56,14 +51,12 @@ class WorklogService(ServiceBase):
         return handlers.record(self.db, actor, args, Owners(self.peers), self.fresh)
 
     @rpc
-    @database_errors_as_unavailable
     def get(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.EntryRef, fields)
         return handlers.get(self.db, actor, args["entry_id"])
 
     @rpc
-    @database_errors_as_unavailable
     def list(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.ListIn, fields)
@@ -71,7 +64,6 @@ class WorklogService(ServiceBase):
 
     @rpc
     @command
-    @database_errors_as_unavailable
     def add_note(self, **fields) -> dict:
         """The author appends a note; the entry itself never changes."""
         actor = self._caller()
@@ -79,14 +71,12 @@ class WorklogService(ServiceBase):
         return handlers.add_note(self.db, actor, args["entry_id"], args["text"])
 
     @rpc
-    @database_errors_as_unavailable
     def verify(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.VerifyIn, fields)
         return handlers.verify(self.db, actor, args["author_id"])
 
     @rpc
-    @database_errors_as_unavailable
     def import_entries(self, **fields) -> dict:
         """Level 9: past entries in pages of up to 10,000, chained as recording would (no
         events; demo data, migrations)."""
@@ -96,7 +86,6 @@ class WorklogService(ServiceBase):
         return handlers.import_entries(self.db, actor, args["items"])
 
     @rpc
-    @database_errors_as_unavailable
     def export_entries(self, **fields) -> dict:
         actor = self._caller()
         args = schemas.load(schemas.ExportIn, fields)
@@ -108,18 +97,6 @@ class WorklogService(ServiceBase):
     def on_alarm_raised(self, event) -> None:
         """An alarm raised from an entry's difficulty: the entry shows its ``alarm_id``."""
         handlers.alarm_raised(self.db, event)
-
-    @event_consumer("org", "user_created")
-    def on_user_created(self, event) -> None:
-        handlers.person_event(self.db, event)
-
-    @event_consumer("org", "user_moved")
-    def on_user_moved(self, event) -> None:
-        handlers.person_event(self.db, event)
-
-    @event_consumer("org", "user_deactivated")
-    def on_user_deactivated(self, event) -> None:
-        handlers.person_event(self.db, event)
 
     @event_consumer("opportunity", "registered")
     def on_opportunity_registered(self, event) -> None:

@@ -355,7 +355,11 @@ def test_the_clock_warns_confiscates_returns_and_escalates(env, team):
 
 
 def test_decisions_keep_and_reassign_within_the_deciders_subtree(env, team):
-    pipeline = fast_pipeline(env, team)
+    # stages of seconds, but a minute to decide: the decisions below, not an escalation
+    # racing them on a loaded machine, are what this test is about
+    unhurried = {**FAST, "name": "快速流程 从容决定 Fast, unhurried decisions",
+                 "decision_limit": "PT60S"}  # fmt: skip
+    pipeline = call(env, "create_pipeline", team.top, **unhurried)["id"]
     ids = [
         register(env, team.owner, customer_of(env, team.owner), pipeline_id=pipeline)["id"]
         for _ in range(2)

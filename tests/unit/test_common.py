@@ -127,3 +127,30 @@ def test_the_processes_of_one_bpc_share_the_database_server_s_connections():
         assert pool >= 1 and pool + overflow >= 2
         if budget // processes >= 2:
             assert processes * (pool + overflow) <= budget
+
+
+# ---- a database failure in any RPC ------------------------------------------------------------
+
+
+def test_a_database_failure_in_any_rpc_answers_503_and_nothing_else_changes():
+    import sys
+
+    import nameko.rpc
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from common.errors import ServiceUnavailable, ValidationFailed
+    from common.service import _handle_result, database_errors_as_unavailable
+
+    assert nameko.rpc.Rpc.handle_result is _handle_result  # every service's every RPC
+    for failure in (OperationalError("SELECT 1", {}, Exception("database is locked")),
+                    PoolTimeout("QueuePool limit reached")):  # fmt: skip
+        try:
+            raise failure
+        except Exception:  # noqa: BLE001
+            kind, exc, _ = database_errors_as_unavailable(sys.exc_info())
+        assert kind is ServiceUnavailable and exc.status == 503 and exc.__cause__ is failure
+    refused = ValidationFailed(details={"name": ["required"]})
+    kept = (ValidationFailed, refused, None)
+    assert database_errors_as_unavailable(kept) is kept
+    assert database_errors_as_unavailable(None) is None
