@@ -16,6 +16,8 @@ ERROR_TEXT = {
     405: "不可修改 / Cannot be changed this way",
     409: "与当前状态冲突 / Conflicts with current state",
     413: "请求体过大 / Body too large (payload_too_large)",
+    414: "地址过长（超过 8 KB），由 HTTP 服务器拒绝，无正文 / Request line over 8 KB, refused by "
+    "the HTTP server before the API, without a body",
     422: "校验或业务规则失败 / Validation or business rule failed (details: field → messages)",
     429: "额度已用完 / Quota exhausted (quota_exceeded)",
     503: "服务未及时应答 / A service did not answer in time (service_unavailable)",
@@ -56,6 +58,8 @@ def _error_statuses(route: Route) -> list[int]:
         statuses |= {400, 413, 422}
     if route.query is not None or route.path_params:
         statuses.add(422 if route.query is not None else 404)
+    if route.query is not None:  # a query string can make the request line too long
+        statuses.add(414)
     if route.idempotent_post:
         statuses |= {409, 422}
     return sorted(statuses)
@@ -68,14 +72,14 @@ def _operation(route: Route) -> dict:
             success["content"] = {"application/json": {"schema": route.response}}
         else:
             success["content"] = {"application/json": {"schema": {"type": "object"}}}
-    else:
-        success["content"] = {route.content_type: {"schema": {"type": "string"}}}
+    else:  # text: one type, or several a query chooses among (the handbook's format)
+        types = route.content_type.split(",")
+        success["content"] = {t.strip(): {"schema": {"type": "string"}} for t in types}
     responses = {str(route.status): success}
     for status in _error_statuses(route):
-        responses[str(status)] = {
-            "description": ERROR_TEXT.get(status, "error"),
-            "content": {"application/json": {"schema": "Error"}},
-        }
+        responses[str(status)] = {"description": ERROR_TEXT.get(status, "error")}
+        if status != 414:  # (the HTTP server's refusal has no body)
+            responses[str(status)]["content"] = {"application/json": {"schema": "Error"}}
     parameters: list[dict] = [
         {
             "in": "path",

@@ -1466,7 +1466,7 @@ ROUTES: list[Route] = [
         query=s.HandbookQuery,
         errors=(422,),
         tag=EXPERIENCE,
-        content_type="text/markdown",
+        content_type="text/markdown, text/html",
     ),
     Route(
         "GET",

@@ -34,7 +34,7 @@ class Route:
     status: int = 200
     errors: tuple[int, ...] = ()
     tag: str = "default"
-    content_type: str = "application/json"
+    content_type: str = "application/json"  # a text route may name several, comma-separated
     description: str = ""
     # the kind of fact a successful call changes (its answer's "id" names the record): the
     # caller's next requests tell the services, whose projections may not have it yet

@@ -592,6 +592,7 @@ class CheckMatch(Schema):
     similarity = fields.Float(required=True)
     matched_on = fields.String()
     owner = fields.Nested(Owner)
+    yours = fields.Boolean(metadata={"description": "the caller already owns it"})
 
 
 class CheckResult(Schema):
@@ -679,6 +680,11 @@ class Pipeline(Schema):
     decision_limit = fields.String(allow_none=True, metadata=_DURATION_DOC)
     qualification = fields.List(fields.Nested(Question), required=True)
     qualification_threshold = fields.Float(required=True)
+    scope_path = fields.String(
+        allow_none=True, metadata={"description": "the subtree it applies to (/1/7/); null: all"}
+    )
+    is_default = fields.Boolean()
+    created_at = fields.DateTime()
 
 
 class PipelinePage(Schema):
@@ -810,7 +816,12 @@ class FunnelStage(Schema):
     median_time_in_stage = fields.String(allow_none=True, required=True, metadata=_DURATION_DOC)
 
 
+def _scope_answered() -> fields.String:
+    return fields.String(metadata={"description": "the scope the figures cover", "enum": SCOPES})
+
+
 class Funnel(Schema):
+    scope = _scope_answered()
     pipeline_id = fields.String()
     stages = fields.List(fields.Nested(FunnelStage), required=True)
 
@@ -829,10 +840,13 @@ class ForecastMonth(Schema):
 
 class Backtest(Schema):
     mape = fields.Float(allow_none=True, required=True)
+    months = fields.Integer(metadata={"description": "past months backtested"})
     points = fields.List(fields.Dict())
 
 
 class Forecast(Schema):
+    scope = _scope_answered()
+    pipeline_id = fields.String(allow_none=True)
     months = fields.List(fields.Nested(ForecastMonth), required=True)
     probabilities = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
     configured = fields.Dict(keys=fields.String(), values=fields.Float())
@@ -862,12 +876,23 @@ class Target(Schema):
     month = fields.String(required=True, metadata={"example": "2025-07"})
     target = fields.String(allow_none=True, required=True)
     proposed = fields.String(allow_none=True)
+    set_by = fields.String(allow_none=True, metadata={"description": "who set it; null: none"})
+    won = fields.String()
+    attainment = fields.Float(allow_none=True)
+
+
+class TargetTotal(Schema):
+    target = fields.String(allow_none=True)
+    proposed = fields.String(allow_none=True)
     won = fields.String()
     attainment = fields.Float(allow_none=True)
 
 
 class Targets(Schema):
+    scope = _scope_answered()
+    month = fields.String(metadata={"example": "2025-07"})
     items = fields.List(fields.Nested(Target), required=True)
+    total = fields.Nested(TargetTotal)
 
 
 class LostReason(Schema):
@@ -877,6 +902,7 @@ class LostReason(Schema):
 
 
 class LostReasons(Schema):
+    scope = _scope_answered()
     items = fields.List(fields.Nested(LostReason), required=True)
 
 
@@ -1002,6 +1028,7 @@ class VerifyQuery(Query):
 
 
 class Verify(Schema):
+    author_id = fields.String()
     valid = fields.Boolean(required=True)
     entries = fields.Integer(required=True)
     broken_at = fields.String(allow_none=True, required=True)
@@ -1059,6 +1086,11 @@ class LeaderboardItem(Schema):
 
 
 class Leaderboard(Schema):
+    metric = fields.String(metadata={"enum": METRICS})
+    period = fields.String(metadata={"enum": PERIODS})
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    scope = fields.String(metadata={"enum": LEADERBOARD_SCOPES})
     items = fields.List(fields.Nested(LeaderboardItem), required=True)
 
 
@@ -1093,6 +1125,9 @@ class FakeReportUser(Schema):
 
 
 class FakeReports(Schema):
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    scope = _scope_answered()
     by_stage = fields.List(fields.Nested(FakeReportStage), required=True)
     by_user = fields.List(fields.Nested(FakeReportUser), required=True)
     indicators = fields.Dict(
@@ -1110,6 +1145,7 @@ class EarlyWarning(Schema):
 
 
 class EarlyWarnings(Schema):
+    scope = _scope_answered()
     items = fields.List(fields.Nested(EarlyWarning), required=True)
 
 
@@ -1124,10 +1160,12 @@ class Trainee(Schema):
 
 
 class Trainees(Schema):
+    scope = _scope_answered()
     items = fields.List(fields.Nested(Trainee), required=True)
 
 
 class Managers(Schema):
+    scope = _scope_answered()
     items = fields.List(
         fields.Dict(),
         required=True,
@@ -1290,6 +1328,9 @@ class Supporter(Schema):
 
 
 class AlarmStats(Schema):
+    scope = fields.String(metadata={"description": "the scope the figures cover"})
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
     raised = fields.Integer(required=True)
     support_rate = fields.Float(allow_none=True, required=True)
     mean_hours_to_first_support = fields.Float(allow_none=True, required=True)

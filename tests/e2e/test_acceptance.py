@@ -291,20 +291,23 @@ SESSION_ENDING = r"(/auth/logout|/password-reset|/logout-all)"
 
 
 def _fuzz(bpc, tmp_path, label: str, headers: list[str], select: tuple = ()) -> tuple[int, list]:
-    """Run schemathesis against the live OpenAPI document; (requests sent, 5xx answers).
-    ``select``: options choosing the operations (every one but SESSION_ENDING by default)."""
+    """Run schemathesis against the live OpenAPI document; (requests sent, 5xx answers). An
+    answer whose body, content type or status is not as the document publishes it fails the
+    test. ``select``: the operations (every one but SESSION_ENDING by default)."""
     import json
     import subprocess
     import sys
     from pathlib import Path
 
-    har = tmp_path / f"{label}.har"
+    har, junit = tmp_path / f"{label}.har", tmp_path / f"{label}.xml"
     cmd = [
         str(Path(sys.executable).parent / "schemathesis"),
         "run",
         f"{bpc.env.base_url}/api/v1/openapi.json",
         "--checks",
-        "not_a_server_error",
+        # no 5xx, and every answer as published: its body, content type and status
+        "not_a_server_error,response_schema_conformance,content_type_conformance,"
+        "status_code_conformance",
         "--max-examples",
         "10",
         "--seed",
@@ -316,9 +319,11 @@ def _fuzz(bpc, tmp_path, label: str, headers: list[str], select: tuple = ()) -> 
         "--suppress-health-check",
         "all",
         "--report",
-        "har",
+        "har,junit",
         "--report-har-path",
         str(har),
+        "--report-junit-path",
+        str(junit),
         "--continue-on-failure",
     ]
     for header in headers:
@@ -338,10 +343,19 @@ def _fuzz(bpc, tmp_path, label: str, headers: list[str], select: tuple = ()) -> 
             for e in entries]  # fmt: skip
     surrogates = sum("\\ud800" in text for text in sent)
     extremes = sum("9999-12-31" in text or "0001-01-01" in text for text in sent)
+    import xml.etree.ElementTree as ET
+
+    unlike = [  # an answer unlike its published description (schemathesis' failure text)
+        f"{case.get('name')}: {(failure.text or '')[:600]}"
+        for case in ET.parse(junit).getroot().iter("testcase")
+        for failure in case.iter("failure")
+    ]
     print(
         f"\nschemathesis {label}: {len(entries)} requests ({surrogates} with a lone surrogate, "
-        f"{extremes} with an extreme date), {len(errors)} 5xx, exit {run.returncode}"
+        f"{extremes} with an extreme date), {len(errors)} 5xx, {len(unlike)} operations "
+        f"answering unlike the OpenAPI document, exit {run.returncode}"
     )
+    assert unlike == [], "\n".join(unlike)
     if not select:  # (the session-ending routes take no text and no dates)
         assert surrogates and extremes, "the hooks of tests/e2e/fuzz_hooks.py were not applied"
     if run.returncode not in (0, 1):
