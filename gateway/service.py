@@ -13,7 +13,8 @@ import threading
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import HttpRequestHandler
-from werkzeug.routing import Rule
+from werkzeug.datastructures import ImmutableDict
+from werkzeug.routing import Map, PathConverter, Rule
 
 from common.db import Database, DatabaseProvider
 from common.errors import ServiceUnavailable
@@ -23,6 +24,18 @@ from gateway.errors import error_response
 from gateway.idempotency import IdempotencyStore
 from gateway.models import Base
 from gateway.web import secured, static_response
+
+
+class EveryPath(PathConverter):
+    """Werkzeug's path converter stops at a line break (``.`` does not match it), so a path
+    with ``%0A`` missed the catch-all and got werkzeug's HTML 404; this one takes every
+    character, and the gateway answers such a path with the API's JSON 404 like any other."""
+
+    regex = "[^/][\\s\\S]*?"
+
+
+# nameko builds its URL map with werkzeug's defaults: the catch-all's converter joins them
+Map.default_converters = ImmutableDict({**Map.default_converters, "everypath": EveryPath})
 
 LOGIN_PATH = "/api/v1/auth/login"
 LOGIN_WAIT = 30.0  # seconds a sign-in may wait for its turn before it is told to retry
@@ -97,7 +110,7 @@ class GatewayService:
     rpc = TimedRpc()
     app = GatewayApp()
 
-    @http_any("/<path:path>")
+    @http_any("/<everypath:path>")
     def serve(self, request, path):
         """Anyone over HTTP; authentication and levels are checked per route by the app. The
         web workbench's built files are served as they are (gateway/web.py)."""

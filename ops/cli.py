@@ -310,7 +310,7 @@ def cmd_check_projections(args) -> int:
 
 def cmd_demo(args) -> int:
     """Fill a running BPC with a realistic group through the services' bulk imports."""
-    from common import demo
+    from ops import demo
 
     return demo.main(args.small, args.admin_password, args.scale)
 

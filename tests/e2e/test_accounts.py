@@ -114,6 +114,7 @@ def test_200_wrong_passwords_are_throttled_and_the_right_one_waits_too(bpc, admi
         ("GET", "/api/v1/alarms/stats?from=2026-05-01&to=2026-04-01", None),
         ("GET", "/assets/%00", None),
         ("GET", "/api/v1/users/2147483648", None),
+        ("POST", "/api/v1/alarms/.exe/suggestions/%C3%A6~%20%0A/effective", None),  # a line break
     ],
 )
 def test_hostile_input_is_a_clear_4xx(bpc, admin, method, path, body):
@@ -121,6 +122,7 @@ def test_hostile_input_is_a_clear_4xx(bpc, admin, method, path, body):
     answer = requests.request(method, bpc.env.base_url + path, data=body and body.encode(),
                               headers=headers, timeout=30)  # fmt: skip
     assert 400 <= answer.status_code < 500, (path, answer.status_code, answer.text)
+    assert answer.headers["Content-Type"].startswith("application/json"), answer.text  # ours
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
 
 

@@ -137,7 +137,9 @@ def test_alarm_from_an_entry_resolved_by_the_requester_enters_the_pool(people):
     assert late.status_code == 409
 
     def in_pool():
-        items = rep.get("/api/v1/experience", params={"q": "报价 竞争对手"}).json()["items"]
+        answer = rep.get("/api/v1/experience", params={"q": "报价 竞争对手"})
+        assert answer.status_code == 200, answer.text
+        items = answer.json()["items"]
         return next((i for i in items if i["source_alarm_id"] == alarm_id), None)
 
     pooled = eventually(in_pool, message="the resolved alarm never reached the pool")

@@ -70,6 +70,42 @@ def test_no_service_imports_another_and_the_floors_hold():
     assert wrong == []
 
 
+def _top_level_names(path: Path) -> set[str]:
+    names = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
+
+
+def test_every_name_imported_from_our_packages_exists():
+    """``from common import demo`` after demo moved to ops/ fails only when it runs: here it
+    fails at once."""
+    modules = _modules()
+    missing = []
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module):
+                continue
+            if node.module.split(".")[0] not in PACKAGES:
+                continue
+            if node.module not in modules:
+                missing.append((name, node.module))
+                continue
+            defined = _top_level_names(modules[node.module])
+            for alias in node.names:
+                if alias.name != "*" and alias.name not in defined and \
+                        f"{node.module}.{alias.name}" not in modules:  # fmt: skip
+                    missing.append((name, f"{node.module}.{alias.name}"))
+    assert missing == []
+
+
 def test_no_test_double_ships_in_the_product():
     shipped = [p for package in PACKAGES for p in (ROOT / package).rglob("*.py")]
     assert not [p for p in shipped if p.stem in ("testing", "fakes", "doubles")]
