@@ -189,9 +189,6 @@ class TokenCache:
         self._entries[token] = (now + self.keep_for, float(claims["exp"]), kept)
         return kept
 
-    def user_id(self, token: str) -> str:
-        return self.claims(token).user_id
-
 
 @dataclass(frozen=True, slots=True)
 class TokenClaims:

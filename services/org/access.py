@@ -35,7 +35,7 @@ def login(
     with db.read() as session:
         user = session.scalars(select(User).where(User.login == login_name)).first()
         known = (user.id, user.password_hash, user.active) if user is not None else None
-    wait = wait_of(db, keys)
+        wait = wait_of(session, keys)  # (one read for the user and the counters)
     if wait > 0:
         raise TooManyAttempts(details={"retry_after": wait})
     matches = in_check_pool(commands.password_matches,

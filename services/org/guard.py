@@ -91,12 +91,10 @@ def _counters(session: Session, keys, lock: bool = False) -> dict[tuple[str, str
     }  # fmt: skip
 
 
-def wait_of(db: Db, keys) -> int:
+def wait_of(session: Session, keys) -> int:
     """Seconds before the next password of these counters may be checked (0: now)."""
     now = clock.now()
-    with db.read() as session:
-        counters = _counters(session, keys)
-    wait = max(c.current(now).wait(now) for c in counters.values())
+    wait = max(c.current(now).wait(now) for c in _counters(session, keys).values())
     return retry_after(wait) if wait > 0 else 0
 
 

@@ -185,8 +185,8 @@ def change_password(db: Db, actor: Actor, old: str, new: str, address: str | Non
         if user is None:
             raise Unauthenticated(SIGNED_OUT)
         login_name, old_hash = user.login, user.password_hash
-    keys = guard.keys_of(login_name, address)
-    wait = guard.wait_of(db, keys)
+        keys = guard.keys_of(login_name, address)
+        wait = guard.wait_of(session, keys)
     if wait > 0:
         raise TooManyAttempts(details={"retry_after": wait})
     if not guard.in_check_pool(commands.password_matches, old_hash, old):

@@ -60,12 +60,7 @@ def admin(bpc):
 
 @pytest.fixture(scope="module")
 def rep(bpc, admin):
-    login = f"acct{uuid.uuid4().hex[:6]}"
-    body = {"login": login, "password": PASSWORD, "name": "钱七", "level": 2,
-            "org_unit_id": "1", "supervisor_id": "1"}  # fmt: skip
-    created = admin.post("/api/v1/users", body)
-    assert created.status_code == 201, created.text
-    return created.json()
+    return new_user(admin, 2)[0]
 
 
 def _login(bpc, login: str, password: str) -> requests.Response:
