@@ -49,13 +49,15 @@ def main(argv: list[str] | None = None) -> int:
         statements, run = totals.get(name, (0, 0))
         if not statements:
             continue
-        print(f"   {name + '/':<10} {run:>6} of {statements:>6} lines  {100 * run / statements:5.1f}%")
+        share = 100 * run / statements
+        print(f"   {name + '/':<10} {run:>6} of {statements:>6} lines  {share:5.1f}%")
         if name != "ops":
             product[0] += statements
             product[1] += run
     if product[0]:
         share = 100 * product[1] / product[0]
-        print(f"   services/ + gateway/ + common/: {product[1]} of {product[0]} lines  {share:.1f}%")
+        lines = f"{product[1]} of {product[0]} lines"
+        print(f"   services/ + gateway/ + common/: {lines}  {share:.1f}%")
     return 0
 
 
