@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from marshmallow import ValidationError
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import Counter, Histogram
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.wrappers import Request, Response
@@ -28,7 +28,8 @@ from common.actor import Actor
 from common.clock import isoformat
 from common.errors import Forbidden, Unauthenticated, ValidationFailed
 from common.schemas import instance_of
-from gateway import schemas as s
+from gateway.api import ROUTES
+from gateway.api.system import system_routes
 from gateway.errors import (
     IdempotencyKeyReused,
     MalformedJson,
@@ -40,7 +41,6 @@ from gateway.errors import (
     json_response,
 )
 from gateway.idempotency import MAX_KEY_LENGTH
-from gateway.routes import ROUTES
 from gateway.routing import Call, Route, url_map
 from gateway.web import secured
 
@@ -503,50 +503,6 @@ class Gateway:
 
             self._openapi = json.dumps(build_spec(self.routes), ensure_ascii=False)
         return self._openapi
-
-
-# ---- routes of the gateway itself -----------------------------------------------------------
-
-
-def _healthz(call: Call):
-    return call.gateway.health(call.rpc)
-
-
-def _metrics(call: Call) -> Response:
-    return Response(generate_latest(REGISTRY), status=200, content_type=CONTENT_TYPE_LATEST)
-
-
-def _openapi(call: Call) -> Response:
-    return Response(
-        call.gateway.openapi_text(), status=200, content_type="application/json; charset=utf-8"
-    )
-
-
-def system_routes() -> list[Route]:
-    return [
-        Route(
-            "GET",
-            "/healthz",
-            _healthz,
-            "健康检查 / All seven services answer",
-            response=s.Health,
-            auth=False,
-            errors=(503,),
-            tag="system",
-        ),
-        Route(
-            "GET",
-            "/metrics",
-            _metrics,
-            "Prometheus metrics",
-            auth=False,
-            tag="system",
-            content_type="text/plain",
-        ),
-        Route(
-            "GET", "/api/v1/openapi.json", _openapi, "OpenAPI 3 document", auth=False, tag="system"
-        ),
-    ]
 
 
 def _all_optional(schema_cls) -> bool:

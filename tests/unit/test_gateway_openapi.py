@@ -10,8 +10,8 @@ from nameko.exceptions import RemoteError, serialize
 
 from common.errors import DuplicateCustomer, ServiceUnavailable
 from common.rpc import PendingCall, RpcClient, remote_exception
+from gateway.api import ROUTES
 from gateway.app import Gateway
-from gateway.routes import ROUTES
 
 
 @pytest.fixture(scope="module")

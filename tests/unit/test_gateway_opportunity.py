@@ -14,8 +14,8 @@ import pytest
 
 from common import tokens
 from common.errors import BusinessRuleViolated, Conflict, Forbidden
+from gateway.api import ROUTES
 from gateway.app import Gateway
-from gateway.routes import ROUTES
 from tests.doubles import FakeRpc, client
 
 REP = {

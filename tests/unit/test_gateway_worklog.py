@@ -15,8 +15,8 @@ import pytest
 
 from common import tokens
 from common.errors import BusinessRuleViolated, Forbidden, NotFound, ServiceUnavailable
+from gateway.api import ROUTES
 from gateway.app import Gateway
-from gateway.routes import ROUTES
 from tests.doubles import FakeRpc, client
 
 ENTRIES = "/api/v1/worklog/entries"

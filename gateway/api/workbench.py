@@ -21,7 +21,9 @@ import logging
 
 from common import clock, config
 from common.errors import ServiceUnavailable
-from gateway.routing import Call
+from gateway import schemas as s
+from gateway.api.common import API
+from gateway.routing import Call, Route
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +78,15 @@ def workbench(call: Call) -> dict:
         "decisions_pending": section("decisions_pending") if supervisor else None,
         "unavailable": sorted(unavailable),
     }  # fmt: skip
+
+
+ROUTES: list[Route] = [
+    Route(
+        "GET",
+        f"{API}/workbench",
+        workbench,
+        "工作台：约见、提醒、报警、临期商机、工作清单、今日、预测、待决定 / The workbench",
+        response=s.Workbench,
+        tag="workbench",
+    ),
+]
