@@ -69,7 +69,9 @@ log = logging.getLogger(__name__)
 
 
 def service_base() -> type[DeclarativeBase]:
-    """A declarative base of one service, with the outbox and processed-event tables."""
+    """A declarative base of one service, with the outbox, request-log and processed-event
+    tables (made in the service's migrations by ``common.migrations``: ``create_outbox``,
+    ``index_unpublished_outbox``, ``create_request_log``)."""
 
     class Base(DeclarativeBase):
         metadata = MetaData(

@@ -139,6 +139,65 @@ def drop_append_only(op, table: str) -> None:
         op.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
 
 
+# --- what every service's database holds (docs/ARCHITECTURE.md "Messaging that loses nothing",
+# "Exactly once"), created by each service's migrations through these helpers -----------------
+
+
+def create_outbox(op) -> None:
+    """``outbox`` (the events written with each change, for the relay to publish) and
+    ``processed_events`` (the events each consumer has applied, so a repeat changes nothing),
+    as every service's first migration makes them (common.db ``service_base``)."""
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("type", sa.String(length=80), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("created_at", UtcDateTime(timezone=True), nullable=False),
+        sa.Column("published_at", UtcDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
+    )
+    op.create_index(op.f("ix_outbox_published_at"), "outbox", ["published_at"], unique=False)
+    op.create_table(
+        "processed_events",
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("handler", sa.String(length=120), nullable=False),
+        sa.Column("processed_at", UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("event_id", "handler", name=op.f("pk_processed_events")),
+    )
+
+
+def drop_outbox(op) -> None:
+    op.drop_table("processed_events")
+    op.drop_index(op.f("ix_outbox_published_at"), table_name="outbox")
+    op.drop_table("outbox")
+
+
+def create_people(op, prefix_index: bool = True) -> None:
+    """``people``: a service's projection of org's users (common.people ``people_table``), its
+    ``path`` indexed for prefix searches (``varchar_pattern_ops`` on PostgreSQL; SQLite's plain
+    index serves them as it is). ``prefix_index=False``: the plain index customer's first
+    migration made, which a later one of its own replaces on PostgreSQL."""
+    op.create_table(
+        "people",
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("level", sa.Integer(), nullable=True),
+        sa.Column("path", sa.String(length=512), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_people")),
+    )
+    index_ops = {"postgresql_ops": {"path": "varchar_pattern_ops"}} if prefix_index else {}
+    op.create_index(op.f("ix_people_path"), "people", ["path"], unique=False, **index_ops)
+
+
+def drop_people(op) -> None:
+    op.drop_index(op.f("ix_people_path"), table_name="people")
+    op.drop_table("people")
+
+
 UNPUBLISHED_INDEX = "ix_outbox_unpublished"
 
 

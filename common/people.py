@@ -20,7 +20,8 @@ from common.events import Envelope
 
 def people_table(base) -> type:
     """The ``people`` model on a service's declarative ``base``: name, level, supervisor path
-    (indexed for prefix searches: a subtree is one range), active."""
+    (indexed for prefix searches: a subtree is one range), active. Its table is made by
+    ``common.migrations.create_people`` in the service's migrations."""
 
     class Person(base):
         """Projection of org's users (``org.user_*`` events and each caller): name, level,

@@ -7,6 +7,7 @@ Create Date: 2026-11-27 07:55:16.418111
 from alembic import op
 import sqlalchemy as sa
 import common.db
+from common.migrations import create_people, drop_people
 from services.alerts.domain import DEFAULT_CATEGORIES
 
 
@@ -72,16 +73,7 @@ def upgrade() -> None:
     sa.Column('as_of', common.db.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('opportunity_id', name=op.f('pk_opportunity_states'))
     )
-    op.create_table('people',
-    sa.Column('user_id', sa.String(length=64), nullable=False),
-    sa.Column('name', sa.String(length=100), nullable=False),
-    sa.Column('level', sa.Integer(), nullable=True),
-    sa.Column('path', sa.String(length=512), nullable=False),
-    sa.Column('active', sa.Boolean(), nullable=False),
-    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_people'))
-    )
-    with op.batch_alter_table('people', schema=None) as batch_op:
-        batch_op.create_index('ix_people_path', ['path'], unique=False, postgresql_ops={'path': 'varchar_pattern_ops'})
+    create_people(op)
 
     op.create_table('alarm_escalations',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -142,10 +134,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_alarm_escalations_alarm_id'))
 
     op.drop_table('alarm_escalations')
-    with op.batch_alter_table('people', schema=None) as batch_op:
-        batch_op.drop_index('ix_people_path', postgresql_ops={'path': 'varchar_pattern_ops'})
-
-    op.drop_table('people')
+    drop_people(op)
     op.drop_table('opportunity_states')
     op.drop_table('customer_states')
     with op.batch_alter_table('alarms', schema=None) as batch_op:

@@ -7,6 +7,7 @@ Create Date: 2026-11-26 16:11:48.797126
 from alembic import op
 import sqlalchemy as sa
 import common.db
+from common.migrations import create_outbox, create_people, drop_outbox, drop_people
 
 
 revision = '32e1522e127f'
@@ -40,37 +41,9 @@ def upgrade() -> None:
         batch_op.create_index('ix_customers_owner_path', ['owner_path'], unique=False, postgresql_ops={'owner_path': 'varchar_pattern_ops'})
         batch_op.create_index(batch_op.f('ix_customers_referred_by'), ['referred_by'], unique=False)
 
-    op.create_table('outbox',
-    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
-    sa.Column('event_id', sa.String(length=36), nullable=False),
-    sa.Column('type', sa.String(length=80), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('created_at', common.db.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('published_at', common.db.UtcDateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
-    sa.UniqueConstraint('event_id', name=op.f('uq_outbox_event_id'))
-    )
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_outbox_published_at'), ['published_at'], unique=False)
+    create_outbox(op)
+    create_people(op, prefix_index=False)  # made a prefix index by b3f7d2a91c55
 
-    op.create_table('people',
-    sa.Column('user_id', sa.String(length=64), nullable=False),
-    sa.Column('name', sa.String(length=100), nullable=False),
-    sa.Column('level', sa.Integer(), nullable=True),
-    sa.Column('path', sa.String(length=512), nullable=False),
-    sa.Column('active', sa.Boolean(), nullable=False),
-    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_people'))
-    )
-    with op.batch_alter_table('people', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_people_path'), ['path'], unique=False)
-
-    op.create_table('processed_events',
-    sa.Column('event_id', sa.String(length=36), nullable=False),
-    sa.Column('handler', sa.String(length=120), nullable=False),
-    sa.Column('processed_at', common.db.UtcDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('event_id', 'handler', name=op.f('pk_processed_events'))
-    )
     op.create_table('unmask_log',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('actor_id', sa.String(length=64), nullable=False),
@@ -131,15 +104,8 @@ def downgrade() -> None:
         batch_op.drop_index('ix_unmask_log_actor_at')
 
     op.drop_table('unmask_log')
-    op.drop_table('processed_events')
-    with op.batch_alter_table('people', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_people_path'))
-
-    op.drop_table('people')
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_outbox_published_at'))
-
-    op.drop_table('outbox')
+    drop_people(op)
+    drop_outbox(op)
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customers_referred_by'))
         batch_op.drop_index('ix_customers_owner_path', postgresql_ops={'owner_path': 'varchar_pattern_ops'})

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import common.db
-from common.migrations import drop_append_only, make_append_only
+from common.migrations import create_outbox, drop_append_only, drop_outbox, make_append_only
 
 revision = "1be847c706f0"
 down_revision = None
@@ -52,28 +52,7 @@ def upgrade() -> None:
     with op.batch_alter_table("org_units", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_org_units_parent_id"), ["parent_id"], unique=False)
 
-    op.create_table(
-        "outbox",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("type", sa.String(length=80), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("payload", sa.JSON(), nullable=False),
-        sa.Column("created_at", common.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("published_at", common.db.UtcDateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
-        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
-    )
-    with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_outbox_published_at"), ["published_at"], unique=False)
-
-    op.create_table(
-        "processed_events",
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("handler", sa.String(length=120), nullable=False),
-        sa.Column("processed_at", common.db.UtcDateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("event_id", "handler", name=op.f("pk_processed_events")),
-    )
+    create_outbox(op)
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -116,11 +95,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_users_org_unit_id"))
 
     op.drop_table("users")
-    op.drop_table("processed_events")
-    with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_outbox_published_at"))
-
-    op.drop_table("outbox")
+    drop_outbox(op)
     with op.batch_alter_table("org_units", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_org_units_parent_id"))
 

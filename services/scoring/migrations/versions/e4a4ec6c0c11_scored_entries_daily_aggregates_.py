@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import common.db
+from common.migrations import create_people, drop_people
 
 revision = "e4a4ec6c0c11"
 down_revision = "064fab4b4cf2"
@@ -39,19 +40,7 @@ def upgrade() -> None:
     with op.batch_alter_table("daily", schema=None) as batch_op:
         batch_op.create_index("ix_daily_day", ["day"], unique=False)
 
-    op.create_table(
-        "people",
-        sa.Column("user_id", sa.String(length=64), nullable=False),
-        sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column("level", sa.Integer(), nullable=True),
-        sa.Column("path", sa.String(length=512), nullable=False),
-        sa.Column("active", sa.Boolean(), nullable=False),
-        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_people")),
-    )
-    with op.batch_alter_table("people", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_people_path", ["path"], unique=False, postgresql_ops={"path": "varchar_pattern_ops"}
-        )
+    create_people(op)
 
     op.create_table(
         "progress",
@@ -112,10 +101,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_progress_opportunity_id"))
 
     op.drop_table("progress")
-    with op.batch_alter_table("people", schema=None) as batch_op:
-        batch_op.drop_index("ix_people_path", postgresql_ops={"path": "varchar_pattern_ops"})
-
-    op.drop_table("people")
+    drop_people(op)
     with op.batch_alter_table("daily", schema=None) as batch_op:
         batch_op.drop_index("ix_daily_day")
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import common.db
-from common.migrations import drop_append_only, make_append_only
+from common.migrations import create_people, drop_append_only, drop_people, make_append_only
 
 revision = "baa1c631a407"
 down_revision = "61f778095427"
@@ -57,19 +57,7 @@ def upgrade() -> None:
         sa.Column("as_of", common.db.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("opportunity_id", name=op.f("pk_opportunity_states")),
     )
-    op.create_table(
-        "people",
-        sa.Column("user_id", sa.String(length=64), nullable=False),
-        sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column("level", sa.Integer(), nullable=True),
-        sa.Column("path", sa.String(length=512), nullable=False),
-        sa.Column("active", sa.Boolean(), nullable=False),
-        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_people")),
-    )
-    with op.batch_alter_table("people", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_people_path", ["path"], unique=False, postgresql_ops={"path": "varchar_pattern_ops"}
-        )
+    create_people(op)
 
     op.create_table(
         "worklog_entries",
@@ -157,10 +145,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_worklog_entries_author_date")
 
     op.drop_table("worklog_entries")
-    with op.batch_alter_table("people", schema=None) as batch_op:
-        batch_op.drop_index("ix_people_path", postgresql_ops={"path": "varchar_pattern_ops"})
-
-    op.drop_table("people")
+    drop_people(op)
     op.drop_table("opportunity_states")
     op.drop_table("activities")
     # ### end Alembic commands ###
