@@ -75,7 +75,9 @@ def _operation(route: Route) -> dict:
     else:  # text: one type, or several a query chooses among (the handbook's format)
         types = route.content_type.split(",")
         success["content"] = {t.strip(): {"schema": {"type": "string"}} for t in types}
-    responses = {str(route.status): success}
+    # a route that may answer 405 can never change its resource this way (docs/API.md: 405):
+    # its only answers are refusals, so no success is published for it
+    responses = {} if 405 in route.errors else {str(route.status): success}
     for status in _error_statuses(route):
         responses[str(status)] = {"description": ERROR_TEXT.get(status, "error")}
         if status != 414:  # (the HTTP server's refusal has no body)

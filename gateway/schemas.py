@@ -723,8 +723,14 @@ class Opportunity(Schema):
     status = fields.String(required=True, metadata={"enum": OPPORTUNITY_STATUSES})
     stage = fields.String(required=True)
     stage_name = fields.String()
+    probability = fields.Integer(
+        allow_none=True, metadata={"description": "the stage's probability, 0..100"}
+    )
     stage_entered_at = fields.DateTime()
     stage_deadline = fields.DateTime(allow_none=True)
+    warned_at = fields.DateTime(
+        allow_none=True, metadata={"description": "when the holder was warned of the deadline"}
+    )
     decision_deadline = fields.DateTime(allow_none=True)
     flagged = fields.Boolean()
     feasibility_score = fields.Float()
@@ -752,8 +758,14 @@ class OpportunityPage(Schema):
     next_cursor = fields.String(allow_none=True, required=True)
 
 
+class WorklistItem(Opportunity):
+    deadline = fields.DateTime(
+        allow_none=True, metadata={"description": "the stage's deadline, else the decision's"}
+    )
+
+
 class Worklist(Schema):
-    items = fields.List(fields.Nested(Opportunity), required=True)
+    items = fields.List(fields.Nested(WorklistItem), required=True)
 
 
 class OpportunitiesQuery(PageQuery):
@@ -980,11 +992,14 @@ class Difficulty(Schema):
     amount = fields.String(allow_none=True)
 
 
-class Note(Schema):
+class EntryNote(Schema):
     id = fields.String(required=True)
-    entry_id = fields.String(required=True)
     text = fields.String(required=True)
     at = fields.DateTime(required=True)
+
+
+class Note(EntryNote):
+    entry_id = fields.String(required=True)
 
 
 class Entry(Schema):
@@ -997,6 +1012,7 @@ class Entry(Schema):
     opportunity_id = fields.String(allow_none=True)
     stage = fields.String(allow_none=True)
     activities = fields.List(fields.String())
+    points = fields.Float(metadata={"description": "the activities' points"})
     minutes = fields.Integer()
     expense = fields.String(allow_none=True, metadata={"example": "120.50"})
     note = fields.String(allow_none=True)
@@ -1005,7 +1021,7 @@ class Entry(Schema):
     hash = fields.String(required=True)
     prev_hash = fields.String(allow_none=True, required=True)
     alarm_id = fields.String(allow_none=True)
-    notes = fields.List(fields.Nested(Note))
+    notes = fields.List(fields.Nested(EntryNote))
 
 
 class EntryPage(Schema):
