@@ -283,6 +283,25 @@ class ServiceProcess:
             return ""
 
 
+@contextmanager
+def processes_running(tmp: Path, backend: str, *names: str, **overrides: str):
+    """``names`` each as its own process (as ``bpc run`` starts them) on a fresh environment of
+    ``backend``: for what only separate workers on a broker make real — requests racing one
+    another, delivery across processes. Yields the environment."""
+    from common import topology
+
+    env = Environment.create(tmp, backend)
+    topology.declare(services=names, uri=env.amqp_uri)
+    started = [ServiceProcess(env, name, **overrides).start() for name in names]
+    try:
+        for process in started:
+            process.wait_ready()
+        yield env
+    finally:
+        discard(*started)
+        env.destroy()
+
+
 def discard(*processes: ServiceProcess) -> None:
     """A fixture's teardown: the test is over and its system is about to be destroyed, so its
     processes are killed at once (a graceful stop waits about 2 s on nameko's consumer loops,
@@ -306,7 +325,10 @@ def declare_topology(env: Environment) -> None:
 
 
 def rpc(env: Environment, service: str, method: str, actor=None, timeout: float = 10, **kwargs):
-    """Call a service over RPC as ``actor`` (an Actor), the way the gateway does."""
+    """Call a service over RPC as ``actor`` (an Actor), the way the gateway does (or, on
+    services run in this process, tests/inprocess.py, the same call here)."""
+    if getattr(env, "in_process", False):
+        return env.call(service, method, actor, **kwargs)
     from nameko.standalone.rpc import ClusterRpcProxy
 
     context = {"bpc_actor": actor.to_header()} if actor is not None else {}
@@ -319,6 +341,8 @@ def publish_event(env: Environment, producer: str, event_type: str, data: dict, 
     from common.events import Envelope, routing_key
 
     envelope = envelope or Envelope.new(producer, event_type, data)
+    if getattr(env, "in_process", False):
+        return env.publish(envelope)
     with kombu.Connection(env.amqp_uri, transport_options={"confirm_publish": True}) as conn:
         producer_ = conn.Producer(serializer="json")
         producer_.publish(
@@ -590,6 +614,16 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def tap(env, producer: str):
+    """Everything ``producer`` publishes from now on: an ``EventTap`` on the broker, or on
+    services run in this process (tests/inprocess.py) the events delivered there."""
+    if getattr(env, "in_process", False):
+        from tests.inprocess import LocalTap
+
+        return LocalTap(env, producer)
+    return EventTap(env.amqp_uri, producer)
 
 
 class EventTap:

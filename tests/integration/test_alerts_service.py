@@ -1,5 +1,5 @@
-"""The alerts service, running for real (the real RabbitMQ; SQLite and PostgreSQL), driven over
-RPC as the gateway drives it.
+"""The alerts service's use cases, in this process on SQLite and PostgreSQL (tests/inprocess.py),
+driven with the arguments the gateway sends.
 
 Specifications (docs/DOMAIN.md §6, docs/API.md "GET /alarms/stats"): the statistics of a period
 equal the figures computed by hand from the alarms' raise, response and resolution times — support
@@ -20,15 +20,9 @@ import pytest
 
 from common.actor import Actor
 from common.errors import Forbidden, ValidationFailed
-from tests.support import (
-    Environment,
-    EventTap,
-    ServiceProcess,
-    discard,
-    eventually,
-    publish_event,
-    rpc,
-)
+from tests.inprocess import Services
+from tests.support import eventually, processes_running, publish_event, rpc
+from tests.support import tap as event_tap
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ADMIN = Actor(id="1", level=9, path=["1"], name="管理员")
@@ -37,17 +31,21 @@ _ids = itertools.count(random.randint(10**6, 10**7) * 100)
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def env(request, tmp_path_factory):
-    environment = Environment.create(tmp_path_factory.mktemp("alerts"), request.param)
-    from common import topology
+    """The alerts service in this process (tests/inprocess.py) on each database."""
+    services = Services.create(
+        tmp_path_factory.mktemp("alerts"), request.param, "alerts", BPC_SUGGESTION_TIMEOUT="0.2"
+    )
+    yield services
+    services.close()
 
-    topology.declare(services=("alerts",), uri=environment.amqp_uri)
-    service = ServiceProcess(environment, "alerts", BPC_SUGGESTION_TIMEOUT="0.2").start()
-    try:
-        service.wait_ready()
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def running(request, tmp_path_factory):
+    """The alerts service as its own process on each database: requests that race one another
+    race only between real workers."""
+    with processes_running(tmp_path_factory.mktemp("alerts-race"), request.param, "alerts",
+                           BPC_SUGGESTION_TIMEOUT="0.2") as environment:  # fmt: skip
         yield environment
-    finally:
-        discard(service)
-        environment.destroy()
 
 
 def call(env, method, actor=ADMIN, **kwargs):
@@ -212,7 +210,7 @@ def test_importing_needs_level_9_and_consistent_times(env):
 def test_an_entry_with_a_difficulty_raises_one_alarm_however_often_its_event_arrives(env):
     author = str(next(_ids))
     entry_id = str(next(_ids))
-    tap = EventTap(env.amqp_uri, "alerts")
+    tap = event_tap(env, "alerts")
     data = {
         "entry_id": entry_id, "author_id": author, "author_path": ["1", author],
         "work_date": "2026-11-27", "recorded_at": datetime.now(SHANGHAI).isoformat(), "late": False,
@@ -243,7 +241,8 @@ def test_an_entry_with_a_difficulty_raises_one_alarm_however_often_its_event_arr
     assert len([e for e in tap.seen if e["type"] == "alarm_raised"]) == 1
 
 
-def test_concurrent_markings_resolve_once_and_the_rest_get_409(env):
+def test_concurrent_markings_resolve_once_and_the_rest_get_409(running):
+    env = running
     from concurrent.futures import ThreadPoolExecutor
 
     from common.errors import Conflict
@@ -301,7 +300,7 @@ def test_a_resolution_carries_what_the_pool_files_it_under(env):
     # the customer's industry has reached the alerts service once an alarm about it shows it
     eventually(lambda: call(env, "raise_alarm", actor=requester, category="other",
                             description="探针", customer_id=customer)["industry"])  # fmt: skip
-    tap = EventTap(env.amqp_uri, "alerts")
+    tap = event_tap(env, "alerts")
 
     def raised():
         try:
