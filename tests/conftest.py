@@ -65,12 +65,27 @@ _EXTRA = {
     "test_read_your_writes.py": 130.0,
     "test_demo.py": 30.0,
     "test_accounts.py": 15.0,
+    "test_every_answer.py": 40.0,
+    "web": 100.0,  # its BPC filled with the demo data, once
 }
+
+
+# packages whose package-scoped fixture starts one BPC for all their files (the browser tests'
+# BPC with the demo data): kept whole in one shard, or each shard would start its own
+_PACKAGES = ("/tests/e2e/web/",)
+
+
+def _unit(path: str) -> str:
+    for package in _PACKAGES:
+        if package in path:
+            return path[: path.index(package) + len(package)]
+    return path
 
 
 def _weight(path: str, tests: int) -> float:
     kind = "e2e" if "/e2e/" in path else "integration" if "/integration/" in path else "unit"
-    return _SETUP[kind] + _PER_TEST[kind] * tests + _EXTRA.get(os.path.basename(path), 0.0)
+    name = os.path.basename(path.rstrip("/"))
+    return _SETUP[kind] + _PER_TEST[kind] * tests + _EXTRA.get(name, 0.0)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -78,14 +93,36 @@ def pytest_collection_modifyitems(config, items):
     if not shard:
         return
     index, count = (int(part) for part in shard.split("/"))
-    files: dict[str, int] = {}
+    units: dict[str, int] = {}  # a test file, or a package whose fixture starts one BPC for all
     for item in items:
-        files[str(item.path)] = files.get(str(item.path), 0) + 1
+        units[_unit(str(item.path))] = units.get(_unit(str(item.path)), 0) + 1
     loads, owner = [0.0] * count, {}
-    for path in sorted(files, key=lambda p: (-_weight(p, files[p]), p)):  # heaviest first
+    for unit in sorted(units, key=lambda u: (-_weight(u, units[u]), u)):  # heaviest first
         lightest = loads.index(min(loads))
-        owner[path] = lightest
-        loads[lightest] += _weight(path, files[path])
-    kept = [item for item in items if owner[str(item.path)] == index]
-    config.hook.pytest_deselected(items=[i for i in items if owner[str(i.path)] != index])
+        owner[unit] = lightest
+        loads[lightest] += _weight(unit, units[unit])
+    kept = [item for item in items if owner[_unit(str(item.path))] == index]
+    config.hook.pytest_deselected(items=[i for i in items if owner[_unit(str(i.path))] != index])
     items[:] = kept
+
+
+# --- what each shard spent where: var/test-times-<shard>.json (to balance the shards by) ------
+_spent: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    unit = _unit(str(report.fspath)).split("/tests/", 1)[-1]
+    _spent[unit] = _spent.get(unit, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    shard = os.environ.get("BPC_TEST_SHARD")
+    if not shard or not _spent:
+        return
+    import json
+    from pathlib import Path
+
+    out = Path(__file__).resolve().parents[1] / "var" / f"test-times-{shard.split('/')[0]}.json"
+    out.parent.mkdir(exist_ok=True)
+    ranked = dict(sorted(((k, round(v, 1)) for k, v in _spent.items()), key=lambda kv: -kv[1]))
+    out.write_text(json.dumps(ranked, indent=1, ensure_ascii=False))
