@@ -14,12 +14,11 @@ mark publishes it again, and consumers drop the repeat by its ``event_id``.
 Commands are answered once (docs/ARCHITECTURE.md "Exactly once"): the gateway gives every
 write a request id (``bpc_request`` in the RPC's context); a command's unit of work records its
 answer under that id in ``request_log``, in the same transaction as its effect
-(``uow.answer(...)``), and ``@command`` answers a redelivered or retried request from there
-without doing anything again::
+(``uow.answer(...)``), and ``command`` answers a redelivered or retried request from there
+without doing anything again. An entrypoint is made a command by common.entrypoint::
 
-    @rpc
-    @command
-    def register(self, **fields):
+    @entrypoint(schemas.RegisterIn, command=True)
+    def register(self, actor, args):
         ...
         with self.db.unit_of_work() as uow:
             ...

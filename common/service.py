@@ -13,7 +13,7 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import select, text
 
-from common import clock, config, metrics, projection
+from common import clock, config, metrics, projection, schemas
 from common.actor import REDELIVERED_KEY, require_actor
 from common.amqp import publish_transient
 from common.consumer import event_consumer
@@ -98,6 +98,9 @@ class ServiceBase:
 
     metrics = EntrypointMetrics()
     peers = TimedRpc()  # the other services, asked within a time bound
+    # how an RPC's arguments are loaded through its schema (common.entrypoint); a service with
+    # its own way (org) names it here
+    load_arguments = staticmethod(schemas.load)
     sources: dict[str, projection.Source] = {}
     mirrors: dict[str, projection.Mirror] = {}
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from common import config
-from common.actor import SYSTEM, CurrentActor, CurrentFreshness, require_actor
+from common.actor import SYSTEM, CurrentActor, CurrentFreshness
 from common.consumer import event_consumer
-from common.db import Database, command
+from common.db import Database
+from common.entrypoint import entrypoint
 from common.errors import BpcError, Forbidden
 from common.people import KeepsPeople
 from common.projection import Owners, once
@@ -63,109 +63,81 @@ class AlertsService(ServiceBase, KeepsPeople):
         )
         return answer.get("items", [])
 
-    @rpc
-    def categories(self, **fields) -> dict:
-        self._caller()
-        schemas.load(schemas.NoArgs, fields)
+    @entrypoint(schemas.NoArgs)
+    def categories(self, actor, args) -> dict:
         return handlers.categories(self.db)
 
-    @rpc
-    @command
-    def put_category(self, **fields) -> dict:
+    @entrypoint(schemas.CategoryIn, command=True)
+    def put_category(self, actor, args) -> dict:
         """Level ≥ 6: add, rename or retire an alarm category. Emits ``category_changed``."""
-        actor = self._caller()
-        return handlers.put_category(self.db, actor, schemas.load(schemas.CategoryIn, fields))
+        return handlers.put_category(self.db, actor, args)
 
-    @rpc
-    @command
-    def raise_alarm(self, **fields) -> dict:
+    @entrypoint(command=True)  # its arguments are checked by the use case (domain.validate_raise)
+    def raise_alarm(self, actor, args) -> dict:
         """Any user. Args: category, description, analysis?, opportunity_id?, customer_id?,
         amount?, kind?. Answers the alarm with ``suggestions``. Emits ``alarm_raised``."""
-        actor = self._caller()
         return handlers.raise_alarm(
-            self.db, actor, fields, self._suggest, Owners(self.peers), self.fresh
+            self.db, actor, args, self._suggest, Owners(self.peers), self.fresh
         )
 
-    @rpc
-    def raise_from_entry(self, **fields) -> dict | None:
+    @entrypoint(schemas.EntryIn)
+    def raise_from_entry(self, actor, args) -> dict | None:
         """The author, right after recording an entry with a difficulty: its alarm (created
         once; the ``entry_recorded`` event raises it too if this call never came)."""
-        actor = self._caller()
-        args = schemas.load(schemas.EntryIn, fields)
         if args["author_id"] != actor.id:
             raise Forbidden(NOT_YOUR_ENTRY)
         return handlers.raise_from_entry(self.db, args, self._suggest)
 
-    @rpc
-    def get(self, **fields) -> dict:
-        actor = self._caller()
-        args = schemas.load(schemas.AlarmRef, fields)
+    @entrypoint(schemas.AlarmRef)
+    def get(self, actor, args) -> dict:
         return handlers.get(self.db, actor, args["alarm_id"])
 
-    @rpc
-    def board(self, **fields) -> dict:
+    @entrypoint(schemas.BoardIn)
+    def board(self, actor, args) -> dict:
         """Any user: the group-wide board, newest first. Args: status?, category?, kind?,
         stage?, requester_id?, opportunity_id?, mine?, to_help?, limit?, cursor?."""
-        actor = self._caller()
-        return handlers.board(self.db, actor, schemas.load(schemas.BoardIn, fields))
+        return handlers.board(self.db, actor, args)
 
-    @rpc
-    def workbench(self, **fields) -> dict:
+    @entrypoint(schemas.WorkbenchIn)
+    def workbench(self, actor, args) -> dict:
         """Any user: the workbench's alarms in one call — ``mine`` (open, raised by the caller),
         ``to_help`` and, from level 4, ``unsupported`` (subordinates' open alarms nobody has
         answered; else None). Args: limit? (per list)."""
-        actor = self._caller()
-        args = schemas.load(schemas.WorkbenchIn, fields)
         return handlers.workbench(self.db, actor, args["limit"])
 
-    @rpc
-    @command
-    def respond(self, **fields) -> dict:
+    @entrypoint(schemas.RespondIn, command=True)
+    def respond(self, actor, args) -> dict:
         """Anyone: an analysis or proposed method on an open alarm. Emits ``response_posted``."""
-        actor = self._caller()
-        args = schemas.load(schemas.RespondIn, fields)
         return handlers.respond(self.db, actor, args["alarm_id"], args["body"])
 
-    @rpc
-    @command
-    def mark_response_effective(self, **fields) -> dict:
+    @entrypoint(schemas.ResponseRef, command=True)
+    def mark_response_effective(self, actor, args) -> dict:
         """方法有效, by the requester alone. Emits ``alarm_resolved``."""
-        actor = self._caller()
-        args = schemas.load(schemas.ResponseRef, fields)
         return handlers.mark_response_effective(
             self.db, actor, args["alarm_id"], args["response_id"]
         )
 
-    @rpc
-    @command
-    def mark_suggestion_effective(self, **fields) -> dict:
+    @entrypoint(schemas.SuggestionRef, command=True)
+    def mark_suggestion_effective(self, actor, args) -> dict:
         """方法有效 on a suggested experience, by the requester alone. Emits ``alarm_resolved``
         (``via: suggestion``): the pool counts one reuse."""
-        actor = self._caller()
-        args = schemas.load(schemas.SuggestionRef, fields)
         return handlers.mark_suggestion_effective(
             self.db, actor, args["alarm_id"], str(args["experience_id"])
         )
 
-    @rpc
-    def stats(self, **fields) -> dict:
+    @entrypoint(schemas.StatsIn)
+    def stats(self, actor, args) -> dict:
         """Any user: statistics of the alarms raised in a scope and period (docs/API.md)."""
-        actor = self._caller()
-        return handlers.stats(self.db, actor, schemas.load(schemas.StatsIn, fields))
+        return handlers.stats(self.db, actor, args)
 
-    @rpc
-    def import_alarms(self, **fields) -> dict:
+    @entrypoint(schemas.ImportIn, level=9)
+    def import_alarms(self, actor, args) -> dict:
         """Level 9: alarms with responses and resolutions at given times, without events."""
-        actor = self._caller()
-        actor.require_level(9)
-        args = schemas.load(schemas.ImportIn, fields)
         return handlers.import_alarms(self.db, actor, args["items"])
 
-    @rpc
-    def escalate(self, **fields) -> dict:
+    @entrypoint(schemas.NoArgs, level=9, record_caller=False)
+    def escalate(self, actor, args) -> dict:
         """Level 9: run the escalation sweep now."""
-        require_actor(self.actor).require_level(9)
-        schemas.load(schemas.NoArgs, fields)
         return handlers.escalate_once(self.db)
 
     @timer(interval=config.escalation_interval())

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from common import config
 from common.actor import CurrentActor
 from common.consumer import batch_event_consumer, event_consumer
-from common.db import Database, command
+from common.db import Database
+from common.entrypoint import entrypoint
 from common.errors import BpcError
 from common.people import KeepsPeople
 from common.projection import Owners
@@ -34,141 +34,103 @@ class CustomerService(ServiceBase, KeepsPeople):
     sources = facts.SOURCES
     mirrors = facts.MIRRORS
 
-    @rpc
-    @command
-    def register(self, **fields) -> dict:
+    @entrypoint(schemas.RegisterIn, command=True)
+    def register(self, actor, args) -> dict:
         """Any user: register a customer owned by the caller.
 
         Args: name, uscc?, industry?, region?, founded_on?, referred_by?, contacts?.
         A uscc, normalised name or contact phone already registered → DuplicateCustomer.
         Emits ``customer_registered``.
         """
-        actor = self._caller()
-        args = schemas.load(schemas.RegisterIn, fields)
         return handlers.register(self.db, actor, args)
 
-    @rpc
-    def check(self, **fields) -> dict:
+    @entrypoint(schemas.CheckIn)
+    def check(self, actor, args) -> dict:
         """Any user: near-duplicates of a name (similarity ≥ 0.85), uscc or phone."""
-        actor = self._caller()
-        args = schemas.load(schemas.CheckIn, fields)
         return handlers.check(self.db, actor, args)
 
-    @rpc
-    def get(self, **fields) -> dict:
+    @entrypoint(schemas.CustomerRef)
+    def get(self, actor, args) -> dict:
         """The owner and the owner's supervisor chain (level ≥ 4), level 9: one customer,
         contacts masked. Anyone else → NotFound."""
-        actor = self._caller()
-        args = schemas.load(schemas.CustomerRef, fields)
         return handlers.get(self.db, actor, args["customer_id"])
 
-    @rpc
-    @command
-    def unmask(self, **fields) -> dict:
+    @entrypoint(schemas.ContactRef, command=True)
+    def unmask(self, actor, args) -> dict:
         """The owner and the owner's supervisor chain: one contact in full, within the daily
         quota of the caller's level (QuotaExceeded past it). Emits ``contact_unmasked``."""
-        actor = self._caller()
-        args = schemas.load(schemas.ContactRef, fields)
         return handlers.unmask(self.db, actor, args["customer_id"], args["contact_id"])
 
-    @rpc
-    def list(self, **fields) -> dict:
+    @entrypoint(schemas.ListIn)
+    def list(self, actor, args) -> dict:
         """Any user: the customers visible to the caller, newest first, contacts masked.
 
         Args: q?, owner_id?, status?, limit (1..500, default 50), cursor?.
         """
-        actor = self._caller()
-        args = schemas.load(schemas.ListIn, fields)
         return handlers.list_visible(self.db, actor, args)
 
-    @rpc
-    def export(self, **fields) -> dict:
+    @entrypoint(schemas.ExportIn)
+    def export(self, actor, args) -> dict:
         """Level ≥ 6: CSV (UTF-8 with BOM) of every visible customer, contacts masked.
         Emits ``customers_exported``."""
-        actor = self._caller()
-        schemas.load(schemas.ExportIn, fields)
         return handlers.export(self.db, actor)
 
-    @rpc
-    def import_customers(self, **fields) -> dict:
+    @entrypoint(schemas.ImportCustomersIn, level=9)
+    def import_customers(self, actor, args) -> dict:
         """Level 9: customers with contacts, owners and care state, in pages of up to 5,000
         (demo data, migrations; no events)."""
-        actor = self._caller()
-        actor.require_level(9)
-        args = schemas.load(schemas.ImportCustomersIn, fields)
         return handlers.import_customers(self.db, actor, args["items"])
 
     # --- customer care (docs/DOMAIN.md §7) -------------------------------------------------------
 
-    @rpc
-    @command
-    def set_care(self, **fields) -> dict:
+    @entrypoint(schemas.CareIn, command=True)
+    def set_care(self, actor, args) -> dict:
         """Whoever sees the customer: the revisit interval (``revisit_interval``, ISO 8601
         days). A customer won before BPC becomes a care customer now."""
-        actor = self._caller()
-        args = schemas.load(schemas.CareIn, fields)
         return care_cases.set_care(
             self.db, actor, args["customer_id"], args["revisit_interval_days"]
         )
 
-    @rpc
-    @command
-    def add_important_date(self, **fields) -> dict:
+    @entrypoint(schemas.ImportantDateIn, command=True)
+    def add_important_date(self, actor, args) -> dict:
         """Whoever sees the customer: a date reminded once, or every year (``recurring``)."""
-        actor = self._caller()
-        args = schemas.load(schemas.ImportantDateIn, fields)
         return care_cases.add_important_date(self.db, actor, args["customer_id"], args)
 
-    @rpc
-    @command
-    def record_revisit(self, **fields) -> dict:
+    @entrypoint(schemas.RevisitIn, command=True)
+    def record_revisit(self, actor, args) -> dict:
         """The owner, the owner's chain, or customer service (level ≥ 3) of the owner's branch.
         Verifying a claimed visit (``verifies_entry_id`` + ``verification``): once per entry,
         never one's own; a denial emits ``visit_denied``."""
-        actor = self._caller()
-        args = schemas.load(schemas.RevisitIn, fields)
         return care_cases.record_revisit(
             self.db, actor, args["customer_id"], args, Owners(self.peers)
         )
 
-    @rpc
-    def revisits(self, **fields) -> dict:
+    @entrypoint(schemas.CustomerRef)
+    def revisits(self, actor, args) -> dict:
         """Whoever may revisit the customer: its revisits, newest first, and the visits claimed
         in work logs with their verification (the ones customer service may verify)."""
-        actor = self._caller()
-        args = schemas.load(schemas.CustomerRef, fields)
         return care_cases.revisits(self.db, actor, args["customer_id"])
 
-    @rpc
-    def reminders(self, **fields) -> dict:
+    @entrypoint(schemas.RemindersIn)
+    def reminders(self, actor, args) -> dict:
         """Any user: birthdays, anniversaries, important dates, appointments and revisits of the
         visible customers in ``[from, from + days)`` (default today, 3 days)."""
-        actor = self._caller()
-        args = schemas.load(schemas.RemindersIn, fields)
         return care_cases.reminders(self.db, actor, args["start"], args["days"])
 
-    @rpc
-    @command
-    def set_referrer(self, **fields) -> dict:
+    @entrypoint(schemas.ReferrerIn, command=True)
+    def set_referrer(self, actor, args) -> dict:
         """Whoever sees the customer: who referred it (``referred_by``, null for nobody); a
         cycle → ValidationFailed ``referral_cycle``."""
-        actor = self._caller()
-        args = schemas.load(schemas.ReferrerIn, fields)
         return care_cases.set_referrer(self.db, actor, args["customer_id"], args["referred_by"])
 
-    @rpc
-    def referrals(self, **fields) -> dict:
+    @entrypoint(schemas.ReferralsIn)
+    def referrals(self, actor, args) -> dict:
         """Any user: the referral graph of the visible customers."""
-        actor = self._caller()
-        schemas.load(schemas.ReferralsIn, fields)
         return care_cases.referrals(self.db, actor)
 
-    @rpc
-    def send_reminders(self, **fields) -> dict:
+    @entrypoint(schemas.ReferralsIn, level=9)
+    def send_reminders(self, actor, args) -> dict:
         """Level 9: send today's due reminders now (the timer does it every minute)."""
-        actor = self._caller()
-        actor.require_level(9)
-        schemas.load(schemas.ReferralsIn, fields)
         return {"published": care_cases.send_due_reminders(self.db)}
 
     @timer(interval=config.reminder_interval())

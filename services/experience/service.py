@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 
-from common.actor import CurrentActor, require_actor
+from common.actor import CurrentActor
 from common.consumer import event_consumer
 from common.db import Database
+from common.entrypoint import entrypoint
 from common.service import ServiceBase
 from services.experience import handlers, schemas
 from services.experience.models import Base
@@ -30,43 +30,33 @@ class ExperienceService(ServiceBase):
     db = Database(Base)
     actor = CurrentActor()
 
-    @rpc
-    def search(self, **fields) -> dict:
+    @entrypoint(schemas.SearchIn)
+    def search(self, actor, args) -> dict:
         """Any user. Args: q?, stage?, category?, kind?, limit?, cursor?."""
-        require_actor(self.actor)
-        return handlers.search(self.db, schemas.load(schemas.SearchIn, fields))
+        return handlers.search(self.db, args)
 
-    @rpc
-    def suggest(self, **fields) -> dict:
+    @entrypoint(schemas.SuggestIn)
+    def suggest(self, actor, args) -> dict:
         """Any user (and the alerts service on a raise): the most similar solved problems."""
-        require_actor(self.actor)
-        return handlers.suggest(self.db, schemas.load(schemas.SuggestIn, fields))
+        return handlers.suggest(self.db, args)
 
-    @rpc
-    def get(self, **fields) -> dict:
-        require_actor(self.actor)
-        args = schemas.load(schemas.EntryRef, fields)
+    @entrypoint(schemas.EntryRef)
+    def get(self, actor, args) -> dict:
         return handlers.get(self.db, args["experience_id"])
 
-    @rpc
-    def helpful(self, **fields) -> dict:
+    @entrypoint(schemas.EntryRef)
+    def helpful(self, actor, args) -> dict:
         """Any user: one "helpful" vote per user and entry."""
-        actor = require_actor(self.actor)
-        args = schemas.load(schemas.EntryRef, fields)
         return handlers.helpful(self.db, actor, args["experience_id"])
 
-    @rpc
-    def handbook(self, **fields) -> dict:
+    @entrypoint(schemas.HandbookIn)
+    def handbook(self, actor, args) -> dict:
         """Any user: the 生意经 handbook, per stage, as Markdown or HTML."""
-        require_actor(self.actor)
-        return handlers.handbook(self.db, schemas.load(schemas.HandbookIn, fields))
+        return handlers.handbook(self.db, args)
 
-    @rpc
-    def import_entries(self, **fields) -> dict:
+    @entrypoint(schemas.ImportIn, level=9)
+    def import_entries(self, actor, args) -> dict:
         """Level 9: bulk entries (demo data, migration from another system)."""
-        actor = require_actor(self.actor)
-        actor.require_level(9)
-        args = schemas.load(schemas.ImportIn, fields)
         return handlers.import_entries(self.db, actor, args["items"])
 
     @timer(interval=1)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from common import config
 from common.actor import CurrentActor, CurrentFreshness
 from common.consumer import batch_event_consumer, event_consumer
-from common.db import Database, command
+from common.db import Database
+from common.entrypoint import entrypoint
 from common.errors import BpcError
 from common.people import KeepsPeople
 from common.projection import Owners, once
@@ -40,108 +40,75 @@ class OpportunityService(ServiceBase, KeepsPeople):
 
     # --- pipelines ---------------------------------------------------------------------
 
-    @rpc
-    def list_pipelines(self, **fields) -> dict:
+    @entrypoint(schemas.NoArgs)
+    def list_pipelines(self, actor, args) -> dict:
         """Any user: the pipelines that apply to the caller (the group's default included)."""
-        actor = self._caller()
-        schemas.load(schemas.NoArgs, fields)
         return handlers.list_pipelines(self.db, actor)
 
-    @rpc
-    @command
-    def create_pipeline(self, **fields) -> dict:
+    @entrypoint(command=True)  # its arguments are checked by the use case (parse_pipeline)
+    def create_pipeline(self, actor, args) -> dict:
         """Level ≥ 6: a pipeline for the caller's subtree (validated by domain.parse_pipeline)."""
-        actor = self._caller()
-        return handlers.create_pipeline(self.db, actor, fields)
+        return handlers.create_pipeline(self.db, actor, args)
 
     # --- the opportunity's life ----------------------------------------------------------
 
-    @rpc
-    @command
-    def register(self, **fields) -> dict:
+    @entrypoint(schemas.RegisterIn, command=True)
+    def register(self, actor, args) -> dict:
         """Any user: register an opportunity, locked to the caller. Emits ``registered``."""
-        actor = self._caller()
-        args = schemas.load(schemas.RegisterIn, fields)
         return handlers.register(self.db, actor, args, Owners(self.peers), self.fresh)
 
-    @rpc
-    def get(self, **fields) -> dict:
-        actor = self._caller()
-        args = schemas.load(schemas.OpportunityRef, fields)
+    @entrypoint(schemas.OpportunityRef)
+    def get(self, actor, args) -> dict:
         return handlers.get(self.db, actor, args["opportunity_id"])
 
-    @rpc
-    def list(self, **fields) -> dict:
-        actor = self._caller()
-        args = schemas.load(schemas.ListIn, fields)
+    @entrypoint(schemas.ListIn)
+    def list(self, actor, args) -> dict:
         return handlers.list_visible(self.db, actor, args)
 
-    @rpc
-    @command
-    def advance(self, **fields) -> dict:
+    @entrypoint(schemas.AdvanceIn, command=True)
+    def advance(self, actor, args) -> dict:
         """The holder: one stage forward, a fresh deadline. Emits ``stage_advanced``."""
-        actor = self._caller()
-        args = schemas.load(schemas.AdvanceIn, fields)
         return handlers.advance(self.db, actor, args["opportunity_id"], args["note"])
 
-    @rpc
-    @command
-    def decide(self, **fields) -> dict:
+    @entrypoint(schemas.DecideIn, command=True)
+    def decide(self, actor, args) -> dict:
         """The supervisor holding a confiscated opportunity: keep, return or reassign."""
-        actor = self._caller()
-        args = schemas.load(schemas.DecideIn, fields)
         return handlers.decide(
             self.db, actor, args["opportunity_id"], args["action"], args["assignee_id"],
             Owners(self.peers),
         )  # fmt: skip
 
-    @rpc
-    @command
-    def win(self, **fields) -> dict:
-        actor = self._caller()
-        args = schemas.load(schemas.OpportunityRef, fields)
+    @entrypoint(schemas.OpportunityRef, command=True)
+    def win(self, actor, args) -> dict:
         return handlers.win(self.db, actor, args["opportunity_id"])
 
-    @rpc
-    @command
-    def lose(self, **fields) -> dict:
+    @entrypoint(schemas.LoseIn, command=True)
+    def lose(self, actor, args) -> dict:
         """The holder asks to close it as lost, with an autopsy; pending until approved."""
-        actor = self._caller()
-        args = schemas.load(schemas.LoseIn, fields)
         return handlers.lose(
             self.db, actor, args["opportunity_id"], args["reason"], args["analysis"]
         )
 
-    @rpc
-    @command
-    def approve_loss(self, **fields) -> dict:
+    @entrypoint(schemas.OpportunityRef, command=True)
+    def approve_loss(self, actor, args) -> dict:
         """A supervisor (level ≥ 4) in the holder's chain approves the loss."""
-        actor = self._caller()
-        args = schemas.load(schemas.OpportunityRef, fields)
         return handlers.approve_loss(self.db, actor, args["opportunity_id"])
 
-    @rpc
-    def import_opportunities(self, **fields) -> dict:
+    @entrypoint(schemas.ImportIn)
+    def import_opportunities(self, actor, args) -> dict:
         """Level 9: opportunities with their past, in batches of up to 1,000 (no events)."""
-        actor = self._caller()
-        args = schemas.load(schemas.ImportIn, fields)
         return handlers.import_opportunities(self.db, actor, args["items"])
 
-    @rpc
-    def export_history(self, **fields) -> dict:
+    @entrypoint(schemas.ExportIn)
+    def export_history(self, actor, args) -> dict:
         """Level 9: history rows in id order, paged (``after_id``, ``limit``), for rebuilds."""
-        actor = self._caller()
-        args = schemas.load(schemas.ExportIn, fields)
         return handlers.export_history(self.db, actor, args["after_id"], args["limit"])
 
     # --- the sweep -----------------------------------------------------------------------
 
-    @rpc
-    def sweep(self, **fields) -> dict:
+    @entrypoint(schemas.NoArgs, level=9)
+    def sweep(self, actor, args) -> dict:
         """Level 9: run the sweep now; answers what this run did."""
-        actor = self._caller()
-        actor.require_level(9)
-        schemas.load(schemas.NoArgs, fields)
         return handlers.sweep_once(self.db)
 
     @timer(interval=config.sweep_interval())
@@ -154,52 +121,37 @@ class OpportunityService(ServiceBase, KeepsPeople):
 
     # --- read models ---------------------------------------------------------------------
 
-    @rpc
-    def funnel(self, **fields) -> dict:
-        actor = self._caller()
-        args = schemas.load(schemas.FunnelIn, fields)
+    @entrypoint(schemas.FunnelIn)
+    def funnel(self, actor, args) -> dict:
         return readmodels.funnel(self.db, actor, args["scope"] or "me", args["pipeline_id"])
 
-    @rpc
-    def forecast(self, **fields) -> dict:
-        actor = self._caller()
-        args = schemas.load(schemas.ForecastIn, fields)
+    @entrypoint(schemas.ForecastIn)
+    def forecast(self, actor, args) -> dict:
         return readmodels.forecast(self.db, actor, args["scope"] or "me", args["months"] or 3)
 
-    @rpc
-    def workbench(self, **fields) -> dict:
+    @entrypoint(schemas.WorkbenchIn)
+    def workbench(self, actor, args) -> dict:
         """Any user: near-deadline opportunities, the work list, the own forecast and (level
         ≥ 4) confiscated opportunities awaiting a decision, for the workbench."""
-        actor = self._caller()
-        args = schemas.load(schemas.WorkbenchIn, fields)
         return readmodels.workbench(self.db, actor, args["days"] or 3)
 
-    @rpc
-    def worklist(self, **fields) -> dict:
-        actor = self._caller()
-        args = schemas.load(schemas.WorklistIn, fields)
+    @entrypoint(schemas.WorklistIn)
+    def worklist(self, actor, args) -> dict:
         return readmodels.worklist(self.db, actor, args["limit"] or 100)
 
-    @rpc
-    def targets(self, **fields) -> dict:
-        actor = self._caller()
-        args = schemas.load(schemas.TargetsIn, fields)
+    @entrypoint(schemas.TargetsIn)
+    def targets(self, actor, args) -> dict:
         return readmodels.targets(self.db, actor, args["scope"] or "me", args["month"])
 
-    @rpc
-    @command
-    def set_target(self, **fields) -> dict:
+    @entrypoint(schemas.SetTargetIn, command=True)
+    def set_target(self, actor, args) -> dict:
         """A supervisor of the user (or level 9) sets the user's monthly target."""
-        actor = self._caller()
-        args = schemas.load(schemas.SetTargetIn, fields)
         return readmodels.set_target(
             self.db, actor, args["user_id"], args["month"], args["target"], Owners(self.peers)
         )
 
-    @rpc
-    def lost_reasons(self, **fields) -> dict:
-        actor = self._caller()
-        args = schemas.load(schemas.ScopeIn, fields)
+    @entrypoint(schemas.ScopeIn)
+    def lost_reasons(self, actor, args) -> dict:
         return readmodels.lost_reasons(self.db, actor, args["scope"] or "me")
 
     # --- events --------------------------------------------------------------------------

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 
 import eventlet
-from nameko.rpc import rpc
 
 from common.actor import CurrentActor
 from common.consumer import batch_event_consumer, event_consumer
 from common.db import Database
+from common.entrypoint import entrypoint
 from common.people import KeepsPeople
 from common.projection import people_mirror
 from common.service import ServiceBase
@@ -33,46 +33,36 @@ class ScoringService(ServiceBase, KeepsPeople):
     people_paths = ()
     mirrors = {"people": people_mirror(Person)}
 
-    @rpc
-    def today(self, **fields) -> dict:
+    @entrypoint(schemas.NoArgs)
+    def today(self, actor, args) -> dict:
         """Any user: their own day so far, with the rank by diligence in their team."""
-        actor = self._caller()
-        schemas.load(schemas.NoArgs, fields)
         return handlers.today(self.db, actor)
 
-    @rpc
-    def curves(self, **fields) -> dict:
-        actor = self._caller()
-        args = schemas.load(schemas.CurvesIn, fields)
+    @entrypoint(schemas.CurvesIn)
+    def curves(self, actor, args) -> dict:
         return handlers.curves(
             self.db, actor, args["user_id"], args["from_date"], args["to_date"],
             args["granularity"] or "day",
         )  # fmt: skip
 
-    @rpc
-    def leaderboard(self, **fields) -> dict:
+    @entrypoint(schemas.LeaderboardIn)
+    def leaderboard(self, actor, args) -> dict:
         """Any user: the group's boards are public (公开透明)."""
-        actor = self._caller()
-        args = schemas.load(schemas.LeaderboardIn, fields)
         return handlers.leaderboard(
             self.db, actor, args["metric"] or "diligence", args["period"] or "day",
             args["date"], args["scope"] or "group",
         )  # fmt: skip
 
-    @rpc
-    def totals(self, **fields) -> dict:
+    @entrypoint(schemas.NoArgs, level=9)
+    def totals(self, actor, args) -> dict:
         """Level 9: every aggregate, to compare incremental processing with a rebuild."""
-        self._caller().require_level(9)
-        schemas.load(schemas.NoArgs, fields)
         return handlers.totals(self.db)
 
-    @rpc
-    def rebuild(self, **fields) -> dict:
+    @entrypoint(schemas.NoArgs, level=9)
+    def rebuild(self, actor, args) -> dict:
         """Level 9: drop scoring's data and replay the history in the background; answers the
         rebuild's status at once (``rebuild_status`` follows it). While a rebuild runs — in
         this instance, another one or the CLI — it is not started again."""
-        self._caller().require_level(9)
-        schemas.load(schemas.NoArgs, fields)
         token = rebuild.claim(self.db)
         if token is not None:
             report = rebuild.Reporter(self.db, token)
@@ -80,9 +70,8 @@ class ScoringService(ServiceBase, KeepsPeople):
             eventlet.spawn_n(rebuild.run, self.db, token, job)
         return rebuild.status(self.db)
 
-    @rpc
-    def rebuild_status(self, **fields) -> dict:
-        self._caller().require_level(9)
+    @entrypoint(level=9)  # whatever arguments come are ignored, as they always were
+    def rebuild_status(self, actor, args) -> dict:
         return rebuild.status(self.db)
 
     @batch_event_consumer("worklog", "entry_recorded")
@@ -128,37 +117,25 @@ class ScoringService(ServiceBase, KeepsPeople):
     def on_customers_exported(self, event) -> None:
         handlers.access_event(self.db, event)
 
-    @rpc
-    def fake_reports(self, **fields) -> dict:
+    @entrypoint(schemas.RangeIn, level=5)
+    def fake_reports(self, actor, args) -> dict:
         """Level 5: the fake-report analysis of the scope's entries (default: the last 30
         days) by stage and by person, with the count per indicator."""
-        actor = self._caller()
-        actor.require_level(5)
-        args = schemas.load(schemas.RangeIn, fields)
         return analyses.fake_reports(
             self.db, actor, args["scope"] or "subtree", args["from_date"], args["to_date"]
         )
 
-    @rpc
-    def early_warnings(self, **fields) -> dict:
+    @entrypoint(schemas.ScopeIn, level=5)
+    def early_warnings(self, actor, args) -> dict:
         """Level 5: the resignation risk of each person of the scope, highest first."""
-        actor = self._caller()
-        actor.require_level(5)
-        args = schemas.load(schemas.ScopeIn, fields)
         return analyses.early_warnings(self.db, actor, args["scope"] or "subtree")
 
-    @rpc
-    def trainees(self, **fields) -> dict:
+    @entrypoint(schemas.ScopeIn, level=4)
+    def trainees(self, actor, args) -> dict:
         """Level 4: keep / watch / let-go for the level-1 people of the scope."""
-        actor = self._caller()
-        actor.require_level(4)
-        args = schemas.load(schemas.ScopeIn, fields)
         return analyses.trainees(self.db, actor, args["scope"] or "subtree")
 
-    @rpc
-    def managers(self, **fields) -> dict:
+    @entrypoint(schemas.ScopeIn, level=6)
+    def managers(self, actor, args) -> dict:
         """Level 6: the responsibility figures of the supervisors (level ≥ 4) of the scope."""
-        actor = self._caller()
-        actor.require_level(6)
-        args = schemas.load(schemas.ScopeIn, fields)
         return analyses.managers(self.db, actor, args["scope"] or "subtree")

@@ -6,11 +6,10 @@ returns a JSON-ready dict shaped as the HTTP API answers (docs/INTERFACES.md "wo
 
 from __future__ import annotations
 
-from nameko.rpc import rpc
-
 from common.actor import CurrentActor, CurrentFreshness
 from common.consumer import event_consumer
-from common.db import Database, command
+from common.db import Database
+from common.entrypoint import entrypoint
 from common.people import KeepsPeople
 from common.projection import Owners, once
 from common.service import ServiceBase
@@ -30,65 +29,46 @@ class WorklogService(ServiceBase, KeepsPeople):
     sources = facts.SOURCES
     mirrors = facts.MIRRORS
 
-    @rpc
-    def activities(self, **fields) -> dict:
-        self._caller()
-        schemas.load(schemas.NoArgs, fields)
+    @entrypoint(schemas.NoArgs)
+    def activities(self, actor, args) -> dict:
         return handlers.activities(self.db)
 
-    @rpc
-    def put_activity(self, **fields) -> dict:
+    @entrypoint()  # its arguments are checked by the use case (domain.parse_activity)
+    def put_activity(self, actor, args) -> dict:
         """Level ≥ 6: add or replace an activity of the catalog."""
-        actor = self._caller()
-        return handlers.put_activity(self.db, actor, fields)
+        return handlers.put_activity(self.db, actor, args)
 
-    @rpc
-    def record(self, **fields) -> dict:
+    @entrypoint(schemas.RecordIn)  # once per request by its own log (entry_requests), no command
+    def record(self, actor, args) -> dict:
         """Any user: one entry by the caller, appended to their hash chain.
         Emits ``entry_recorded``."""
-        actor = self._caller()
-        args = schemas.load(schemas.RecordIn, fields)
         return handlers.record(self.db, actor, args, Owners(self.peers), self.fresh)
 
-    @rpc
-    def get(self, **fields) -> dict:
-        actor = self._caller()
-        args = schemas.load(schemas.EntryRef, fields)
+    @entrypoint(schemas.EntryRef)
+    def get(self, actor, args) -> dict:
         return handlers.get(self.db, actor, args["entry_id"])
 
-    @rpc
-    def list(self, **fields) -> dict:
-        actor = self._caller()
-        args = schemas.load(schemas.ListIn, fields)
+    @entrypoint(schemas.ListIn)
+    def list(self, actor, args) -> dict:
         return handlers.list_visible(self.db, actor, args)
 
-    @rpc
-    @command
-    def add_note(self, **fields) -> dict:
+    @entrypoint(schemas.NoteIn, command=True)
+    def add_note(self, actor, args) -> dict:
         """The author appends a note; the entry itself never changes."""
-        actor = self._caller()
-        args = schemas.load(schemas.NoteIn, fields)
         return handlers.add_note(self.db, actor, args["entry_id"], args["text"])
 
-    @rpc
-    def verify(self, **fields) -> dict:
-        actor = self._caller()
-        args = schemas.load(schemas.VerifyIn, fields)
+    @entrypoint(schemas.VerifyIn)
+    def verify(self, actor, args) -> dict:
         return handlers.verify(self.db, actor, args["author_id"])
 
-    @rpc
-    def import_entries(self, **fields) -> dict:
+    @entrypoint(schemas.ImportIn, level=9)
+    def import_entries(self, actor, args) -> dict:
         """Level 9: past entries in pages of up to 10,000, chained as recording would (no
         events; demo data, migrations)."""
-        actor = self._caller()
-        actor.require_level(9)
-        args = schemas.load(schemas.ImportIn, fields)
         return handlers.import_entries(self.db, actor, args["items"])
 
-    @rpc
-    def export_entries(self, **fields) -> dict:
-        actor = self._caller()
-        args = schemas.load(schemas.ExportIn, fields)
+    @entrypoint(schemas.ExportIn)
+    def export_entries(self, actor, args) -> dict:
         return handlers.export_entries(
             self.db, actor, args["after_id"], args["limit"], args["format"]
         )
