@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 import os
 import time
+import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,7 +30,7 @@ from nameko.timer import Timer
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
-from common import clock
+from common import clock, projection
 from common.actor import CurrentActor, CurrentFreshness, Freshness
 from common.consumer import BatchEventConsumer, EventConsumer
 from common.db import DatabaseProvider, Db
@@ -159,6 +160,10 @@ class LocalService:
 
     def worker(self, services: Services, actor=None):
         """A service instance as a nameko worker sees it: each dependency injected."""
+        # what a process remembers of the callers its one service stored (common.projection) is
+        # keyed by table and caller, and every service's people table is named alike: here, with
+        # several services in one process, each worker starts as a fresh process's first does
+        projection._synced.clear()
         instance = self.cls()
         for attr, provider in self.providers.items():
             if isinstance(provider, DatabaseProvider):
@@ -227,6 +232,7 @@ class Services:
         self.pg_urls: dict[str, str] = {}
         self.delivered: list[Envelope] = []  # every event delivered, in order
         self._settling = False
+        self.system_id = f"in-process-{uuid.uuid4().hex[:8]}"  # what a vhost names (support)
 
     @classmethod
     def create(cls, tmp: Path, backend: str, *names: str, **environ: str) -> Services:

@@ -466,7 +466,7 @@ _customers: dict[tuple[str, str], str] = {}
 def customer_for(env: Environment, owner) -> str:
     """A customer of ``owner`` (an Actor), registered with the customer service — one per owner
     and system: an entry's customer must be one its author may work on."""
-    key = (env.vhost, owner.id)
+    key = (getattr(env, "system_id", None) or env.vhost, owner.id)  # (tests/inprocess.py)
     if key not in _customers:
         made = rpc(env, "customer", "register", actor=owner, name=f"客户{owner.id}有限公司")
         _customers[key] = made["id"]

@@ -1,5 +1,6 @@
-"""The worklog service, running for real (the real RabbitMQ; SQLite and PostgreSQL), driven over
-RPC as the gateway drives it.
+"""The worklog service's use cases, in this process on SQLite and PostgreSQL (tests/inprocess.py),
+driven with the arguments the gateway sends; entries arriving together (a group commit, two
+instances) as processes on the real RabbitMQ.
 
 Specifications (docs/DOMAIN.md §4): three clicks record an entry linked into the author's hash
 chain; every rule violation is a 422 with its code and records nothing; the database itself
@@ -20,16 +21,17 @@ from sqlalchemy.exc import DBAPIError
 
 from common.actor import Actor
 from common.errors import BusinessRuleViolated, Forbidden, NotFound, ValidationFailed
+from tests.inprocess import Services
 from tests.support import (
-    Environment,
-    EventTap,
     ServiceProcess,
     customer_for,
     discard,
     eventually,
+    processes_running,
     publish_event,
     rpc,
 )
+from tests.support import tap as event_tap
 
 _ids = itertools.count(random.randint(10**6, 10**7) * 100)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -41,23 +43,26 @@ def new_id() -> str:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def env(request, tmp_path_factory):
-    environment = Environment.create(tmp_path_factory.mktemp("worklog"), request.param)
-    from common import topology
-
-    # the owners an entry's references are confirmed with: customers are registered for real,
-    # opportunities come from opportunity events (their owner, asked, does not know them)
-    owners = ("customer", "opportunity")
-    topology.declare(services=("worklog", *owners), uri=environment.amqp_uri)
+    """The worklog in this process (tests/inprocess.py) on each database, with the owners an
+    entry's references are confirmed with: customers are registered for real, opportunities
+    come from opportunity events (their owner, asked, does not know them)."""
     # a grace hour of 24: yesterday is always still accepted (and marked late) in this module
-    service = ServiceProcess(environment, "worklog", BPC_GRACE_HOUR="24").start()
-    others = [ServiceProcess(environment, name).start() for name in owners]
-    try:
-        for process in (service, *others):
-            process.wait_ready()
+    services = Services.create(
+        tmp_path_factory.mktemp("worklog"), request.param, "worklog", "customer", "opportunity",
+        BPC_GRACE_HOUR="24",
+    )  # fmt: skip
+    yield services
+    services.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def running(request, tmp_path_factory):
+    """The worklog (and the customer service its entries' customers are confirmed with) as
+    processes on each database: requests are grouped only when one process receives them at
+    the same moment, and two instances race only as two processes."""
+    with processes_running(tmp_path_factory.mktemp("worklog-race"), request.param, "worklog",
+                           "customer", BPC_GRACE_HOUR="24") as environment:  # fmt: skip
         yield environment
-    finally:
-        discard(service, *others)
-        environment.destroy()
 
 
 @pytest.fixture
@@ -122,7 +127,7 @@ def _engine(env):
 
 def test_three_clicks_record_an_entry_linked_into_the_chain(env, people):
     _, owner, _ = people
-    tap = EventTap(env.amqp_uri, "worklog")
+    tap = event_tap(env, "worklog")
     first = call(
         env, "record", owner, customer_id=customer_of(env, owner), activities=["call"], minutes=30
     )
@@ -160,7 +165,7 @@ def test_the_same_request_key_records_one_entry_and_answers_it_again(env, people
     """The gateway passes a client's Idempotency-Key on: a retry after a lost answer (timeout,
     crash, broker restart) gets the entry already recorded, not a second one."""
     _, owner, _ = people
-    tap = EventTap(env.amqp_uri, "worklog")
+    tap = event_tap(env, "worklog")
     before = _count(env, owner.id)
     key, customer = f"retry-{new_id()}", customer_of(env, owner)
     entry = {"customer_id": customer, "activities": ["call"], "minutes": 12}
@@ -239,13 +244,8 @@ def test_yesterday_is_accepted_before_the_grace_hour_and_marked_late(env, people
 def test_yesterday_after_the_grace_hour_is_too_late_and_records_nothing(tmp_path, people):
     # BPC_GRACE_HOUR=0: yesterday's log closed at midnight, so whatever the time of day the
     # test runs, yesterday is past its grace hour (today is still accepted).
-    environment = Environment.create(tmp_path, "sqlite")
-    from common import topology
-
-    topology.declare(services=("worklog",), uri=environment.amqp_uri)
-    service = ServiceProcess(environment, "worklog", BPC_GRACE_HOUR="0").start()
+    environment = Services.create(tmp_path, "sqlite", "worklog", BPC_GRACE_HOUR="0")
     try:
-        service.wait_ready()
         _, owner, _ = people
         yesterday = (datetime.now(SHANGHAI) - timedelta(days=1)).date().isoformat()
         with pytest.raises(BusinessRuleViolated) as error:
@@ -256,8 +256,7 @@ def test_yesterday_after_the_grace_hour_is_too_late_and_records_nothing(tmp_path
         entry = call(environment, "record", owner, activities=["training"], minutes=60)
         assert entry["late"] is False and entry["work_date"] == today()
     finally:
-        discard(service)
-        environment.destroy()
+        environment.close()
 
 
 def test_the_database_refuses_update_and_delete_and_verify_names_a_tampered_entry(env, people):
@@ -402,13 +401,14 @@ def test_a_bulk_import_chains_past_entries_as_recording_would(env, people):
     assert call(env, "verify", peer)["entries"] == 10
 
 
-def test_entries_sent_at_the_same_moment_are_each_answered_on_one_chain(env, people):
+def test_entries_sent_at_the_same_moment_are_each_answered_on_one_chain(running, people):
     """Entries arriving together are recorded together (a group commit), yet each request gets
     its own answer or refusal, as if it had come alone: every chain stays whole, a day's limit
     refuses exactly the entry past it, a repeated Idempotency-Key gets the first entry back,
     and one refused entry refuses nothing else of its group."""
     from nameko.standalone.rpc import ClusterRpcProxy
 
+    env = running
     sup = people[0]
     a, b, c, d = (
         Actor(id=i, level=2, path=["1", sup.id, i], name=f"销售{n}")
@@ -480,7 +480,7 @@ def test_entries_sent_at_the_same_moment_are_each_answered_on_one_chain(env, peo
         assert transactions < 14 + 5 + 8 + 8, "no two entries shared a transaction"
 
 
-def test_two_instances_appending_to_one_chain_at_once_keep_it_whole(env, people):
+def test_two_instances_appending_to_one_chain_at_once_keep_it_whole(running, people):
     """Two worklog instances share the database: entries of one salesperson answered by both at
     the same moment cannot both follow the same link; the group that loses is recorded again
     entry by entry on the new head. Every answered entry is stored once, on one whole chain."""
@@ -488,6 +488,7 @@ def test_two_instances_appending_to_one_chain_at_once_keep_it_whole(env, people)
 
     from common.errors import Conflict
 
+    env = running
     sup = people[0]
     uid = new_id()
     rep = Actor(id=uid, level=2, path=["1", sup.id, uid], name="赵六")
