@@ -16,6 +16,7 @@ publisher confirms, several processes — stays with the tests that start proces
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import os
 import time
@@ -114,6 +115,19 @@ class _Timer:
     due: float = 0.0
 
 
+def _class_defined_afresh(name: str) -> type:
+    """``name``'s service class defined again from its module, under the settings in the
+    environment now: what a class reads from them when it is defined — a timer's interval
+    (``@timer(interval=config.sweep_interval())``) — is then what a process started with those
+    settings reads, even when an earlier test imported the module under others. The module
+    imported before is left as it was."""
+    imported = service_class(name)
+    spec = importlib.util.find_spec(imported.__module__)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, imported.__name__)
+
+
 @dataclass
 class LocalService:
     """One service class run here."""
@@ -126,8 +140,9 @@ class LocalService:
     providers: dict[str, DependencyProvider] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, name: str, url: str) -> LocalService:
-        service_cls = service_class(name)
+    def start(cls, name: str, url: str, afresh: bool = False) -> LocalService:
+        """``afresh``: the class defined again under the settings now (``Services.create``'s)."""
+        service_cls = _class_defined_afresh(name) if afresh else service_class(name)
         providers = {
             attr: value
             for attr, value in inspect.getmembers(service_cls)
@@ -232,6 +247,7 @@ class Services:
         self.pg_urls: dict[str, str] = {}
         self.delivered: list[Envelope] = []  # every event delivered, in order
         self._settling = False
+        self.settings: dict[str, str] = {}  # the BPC_… settings ``create`` was given
         self.system_id = f"in-process-{uuid.uuid4().hex[:8]}"  # what a vhost names (support)
 
     @classmethod
@@ -239,6 +255,7 @@ class Services:
         """``names`` run here on ``backend``; ``environ`` (BPC_… settings) is set while they
         run (``close`` restores what was there)."""
         services = cls(backend, tmp)
+        services.settings = dict(environ)
         services._saved = {key: os.environ.get(key) for key in environ}
         os.environ.update(environ)
         try:
@@ -255,7 +272,7 @@ class Services:
             url = self.pg_urls[name]
         else:
             url = f"sqlite:///{self.data_dir / f'{name}.db'}"
-        self.services[name] = LocalService.start(name, url)
+        self.services[name] = LocalService.start(name, url, afresh=bool(self.settings))
         return self.services[name]
 
     def close(self) -> None:

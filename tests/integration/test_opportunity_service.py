@@ -1,5 +1,5 @@
-"""The opportunity service, running for real (one process, the real RabbitMQ, SQLite and
-PostgreSQL), driven over RPC as the gateway drives it.
+"""The opportunity service's use cases, in this process on SQLite and PostgreSQL beside the
+customer service (tests/inprocess.py), driven with the arguments the gateway sends.
 
 Specifications (docs/DOMAIN.md §3): the default pipeline exists from the first start; pipelines are
 created by level 6 for their subtree; registration checks customer ownership and feasibility;
@@ -29,15 +29,9 @@ from common.errors import (
     NotFound,
     ValidationFailed,
 )
-from tests.support import (
-    Environment,
-    EventTap,
-    ServiceProcess,
-    discard,
-    eventually,
-    publish_event,
-    rpc,
-)
+from tests.inprocess import Services
+from tests.support import eventually, publish_event, rpc
+from tests.support import tap as event_tap
 
 _ids = itertools.count(random.randint(10**6, 10**7) * 100)
 
@@ -92,20 +86,15 @@ FAST = {
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def env(request, tmp_path_factory):
-    environment = Environment.create(tmp_path_factory.mktemp("opp"), request.param)
-    from common import topology
-
-    # and the customer service, asked of customers the opportunity service has not seen yet
-    topology.declare(services=("opportunity", "customer"), uri=environment.amqp_uri)
-    service = ServiceProcess(environment, "opportunity", BPC_SWEEP_INTERVAL="0.2").start()
-    customers = ServiceProcess(environment, "customer").start()
-    try:
-        service.wait_ready()
-        customers.wait_ready()
-        yield environment
-    finally:
-        discard(service, customers)
-        environment.destroy()
+    """The opportunity service in this process (tests/inprocess.py) on each database, its sweep
+    timer every 0.2 s, and the customer service, asked of customers the opportunity service has
+    not seen yet."""
+    services = Services.create(
+        tmp_path_factory.mktemp("opp"), request.param, "opportunity", "customer",
+        BPC_SWEEP_INTERVAL="0.2",
+    )  # fmt: skip
+    yield services
+    services.close()
 
 
 @pytest.fixture
@@ -292,7 +281,7 @@ def test_win_only_from_the_last_open_stage(env, team):
 
 
 def test_the_clock_warns_confiscates_returns_and_escalates(env, team):
-    tap = EventTap(env.amqp_uri, "opportunity")
+    tap = event_tap(env, "opportunity")
     pipeline = fast_pipeline(env, team)
     oid = register(env, team.owner, customer_of(env, team.owner), pipeline_id=pipeline)["id"]
 
