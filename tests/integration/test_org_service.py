@@ -1,8 +1,8 @@
-"""The org service as it runs: its own process, the real broker, SQLite (and PostgreSQL).
+"""The org service's use cases, in this process on SQLite (and PostgreSQL) (tests/inprocess.py),
+called with the arguments the gateway sends, as the actor the gateway names.
 
-The service is started as ``python -m ops.runner org`` on the vhost of ``BPC_AMQP_URI`` and
-called over RPC the way the gateway calls it (actor in the ``bpc_actor`` context header).
-Set ``BPC_TEST_PG=1`` to run everything on PostgreSQL as well.
+A first start by two org processes at once starts them as ``python -m ops.runner org`` on the
+vhost of ``BPC_AMQP_URI``. Set ``BPC_TEST_PG=1`` to run everything on PostgreSQL as well.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import time
 import uuid
 from pathlib import Path
 
-import kombu
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import text
@@ -30,18 +29,20 @@ from common.errors import (
     ValidationFailed,
 )
 from common.events import Envelope
+from tests.inprocess import Services
 from tests.support import (
     Environment,
     ServiceProcess,
     create_pg_database,
-    discard,
     drop_pg_database,
     eventually,
     publish_event,
     rpc,
 )
+from tests.support import tap as event_tap
 
 ADMIN_PASSWORD = "Admin-Pass-2026"
+SECRET = "test-secret-org-" + uuid.uuid4().hex  # the tokens' signing key (BPC_SECRET)
 PASSWORD = "Passw0rd-org"
 PASSWORD_LINE = re.compile(r"initial admin password: (\S+)")
 
@@ -72,27 +73,23 @@ class OrgEnvironment(Environment):
             drop_pg_database(url)
 
     def org_db_url(self) -> str:
-        return self.pg_urls.get("org") or f"sqlite:///{self.data_dir / 'org.db'}"
+        return org_db_url(self)
+
+
+def org_db_url(env) -> str:
+    """The org database of ``env`` (an Environment, or the services run here)."""
+    return env.pg_urls.get("org") or f"sqlite:///{env.data_dir / 'org.db'}"
 
 
 class EventTap:
-    """A private queue bound to every event org publishes, read as they arrive."""
+    """Every event org publishes from now on (``tests.support.tap``), read as they arrive."""
 
-    def __init__(self, uri: str):
-        self.connection = kombu.Connection(uri)
-        self.queue = kombu.Queue(
-            f"test.org-tap.{uuid.uuid4().hex[:8]}",
-            exchange=kombu.Exchange("org.events", type="topic", durable=True),
-            routing_key="#",
-            auto_delete=True,
-        )
-        self.queue(self.connection.default_channel).declare()
+    def __init__(self, env):
+        self.tap = event_tap(env, "org")
         self.seen: list[dict] = []
 
     def _drain(self) -> None:
-        channel = self.connection.default_channel
-        while (message := self.queue(channel).get(no_ack=True)) is not None:
-            self.seen.append(message.decode())
+        self.seen = self.tap.drain()
 
     def events(self, event_type: str, **data_match) -> list[dict]:
         self._drain()
@@ -112,31 +109,25 @@ class EventTap:
         ]
 
     def close(self) -> None:
-        self.queue(self.connection.default_channel).delete()
-        self.connection.release()
-
-
-def start_org(env: Environment, **overrides: str) -> ServiceProcess:
-    from common import topology
-
-    topology.declare(services=("org",), uri=env.amqp_uri)
-    return ServiceProcess(env, "org", **overrides).start()
+        self.tap.close()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def org(request, tmp_path_factory):
-    env = OrgEnvironment.on_current_vhost(
-        tmp_path_factory.mktemp("org"), request.param, BPC_LOGIN_DELAY="1", BPC_LOGIN_MAX_DELAY="2"
-    )
-    tap = EventTap(env.amqp_uri)
-    process = start_org(env)
+    """org in this process (tests/inprocess.py) on each database: (services, tap, None).
+    Password checks are not paced here (``BPC_PASSWORD_CHECK_RATE``, services/org/guard.py: a
+    process's protection of its other requests, not a rule these tests prove)."""
+    env = Services.create(
+        tmp_path_factory.mktemp("org"), request.param, "org", BPC_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        BPC_LOGIN_DELAY="1", BPC_LOGIN_MAX_DELAY="2", BPC_SECRET=SECRET,
+        BPC_PASSWORD_CHECK_RATE="1000",
+    )  # fmt: skip
+    tap = EventTap(env)
     try:
-        process.wait_ready()
-        yield env, tap, process
+        yield env, tap, None
     finally:
-        discard(process)
         tap.close()
-        env.destroy()
+        env.close()
 
 
 def call(env: Environment, method: str, actor: Actor | None = None, **kwargs):
@@ -245,7 +236,7 @@ def test_login_with_the_right_password_gives_a_token_and_is_audited(org, monkeyp
     user = new_user(env, admin, 3, admin.id, name="赵客服")
     answer = call(env, "login", login=user["login"], password=PASSWORD)
     assert answer["user"] == user
-    monkeypatch.setenv("BPC_SECRET", env.vars()["BPC_SECRET"])
+    monkeypatch.setenv("BPC_SECRET", SECRET)
     assert tokens.verify(answer["token"]) == user["id"]
     assert answer["expires_at"]
     logins = audit(env, admin, user_id=user["id"], action="login")
@@ -309,7 +300,7 @@ def test_repeated_failures_make_an_account_wait_even_for_the_right_password(org)
 
 def test_a_refresh_token_is_good_once_and_a_reused_one_ends_its_session(org, monkeypatch):
     env, _, _ = org
-    monkeypatch.setenv("BPC_SECRET", env.vars()["BPC_SECRET"])
+    monkeypatch.setenv("BPC_SECRET", SECRET)
     admin = admin_of(env)
     user = new_user(env, admin, 2, admin.id)
     first = call(env, "login", login=user["login"], password=PASSWORD, agent="Phone")
@@ -332,7 +323,7 @@ def test_a_refresh_token_is_good_once_and_a_reused_one_ends_its_session(org, mon
 
 def test_signing_out_ends_one_session_and_everywhere_ends_every_token(org, monkeypatch):
     env, _, _ = org
-    monkeypatch.setenv("BPC_SECRET", env.vars()["BPC_SECRET"])
+    monkeypatch.setenv("BPC_SECRET", SECRET)
     admin = admin_of(env)
     user = new_user(env, admin, 2, admin.id)
     me = as_actor(env, user)
@@ -713,7 +704,7 @@ def test_unmasked_contacts_and_exports_land_in_the_audit_log_once(org):
 
 def test_the_audit_log_refuses_changes_in_the_database_itself(org):
     env, _, _ = org
-    engine = make_engine(env.org_db_url())
+    engine = make_engine(org_db_url(env))
     try:
         for statement in ("UPDATE audit_log SET action = 'forged'", "DELETE FROM audit_log"):
             with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
