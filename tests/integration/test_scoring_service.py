@@ -1,5 +1,7 @@
-"""Scoring, running for real beside the worklog and opportunity services (RabbitMQ, SQLite and
-PostgreSQL), fed only by their events.
+"""Scoring beside the worklog, opportunity and customer services, fed only by their events: its
+rules in this process on SQLite and PostgreSQL (tests/inprocess.py); what only processes on the
+broker make real — a killed and restarted scoring, two instances, the dead-letter queue — with
+each service as its own process (RabbitMQ, SQLite and PostgreSQL).
 
 Specifications (docs/DOMAIN.md §5): a day of entries gives the hand-computed curve points and
 leaderboard order; entries posted while scoring is killed (SIGKILL) twice and restarted are
@@ -20,6 +22,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from common.actor import Actor
+from tests.inprocess import Services
 from tests.support import (
     ROOT,
     Environment,
@@ -60,7 +63,21 @@ class Running:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def env(request, tmp_path_factory):
+    """The four services in this process (tests/inprocess.py) on each database; the
+    opportunity sweep's timer every 0.3 s."""
+    services = Services.create(
+        tmp_path_factory.mktemp("scoring-rules"), request.param,
+        "worklog", "opportunity", "scoring", "customer", BPC_SWEEP_INTERVAL="0.3",
+    )  # fmt: skip
+    yield services
+    services.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def system(request, tmp_path_factory):
+    """Each service as its own process on each database: for scoring killed and restarted, a
+    second instance, and the dead-letter queue."""
     env = Environment.create(tmp_path_factory.mktemp("scoring"), request.param)
     from common import topology
 
@@ -112,8 +129,7 @@ def _now_iso() -> str:
     return datetime.now(SHANGHAI).isoformat(timespec="seconds")
 
 
-def test_a_day_of_entries_gives_the_expected_curve_points_and_leaderboard(system):
-    env = system.env
+def test_a_day_of_entries_gives_the_expected_curve_points_and_leaderboard(env):
     sup = new_id()
     lead = Actor(id=sup, level=4, path=["1", sup], name="王主管")
     a, b, c, d = (new_id() for _ in range(4))
@@ -278,8 +294,7 @@ def test_two_scoring_instances_run_one_rebuild_and_answer_the_same_status(system
         discard(second)
 
 
-def test_a_denied_visit_proves_its_entry_false_and_removes_its_minutes(system):
-    env = system.env
+def test_a_denied_visit_proves_its_entry_false_and_removes_its_minutes(env):
     uid = new_id()
     rep = Actor(id=uid, level=2, path=["1", "2", uid], name="赵六")
     customer = customer_for(env, rep)
