@@ -1,7 +1,7 @@
-"""The scoring analyses, running for real beside the worklog and opportunity services (RabbitMQ,
-SQLite), fed only by events: work-log entries recorded through the worklog, opportunities
-driven through the opportunity service, and — for history the worklog would refuse (entries of
-past months) — events published as their producers publish them.
+"""The scoring analyses, in this process on SQLite beside the worklog, opportunity and customer
+services (tests/inprocess.py), fed only by events: work-log entries recorded through the
+worklog, opportunities driven through the opportunity service, and — for history the worklog
+would refuse (entries of past months) — events published as their producers publish them.
 
 Specifications (docs/DOMAIN.md §5): each fake-report indicator flags the entries built to trip it
 and no other; the by-stage and by-user counts and shares are the hand-computed ones; a person
@@ -17,13 +17,13 @@ import itertools
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import kombu
 import pytest
 
 from common.actor import Actor
 from common.errors import Forbidden, ValidationFailed
-from common.events import Envelope, validate_payload
-from tests.support import Environment, ServiceProcess, customer_for, discard, eventually, rpc
+from common.events import validate_payload
+from tests.inprocess import Services
+from tests.support import customer_for, eventually, publish_event, rpc
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TOP = Actor(id="1", level=9, path=["1"], name="董事长")
@@ -39,48 +39,27 @@ def person(level: int, name: str, *above: Actor) -> Actor:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    env = Environment.create(tmp_path_factory.mktemp("analyses"), "sqlite")
-    from common import topology
-
-    # the customer service too: an entry's customer must be one its author may work on
-    topology.declare(services=("worklog", "opportunity", "scoring", "customer"), uri=env.amqp_uri)
-    processes = [
-        ServiceProcess(env, "worklog", BPC_GRACE_HOUR="24"),  # yesterday is always late
-        ServiceProcess(env, "opportunity", BPC_SWEEP_INTERVAL="0.3"),
-        ServiceProcess(env, "scoring"),
-        ServiceProcess(env, "customer"),
-    ]
-    try:
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.wait_ready()
-        yield env
-    finally:
-        discard(*processes)
-        env.destroy()
+    """The four services in this process (tests/inprocess.py) on SQLite — the customer service
+    too: an entry's customer must be one its author may work on."""
+    services = Services.create(
+        tmp_path_factory.mktemp("analyses"), "sqlite",
+        "worklog", "opportunity", "scoring", "customer",
+        BPC_GRACE_HOUR="24",  # the worklog's: yesterday is always late
+        BPC_SWEEP_INTERVAL="0.3",  # the opportunity sweep's timer
+    )  # fmt: skip
+    yield services
+    services.close()
 
 
 # --- helpers -----------------------------------------------------------------------------------
 
 
 def publish_all(env, events) -> None:
-    """Publish ``(producer, type, data)`` events on one connection, as the producers' relays
-    would (each payload checked against its contract first)."""
-    exchanges = {}
-    with kombu.Connection(env.amqp_uri, transport_options={"confirm_publish": True}) as conn:
-        producer = conn.Producer(serializer="json")
-        for source, event_type, data in events:
-            validate_payload(source, event_type, data)
-            exchange = exchanges.setdefault(
-                source, kombu.Exchange(f"{source}.events", type="topic", durable=True)
-            )
-            producer.publish(
-                Envelope.new(source, event_type, data).to_message(),
-                exchange=exchange,
-                routing_key=event_type,
-                delivery_mode=2,
-            )
+    """Publish ``(producer, type, data)`` events in order, as the producers' relays would
+    (each payload checked against its contract first)."""
+    for source, event_type, data in events:
+        validate_payload(source, event_type, data)
+        publish_event(env, source, event_type, data)
 
 
 def joined(*people: Actor):
