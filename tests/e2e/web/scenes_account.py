@@ -44,6 +44,8 @@ def scenario_totp(page, args: dict) -> dict:
     page.get_by_test_id("totp-enrol").get_by_label("6 位动态码").fill(totp.now())
     page.get_by_test_id("totp-confirm").click()
     page.get_by_test_id("totp-notice").wait_for()
+    # the state line follows once the screen has read /me again (a moment on a busy machine)
+    page.get_by_test_id("totp-state").filter(has_text="已启用").wait_for(timeout=20_000)
     state = page.get_by_test_id("totp-state").inner_text()
     page.get_by_test_id("logout").click()
     page.get_by_label("账号").wait_for()
