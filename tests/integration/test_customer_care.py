@@ -1,5 +1,5 @@
-"""Customer care in the customer service, running for real (two processes, the real RabbitMQ,
-SQLite or PostgreSQL as tests/integration/test_customer_service.py runs it).
+"""Customer care in the customer service, in this process or on two processes and the real
+RabbitMQ, SQLite or PostgreSQL, as tests/integration/test_customer_service.py runs it.
 
 Specifications (docs/DOMAIN.md §7, docs/API.md "Customers"): a won opportunity makes its customer a
 care customer whose revisit falls due after the interval (P15D by default); reminders for a window
@@ -40,9 +40,12 @@ from tests.integration.test_customer_service import (  # noqa: E402
 )
 from tests.support import eventually, publish_event  # noqa: E402
 
-# the customer service's two processes and event tap of tests/integration/test_customer_service.py
+# the customer service of tests/integration/test_customer_service.py, in this process and as two
+# processes, and their event taps
 env = customer_it.env
 events = customer_it.events
+running = customer_it.running
+running_events = customer_it.running_events
 
 
 def register(env, actor: Actor, **fields) -> dict:
@@ -329,7 +332,10 @@ def test_bad_care_arguments_are_validation_failures(env, method, kwargs, field):
     assert field in caught.value.details
 
 
-def test_reminders_due_today_are_published_once_however_many_instances_send(env, events):
+def test_reminders_due_today_are_published_once_however_many_instances_send(
+    running, running_events
+):
+    env, events = running, running_events
     team = make_team()
     today = clock.today()
     cid = register(env, team.owner, contacts=[

@@ -1,5 +1,6 @@
-"""The customer service, running for real: two processes of it, the real RabbitMQ, SQLite
-(or, with BPC_TEST_PG=1, a freshly created PostgreSQL database, dropped afterwards).
+"""The customer service's use cases, in this process (tests/inprocess.py) on SQLite (or, with
+BPC_TEST_PG=1, a freshly created PostgreSQL database, dropped afterwards); what only races
+between processes make real on two processes of it and the real RabbitMQ.
 
 Specifications: a customer is never registered twice, whoever asks and however many ask at
 once; contacts are masked and unmasked only by the owner's chain within a daily quota;
@@ -18,13 +19,9 @@ eventlet.monkey_patch()
 import itertools  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-from urllib.parse import unquote, urlparse  # noqa: E402
 
 import pytest  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
@@ -40,17 +37,17 @@ from common.errors import (  # noqa: E402
     ValidationFailed,
 )
 from common.events import Envelope  # noqa: E402
+from tests.inprocess import Services  # noqa: E402
 from tests.support import (  # noqa: E402
-    Environment,
-    EventTap,
     ServiceProcess,
-    create_pg_database,
     discard,
-    drop_pg_database,
     eventually,
+    processes_running,
     publish_event,
     queue_depth,
+    rpc,
 )
+from tests.support import tap as event_tap  # noqa: E402
 
 VALID_USCC = "91350100M000100Y43"
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -103,70 +100,55 @@ def make_team() -> Team:
     )
 
 
-class CustomerEnvironment(Environment):
-    """An Environment on a given broker URI (the session's, or this helper's own vhost)."""
-
-    broker_uri: str = ""
-
-    @property
-    def amqp_uri(self) -> str:  # type: ignore[override]
-        return self.broker_uri
+BACKEND = "postgresql" if os.environ.get("BPC_TEST_PG") == "1" else "sqlite"
 
 
 @pytest.fixture(scope="module")
-def env():
-    uri = os.environ.get("BPC_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/bpc_h2")
-    base_dir = os.environ.get("BPC_DATA_DIR") or None
-    if base_dir:
-        Path(base_dir).mkdir(parents=True, exist_ok=True)
-    environment = CustomerEnvironment(
-        vhost=unquote(urlparse(uri).path.lstrip("/")),
-        data_dir=Path(tempfile.mkdtemp(prefix="customer-it-", dir=base_dir)),
-        metrics_offset=int(os.environ.get("BPC_METRICS_PORT_OFFSET", "200")),
-    )
-    environment.broker_uri = uri
-    if os.environ.get("BPC_TEST_PG") == "1":
-        url = create_pg_database(f"{environment.vhost or 'bpc'}_customer")
-        environment.pg_urls["customer"] = url.replace("postgresql://", "postgresql+psycopg2://")
-    from common import topology
+def env(tmp_path_factory):
+    """The customer service in this process (tests/inprocess.py), with the worklog, asked of
+    the entries a revisit verifies that the customer service has not seen yet."""
+    services = Services.create(tmp_path_factory.mktemp("customer"), BACKEND, "customer", "worklog")
+    yield services
+    services.close()
 
-    topology.declare(services=("customer", "worklog"), uri=uri)
-    # two instances, as a scaled deployment runs them: races between processes are real; and
-    # the worklog, asked of the entries a revisit verifies that the customer service has not
-    # seen yet
-    first = ServiceProcess(environment, "customer").start()
-    worklog = ServiceProcess(environment, "worklog").start()
-    try:
-        first.wait_ready()
-        second = ServiceProcess(environment, "customer").start()
-        second.wait_ready()
-        worklog.wait_ready()
-    except Exception:
-        discard(first, worklog)
-        raise
-    yield environment
-    discard(second, first, worklog)
-    for url in environment.pg_urls.values():
-        drop_pg_database(url)
-    shutil.rmtree(environment.data_dir, ignore_errors=True)
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory):
+    """Two processes of the customer service on one database, as a scaled deployment runs them:
+    races between processes are real (registrations at once, an event delivered twice to
+    either process, reminder passes at once, its queues)."""
+    tmp = tmp_path_factory.mktemp("customer-race")
+    with processes_running(tmp, BACKEND, "customer") as environment:
+        second = ServiceProcess(environment, "customer", BPC_INSTANCE="1")
+        second.log_path = tmp / "customer-second.log"
+        try:
+            second.start().wait_ready()
+            yield environment
+        finally:
+            discard(second)
 
 
 @pytest.fixture(scope="module")
 def events(env):
-    tap = EventTap(env.amqp_uri, "customer")
+    tap = event_tap(env, "customer")
+    yield tap
+    tap.close()
+
+
+@pytest.fixture(scope="module")
+def running_events(running):
+    tap = event_tap(running, "customer")
     yield tap
     tap.close()
 
 
 def call(env, actor: Actor | None, method: str, **kwargs):
-    context = {"bpc_actor": actor.to_header()} if actor is not None else {}
-    with ClusterRpcProxy(env.nameko_config(), context_data=context, timeout=30) as proxy:
-        return getattr(proxy.customer, method)(**kwargs)
+    return rpc(env, "customer", method, actor=actor, timeout=30, **kwargs)
 
 
 def db_engine(env):
     url = env.pg_urls.get("customer") or f"sqlite:///{env.data_dir / 'customer.db'}"
-    return create_engine(url)
+    return create_engine(url.replace("postgresql://", "postgresql+psycopg2://"))
 
 
 def contact(phone: str | None = None, **extra) -> dict:
@@ -303,7 +285,8 @@ def test_check_lists_near_duplicates_before_the_form_is_filled(env):
     assert first["id"] not in [m["customer_id"] for m in unrelated["matches"]]
 
 
-def test_twenty_simultaneous_registrations_of_one_company_make_one_customer(env):
+def test_twenty_simultaneous_registrations_of_one_company_make_one_customer(running):
+    env = running
     name = f"成都{tag()}智能科技有限公司"
     uscc = fresh_uscc()
     actors = [make_team().owner for _ in range(20)]
@@ -406,12 +389,10 @@ def test_trainee_twenty_first_unmask_of_the_day_is_refused(env):
         env, team.trainee, "register", name=f"西安{tag()}有限公司", contacts=[contact(a_phone())]
     )
     contact_id = created["contacts"][0]["id"]
-    context = {"bpc_actor": team.trainee.to_header()}
-    with ClusterRpcProxy(env.nameko_config(), context_data=context, timeout=30) as proxy:
-        for _ in range(20):
-            proxy.customer.unmask(customer_id=created["id"], contact_id=contact_id)
-        with pytest.raises(QuotaExceeded) as caught:
-            proxy.customer.unmask(customer_id=created["id"], contact_id=contact_id)
+    for _ in range(20):
+        call(env, team.trainee, "unmask", customer_id=created["id"], contact_id=contact_id)
+    with pytest.raises(QuotaExceeded) as caught:
+        call(env, team.trainee, "unmask", customer_id=created["id"], contact_id=contact_id)
     assert caught.value.details == {"limit": 20, "used": 20}
     assert caught.value.status == 429
     # a supervisor has no quota
@@ -447,7 +428,8 @@ def test_branch_manager_exports_visible_customers_masked_and_audited(env, events
 # --- org events --------------------------------------------------------------------------------
 
 
-def test_deactivated_owner_customers_pass_to_the_supervisor_once(env, events):
+def test_deactivated_owner_customers_pass_to_the_supervisor_once(running, running_events):
+    env, events = running, running_events
     team = make_team()
     ids = [call(env, team.owner, "register", name=f"合肥{tag()}有限公司")["id"] for _ in range(2)]
     data = {
