@@ -34,6 +34,7 @@ from tests.support import (
     Environment,
     ServiceProcess,
     create_pg_database,
+    discard,
     drop_pg_database,
     eventually,
     publish_event,
@@ -208,8 +209,7 @@ def test_without_a_configured_password_one_is_generated_and_logged_once(org, tmp
         logs = eventually(both_past_bootstrap, timeout=60, message="org did not start")
         assert first.proc.poll() is None and second.proc.poll() is None, "both keep running"
     finally:
-        first.stop()
-        second.stop()
+        discard(first, second)  # killed at once: what they committed is what is read
         try:
             passwords = PASSWORD_LINE.findall("".join(logs))
             engine = make_engine(env.org_db_url())
