@@ -175,10 +175,7 @@ class LocalService:
 
     def worker(self, services: Services, actor=None):
         """A service instance as a nameko worker sees it: each dependency injected."""
-        # what a process remembers of the callers its one service stored (common.projection) is
-        # keyed by table and caller, and every service's people table is named alike: here, with
-        # several services in one process, each worker starts as a fresh process's first does
-        projection._synced.clear()
+        _forget_what_a_process_remembers()
         instance = self.cls()
         for attr, provider in self.providers.items():
             if isinstance(provider, DatabaseProvider):
@@ -200,6 +197,22 @@ class LocalService:
 
     def dispose(self) -> None:
         self.database.engine.dispose()
+
+
+def _forget_what_a_process_remembers() -> None:
+    """A service process keeps a few things it read from its one database: the callers it
+    stored (common.projection, keyed by table and caller — every service's people table is
+    named alike), parsed pipelines and learned counts by pipeline id, the activity catalogue.
+    Here several services on several databases share one process, so each worker starts as a
+    fresh process's first does (a pipeline id of one test's database is another's elsewhere)."""
+    from services.opportunity import facts as opportunity_facts
+    from services.opportunity import learned
+    from services.worklog import handlers as worklog_handlers
+
+    projection._synced.clear()
+    opportunity_facts._parsed.clear()
+    learned._cache.clear()
+    worklog_handlers._catalog.update({"at": float("-inf"), "items": None})
 
 
 class _Peers:

@@ -180,7 +180,8 @@ def test_a_day_of_entries_gives_the_expected_curve_points_and_leaderboard(env):
         points = scoring(env, "curves", actor, from_date=today, to_date=today)["points"]
         return points[0]
 
-    eventually(lambda: point(wang)["score"] == -4.5, timeout=20, message="events not scored")
+    eventually(lambda: point(wang)["score"] == -4.5, timeout=20,
+               message=lambda: f"events not scored: {point(wang)}")  # fmt: skip
     eventually(
         lambda: len(scoring(env, "leaderboard", lead, scope="team")["items"]) == 5,
         message="the people never reached scoring",
