@@ -51,41 +51,48 @@ def make_environment(tmp_path_factory):
 
 # --- shards: ./bpc test runs the suite as two pytest processes side by side -------------------
 # (pytest-xdist's workers hang under eventlet's monkey patch.) BPC_TEST_SHARD=i/n keeps the
-# test files of shard i: whole files, so a module's fixtures start once, balanced by an
-# estimate of each file's time (a BPC or a service started per module, then per test).
-_SETUP = {"e2e": 20.0, "integration": 6.0, "unit": 0.2}
-_PER_TEST = {"e2e": 8.0, "integration": 3.0, "unit": 0.05}
-# seconds beyond the estimate, from --durations on a 2-core machine (a load, a property-based
-# run, a second BPC): without them one shard ran 17 min and the other 11
-_EXTRA = {
-    "test_acceptance.py": 140.0,
-    "test_scoring_service.py": 120.0,
-    "test_instances.py": 90.0,
-    "test_reliability.py": 60.0,
-    "test_read_your_writes.py": 130.0,
-    "test_demo.py": 30.0,
-    "test_accounts.py": 15.0,
-    "test_every_answer.py": 40.0,
-    "web": 100.0,  # its BPC filled with the demo data, once
-}
-
+# test files of shard i: whole files, so a module's fixtures start once, balanced by what each
+# file took in a measured run (tests/durations.json: each shard writes what its files took to
+# var/test-times-<shard>.json; merge them into it when the suite changes much), a new file by
+# an estimate (a BPC or a service started per module, then per test).
+_SETUP = {"e2e": 20.0, "integration": 3.0, "unit": 0.2}
+_PER_TEST = {"e2e": 8.0, "integration": 1.0, "unit": 0.05}
+_MEASURED_FILE = os.path.join(os.path.dirname(__file__), "durations.json")
 
 # packages whose package-scoped fixture starts one BPC for all their files (the browser tests'
 # BPC with the demo data): kept whole in one shard, or each shard would start its own
-_PACKAGES = ("/tests/e2e/web/",)
+_PACKAGES = ("tests/e2e/web/",)
 
 
 def _unit(path: str) -> str:
+    """The shard's unit of ``path``: its package for those above, else the file itself,
+    relative to the repository (``tests/…``)."""
+    path = "tests/" + path.split("/tests/", 1)[-1] if "/tests/" in path else path
     for package in _PACKAGES:
-        if package in path:
-            return path[: path.index(package) + len(package)]
+        if path.startswith(package):
+            return package
     return path
 
 
-def _weight(path: str, tests: int) -> float:
+def _measured() -> dict[str, float]:
+    import json
+
+    try:
+        with open(_MEASURED_FILE, encoding="utf-8") as file:
+            times = json.load(file)
+    except (OSError, ValueError):
+        return {}
+    units: dict[str, float] = {}
+    for path, seconds in times.items():
+        units[_unit(path)] = units.get(_unit(path), 0.0) + float(seconds)
+    return units
+
+
+def _weight(path: str, tests: int, measured: dict[str, float]) -> float:
+    if path in measured:
+        return measured[path]
     kind = "e2e" if "/e2e/" in path else "integration" if "/integration/" in path else "unit"
-    name = os.path.basename(path.rstrip("/"))
-    return _SETUP[kind] + _PER_TEST[kind] * tests + _EXTRA.get(name, 0.0)
+    return _SETUP[kind] + _PER_TEST[kind] * tests
 
 
 def pytest_collection_modifyitems(config, items):
@@ -96,11 +103,13 @@ def pytest_collection_modifyitems(config, items):
     units: dict[str, int] = {}  # a test file, or a package whose fixture starts one BPC for all
     for item in items:
         units[_unit(str(item.path))] = units.get(_unit(str(item.path)), 0) + 1
+    measured = _measured()
     loads, owner = [0.0] * count, {}
-    for unit in sorted(units, key=lambda u: (-_weight(u, units[u]), u)):  # heaviest first
+    heaviest_first = sorted(units, key=lambda u: (-_weight(u, units[u], measured), u))
+    for unit in heaviest_first:
         lightest = loads.index(min(loads))
         owner[unit] = lightest
-        loads[lightest] += _weight(unit, units[unit])
+        loads[lightest] += _weight(unit, units[unit], measured)
     kept = [item for item in items if owner[_unit(str(item.path))] == index]
     config.hook.pytest_deselected(items=[i for i in items if owner[_unit(str(i.path))] != index])
     items[:] = kept
@@ -111,8 +120,9 @@ _spent: dict[str, float] = {}
 
 
 def pytest_runtest_logreport(report):
-    unit = _unit(str(report.fspath)).split("/tests/", 1)[-1]
-    _spent[unit] = _spent.get(unit, 0.0) + report.duration
+    path = str(report.fspath)
+    path = "tests/" + path.split("/tests/", 1)[-1] if "/tests/" in path else path
+    _spent[path] = _spent.get(path, 0.0) + report.duration
 
 
 def pytest_sessionfinish(session):
