@@ -1,7 +1,9 @@
 """The alerts Nameko service: difficulty alarms (困难报警), responses, 方法有效, escalation.
 
-Entrypoints only: each validates its arguments, calls one use case in ``handlers`` and
-returns a JSON-ready dict shaped as the HTTP API answers (docs/API.md "Alarms and experience").
+Entrypoints only: each validates its arguments, calls one use case in the module of its
+capability (``categories``, ``raising``, ``reading``, ``responding``, ``escalation``, ``stats``,
+``imports``) and returns a JSON-ready dict shaped as the HTTP API answers (docs/API.md "Alarms
+and experience").
 """
 
 from __future__ import annotations
@@ -20,7 +22,18 @@ from common.people import KeepsPeople
 from common.projection import Owners, once
 from common.rpc import TimedRpc
 from common.service import ServiceBase
-from services.alerts import facts, handlers, schemas
+from services.alerts import (
+    categories,
+    escalation,
+    facts,
+    imports,
+    raising,
+    reading,
+    responding,
+    schemas,
+    shapes,
+    stats,
+)
 from services.alerts.models import Alarm, Base, CustomerState, OpportunityState, Person
 
 log = logging.getLogger(__name__)
@@ -59,24 +72,24 @@ class AlertsService(ServiceBase, KeepsPeople):
             stage=stage,
             category=category,
             kind=kind,
-            limit=handlers.SUGGESTIONS,
+            limit=shapes.SUGGESTIONS,
         )
         return answer.get("items", [])
 
     @entrypoint(schemas.NoArgs)
     def categories(self, actor, args) -> dict:
-        return handlers.categories(self.db)
+        return categories.categories(self.db)
 
     @entrypoint(schemas.CategoryIn, command=True)
     def put_category(self, actor, args) -> dict:
         """Level ≥ 6: add, rename or retire an alarm category. Emits ``category_changed``."""
-        return handlers.put_category(self.db, actor, args)
+        return categories.put_category(self.db, actor, args)
 
     @entrypoint(command=True)  # its arguments are checked by the use case (domain.validate_raise)
     def raise_alarm(self, actor, args) -> dict:
         """Any user. Args: category, description, analysis?, opportunity_id?, customer_id?,
         amount?, kind?. Answers the alarm with ``suggestions``. Emits ``alarm_raised``."""
-        return handlers.raise_alarm(
+        return raising.raise_alarm(
             self.db, actor, args, self._suggest, Owners(self.peers), self.fresh
         )
 
@@ -86,34 +99,34 @@ class AlertsService(ServiceBase, KeepsPeople):
         once; the ``entry_recorded`` event raises it too if this call never came)."""
         if args["author_id"] != actor.id:
             raise Forbidden(NOT_YOUR_ENTRY)
-        return handlers.raise_from_entry(self.db, args, self._suggest)
+        return raising.raise_from_entry(self.db, args, self._suggest)
 
     @entrypoint(schemas.AlarmRef)
     def get(self, actor, args) -> dict:
-        return handlers.get(self.db, actor, args["alarm_id"])
+        return reading.get(self.db, actor, args["alarm_id"])
 
     @entrypoint(schemas.BoardIn)
     def board(self, actor, args) -> dict:
         """Any user: the group-wide board, newest first. Args: status?, category?, kind?,
         stage?, requester_id?, opportunity_id?, mine?, to_help?, limit?, cursor?."""
-        return handlers.board(self.db, actor, args)
+        return reading.board(self.db, actor, args)
 
     @entrypoint(schemas.WorkbenchIn)
     def workbench(self, actor, args) -> dict:
         """Any user: the workbench's alarms in one call — ``mine`` (open, raised by the caller),
         ``to_help`` and, from level 4, ``unsupported`` (subordinates' open alarms nobody has
         answered; else None). Args: limit? (per list)."""
-        return handlers.workbench(self.db, actor, args["limit"])
+        return reading.workbench(self.db, actor, args["limit"])
 
     @entrypoint(schemas.RespondIn, command=True)
     def respond(self, actor, args) -> dict:
         """Anyone: an analysis or proposed method on an open alarm. Emits ``response_posted``."""
-        return handlers.respond(self.db, actor, args["alarm_id"], args["body"])
+        return responding.respond(self.db, actor, args["alarm_id"], args["body"])
 
     @entrypoint(schemas.ResponseRef, command=True)
     def mark_response_effective(self, actor, args) -> dict:
         """方法有效, by the requester alone. Emits ``alarm_resolved``."""
-        return handlers.mark_response_effective(
+        return responding.mark_response_effective(
             self.db, actor, args["alarm_id"], args["response_id"]
         )
 
@@ -121,30 +134,30 @@ class AlertsService(ServiceBase, KeepsPeople):
     def mark_suggestion_effective(self, actor, args) -> dict:
         """方法有效 on a suggested experience, by the requester alone. Emits ``alarm_resolved``
         (``via: suggestion``): the pool counts one reuse."""
-        return handlers.mark_suggestion_effective(
+        return responding.mark_suggestion_effective(
             self.db, actor, args["alarm_id"], str(args["experience_id"])
         )
 
     @entrypoint(schemas.StatsIn)
     def stats(self, actor, args) -> dict:
         """Any user: statistics of the alarms raised in a scope and period (docs/API.md)."""
-        return handlers.stats(self.db, actor, args)
+        return stats.stats(self.db, actor, args)
 
     @entrypoint(schemas.ImportIn, level=9)
     def import_alarms(self, actor, args) -> dict:
         """Level 9: alarms with responses and resolutions at given times, without events."""
-        return handlers.import_alarms(self.db, actor, args["items"])
+        return imports.import_alarms(self.db, actor, args["items"])
 
     @entrypoint(schemas.NoArgs, level=9, record_caller=False)
     def escalate(self, actor, args) -> dict:
         """Level 9: run the escalation sweep now."""
-        return handlers.escalate_once(self.db)
+        return escalation.escalate_once(self.db)
 
     @timer(interval=config.escalation_interval())
     def escalate_on_timer(self) -> None:
         """Every instance sweeps on its own timer; the claims make each step happen once."""
         try:
-            handlers.escalate_once(self.db)
+            escalation.escalate_once(self.db)
         except BpcError as exc:
             log.warning("escalation sweep skipped: %s", exc)
 
@@ -153,7 +166,7 @@ class AlertsService(ServiceBase, KeepsPeople):
     @event_consumer("worklog", "entry_recorded", having=("difficulty",))
     def on_entry_recorded(self, event) -> None:
         """An entry with a difficulty raises its alarm (once)."""
-        handlers.entry_recorded(self.db, event, self._suggest)
+        raising.entry_recorded(self.db, event, self._suggest)
 
     @event_consumer("customer", "customer_registered")
     def on_customer_registered(self, event) -> None:
