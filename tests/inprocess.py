@@ -207,12 +207,12 @@ def _forget_what_a_process_remembers() -> None:
     fresh process's first does (a pipeline id of one test's database is another's elsewhere)."""
     from services.opportunity import facts as opportunity_facts
     from services.opportunity import learned
-    from services.worklog import handlers as worklog_handlers
+    from services.worklog import shapes as worklog_shapes
 
     projection._synced.clear()
     opportunity_facts._parsed.clear()
     learned._cache.clear()
-    worklog_handlers._catalog.update({"at": float("-inf"), "items": None})
+    worklog_shapes.catalog_cache.update({"at": float("-inf"), "items": None})
 
 
 class _Peers:

@@ -1,6 +1,7 @@
 """The worklog service: the immutable daily log (点一下、打个勾、填个数字) with hash chains.
 
-Entrypoints only: each validates its arguments, calls one use case in ``handlers`` and
+Entrypoints only: each validates its arguments, calls one use case in the module of its
+capability (``catalog``, ``recording``, ``reading``, ``notes``, ``verifying``, ``imports``) and
 returns a JSON-ready dict shaped as the HTTP API answers (docs/INTERFACES.md "worklog").
 """
 
@@ -13,7 +14,16 @@ from common.entrypoint import entrypoint
 from common.people import KeepsPeople
 from common.projection import Owners, once
 from common.service import ServiceBase
-from services.worklog import facts, handlers, schemas
+from services.worklog import (
+    catalog,
+    facts,
+    imports,
+    notes,
+    reading,
+    recording,
+    schemas,
+    verifying,
+)
 from services.worklog.models import Base, CustomerState, Person
 
 
@@ -31,52 +41,52 @@ class WorklogService(ServiceBase, KeepsPeople):
 
     @entrypoint(schemas.NoArgs)
     def activities(self, actor, args) -> dict:
-        return handlers.activities(self.db)
+        return catalog.activities(self.db)
 
     @entrypoint()  # its arguments are checked by the use case (domain.parse_activity)
     def put_activity(self, actor, args) -> dict:
         """Level ≥ 6: add or replace an activity of the catalog."""
-        return handlers.put_activity(self.db, actor, args)
+        return catalog.put_activity(self.db, actor, args)
 
     @entrypoint(schemas.RecordIn)  # once per request by its own log (entry_requests), no command
     def record(self, actor, args) -> dict:
         """Any user: one entry by the caller, appended to their hash chain.
         Emits ``entry_recorded``."""
-        return handlers.record(self.db, actor, args, Owners(self.peers), self.fresh)
+        return recording.record(self.db, actor, args, Owners(self.peers), self.fresh)
 
     @entrypoint(schemas.EntryRef)
     def get(self, actor, args) -> dict:
-        return handlers.get(self.db, actor, args["entry_id"])
+        return reading.get(self.db, actor, args["entry_id"])
 
     @entrypoint(schemas.ListIn)
     def list(self, actor, args) -> dict:
-        return handlers.list_visible(self.db, actor, args)
+        return reading.list_visible(self.db, actor, args)
 
     @entrypoint(schemas.NoteIn, command=True)
     def add_note(self, actor, args) -> dict:
         """The author appends a note; the entry itself never changes."""
-        return handlers.add_note(self.db, actor, args["entry_id"], args["text"])
+        return notes.add_note(self.db, actor, args["entry_id"], args["text"])
 
     @entrypoint(schemas.VerifyIn)
     def verify(self, actor, args) -> dict:
-        return handlers.verify(self.db, actor, args["author_id"])
+        return verifying.verify(self.db, actor, args["author_id"])
 
     @entrypoint(schemas.ImportIn, level=9)
     def import_entries(self, actor, args) -> dict:
         """Level 9: past entries in pages of up to 10,000, chained as recording would (no
         events; demo data, migrations)."""
-        return handlers.import_entries(self.db, actor, args["items"])
+        return imports.import_entries(self.db, actor, args["items"])
 
     @entrypoint(schemas.ExportIn)
     def export_entries(self, actor, args) -> dict:
-        return handlers.export_entries(
+        return reading.export_entries(
             self.db, actor, args["after_id"], args["limit"], args["format"]
         )
 
     @event_consumer("alerts", "alarm_raised")
     def on_alarm_raised(self, event) -> None:
         """An alarm raised from an entry's difficulty: the entry shows its ``alarm_id``."""
-        handlers.alarm_raised(self.db, event)
+        reading.alarm_raised(self.db, event)
 
     @event_consumer("opportunity", "registered")
     def on_opportunity_registered(self, event) -> None:

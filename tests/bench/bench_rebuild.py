@@ -12,7 +12,7 @@ on a fresh RabbitMQ vhost with the topology declared, each on a fresh PostgreSQL
 with COPY (the append-only triggers allow INSERT): ``--entries`` entries over ``--authors``
 salespeople and the 365 days up to yesterday, each author's entries a valid hash chain
 (``prev_hash``/``hash`` from ``services.worklog.domain.chain_hash`` over exactly what
-``services/worklog/handlers.py`` ``_hashed_fields`` covers), and the authors in the worklog's
+``services/worklog/shapes.py`` ``hashed_fields`` covers), and the authors in the worklog's
 ``people`` projection; VACUUM ANALYZE. It times ``python -m ops.cli rebuild-scoring``
 (wall time of the whole command, start-up included, also split into start-up, the replay of
 the entries and what follows; its progress is shown every few seconds and its final line
@@ -252,7 +252,7 @@ class Filler:
             recorded = recorded_at.isoformat()
             day = work_date.isoformat()
             prev = heads.get(author, "")
-            # exactly what handlers._hashed_fields covers, as it reads from a stored row
+            # exactly what shapes.hashed_fields covers, as it reads from a stored row
             digest = chain_hash(
                 prev or None,
                 {

@@ -1,4 +1,4 @@
-"""Use cases of the worklog service: the immutable daily log and its hash chains.
+"""Recording an entry: the immutable daily log and its hash chains.
 
 Recording an entry reads only this service's tables (the catalog, the author's day, the
 projections of opportunities, customers and people), appends the entry to the author's hash
@@ -14,147 +14,28 @@ retries on the new head, re-checking the day's total.
 from __future__ import annotations
 
 import logging
-import time
 import weakref
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
-from sqlalchemy import Date, String, bindparam, func, insert, literal, select, tuple_, union_all
+from sqlalchemy import Date, String, func, insert, literal, select, tuple_, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from common import clock, config, projection
 from common.actor import SERVICE_LEVEL, Actor, Freshness, may_work_on
 from common.db import Db, is_unique_violation
-from common.errors import BpcError, Conflict, Forbidden, NotFound, ValidationFailed
-from common.events import Envelope
+from common.errors import BpcError, Conflict
 from common.groupcommit import GroupCommit, Pending
-from common.projection import Owners, path_list
+from common.projection import Owners
 from services.worklog import domain, facts
-from services.worklog.models import (
-    Activity,
-    CustomerState,
-    Entry,
-    EntryAlarm,
-    EntryNote,
-    EntryRequest,
-    OpportunityState,
-    Person,
-)
+from services.worklog.models import CustomerState, Entry, EntryRequest, OpportunityState, Person
+from services.worklog.shapes import INSERT_MANY, catalog, entries_table, entry_out, hashed_fields
 
 log = logging.getLogger(__name__)
 
-ENTRY_NOT_FOUND = "日报不存在 / Log entry not found"
-NOT_AUTHOR = "只有作者可以追加备注 / Only the author may add a note"
 BUSY = "日报正在被同时提交，请重试 / Entries are being recorded at the same moment; try again"
 CHAIN_RETRIES = 5
-IMPORTED_PAGE = 1000  # entries per entries_imported event
-
-
-# --- the catalog ---------------------------------------------------------------------------
-
-
-def _activity_out(row: Activity) -> dict:
-    return {
-        "key": row.key,
-        "name": row.name,
-        "points": row.points,
-        "stages": list(row.stages or []),
-        "needs_customer": bool(row.needs_customer),
-    }
-
-
-_catalog: dict = {"at": float("-inf"), "items": None}
-CATALOG_TTL = 5.0  # seconds: a change made through another instance shows within this
-
-
-def catalog(session: Session) -> dict[str, domain.Activity]:
-    """The catalog, read at most every few seconds (it changes rarely; every entry reads it)."""
-    if _catalog["items"] is None or time.monotonic() - _catalog["at"] > CATALOG_TTL:
-        rows = session.scalars(select(Activity).order_by(Activity.position, Activity.key)).all()
-        _catalog["items"] = {
-            r.key: domain.Activity(r.key, r.name, r.points, tuple(r.stages or ()), r.needs_customer)
-            for r in rows
-        }
-        _catalog["at"] = time.monotonic()
-    return _catalog["items"]
-
-
-def activities(db: Db) -> dict:
-    with db.read() as session:
-        rows = session.scalars(select(Activity).order_by(Activity.position, Activity.key)).all()
-        return {"items": [_activity_out(r) for r in rows]}
-
-
-def put_activity(db: Db, actor: Actor, fields: dict) -> dict:
-    actor.require_level(6)
-    activity = domain.parse_activity(fields)
-    with db.unit_of_work() as uow:
-        session = uow.session
-        row = session.get(Activity, activity.key)
-        if row is None:
-            position = session.scalar(select(func.coalesce(func.max(Activity.position), 0)))
-            row = Activity(key=activity.key, position=position + 1)
-            session.add(row)
-        row.name, row.points = activity.name, activity.points
-        row.stages, row.needs_customer = list(activity.stages), activity.needs_customer
-        row.updated_by, row.updated_at = actor.id, clock.now()
-        session.flush()
-        _catalog["items"] = None
-        return _activity_out(row)
-
-
-# --- recording -----------------------------------------------------------------------------
-
-
-def _hashed_fields(entry: Entry) -> dict:
-    """What the chain hash covers: everything recorded, as recorded (ids excluded: the hash is
-    computed before the database numbers the row)."""
-    return {
-        "author_id": entry.author_id,
-        "work_date": entry.work_date.isoformat(),
-        "recorded_at": clock.as_utc(entry.recorded_at).astimezone(UTC).isoformat(),
-        "late": bool(entry.late),
-        "customer_id": entry.customer_id,
-        "opportunity_id": entry.opportunity_id,
-        "stage": entry.stage,
-        "activities": list(entry.activities),
-        "minutes": entry.minutes,
-        "expense_fen": entry.expense_fen,
-        "note": entry.note,
-        "next_appointment_at": (
-            clock.as_utc(entry.next_appointment_at).astimezone(UTC).isoformat()
-            if entry.next_appointment_at
-            else None
-        ),
-        "difficulty": entry.difficulty,
-    }
-
-
-def entry_out(entry: Entry, notes=(), alarm_id: str | None = None) -> dict:
-    return {
-        "id": str(entry.id),
-        "author_id": entry.author_id,
-        "work_date": entry.work_date.isoformat(),
-        "recorded_at": clock.isoformat(entry.recorded_at),
-        "late": bool(entry.late),
-        "customer_id": str(entry.customer_id) if entry.customer_id else None,
-        "opportunity_id": str(entry.opportunity_id) if entry.opportunity_id else None,
-        "stage": entry.stage,
-        "activities": list(entry.activities),
-        "points": entry.points,
-        "minutes": entry.minutes,
-        "expense": domain.format_money(entry.expense_fen),
-        "note": entry.note,
-        "next_appointment_at": (
-            clock.isoformat(entry.next_appointment_at) if entry.next_appointment_at else None
-        ),
-        "difficulty": entry.difficulty,
-        "hash": entry.hash,
-        "prev_hash": entry.prev_hash or None,
-        "alarm_id": alarm_id,
-        "notes": [{"id": str(n.id), "text": n.text, "at": clock.isoformat(n.at)} for n in notes],
-    }
 
 
 def _event(entry: Entry, actor: Actor, answer: dict) -> dict:
@@ -353,7 +234,7 @@ def _append_group(uow, asked: list[_Asked]) -> list:
             outcomes[i] = refusal
             continue
         entry.prev_hash = heads.get(a.actor.id) or ""
-        entry.hash = domain.chain_hash(entry.prev_hash or None, _hashed_fields(entry))
+        entry.hash = domain.chain_hash(entry.prev_hash or None, hashed_fields(entry))
         heads[a.actor.id] = entry.hash
         days[(a.actor.id, a.work_date)] += entry.minutes
         fresh.append((i, entry))
@@ -365,10 +246,10 @@ def _append_group(uow, asked: list[_Asked]) -> list:
         # then wait for one another in one order, and never deadlock
         fresh.sort(key=lambda pair: pair[1].author_id)
         rows = [
-            {c.key: getattr(entry, c.key) for c in _entries.columns if c.key != "id"}
+            {c.key: getattr(entry, c.key) for c in entries_table.columns if c.key != "id"}
             for _, entry in fresh
         ]
-        ids = session.execute(_INSERT_MANY, rows).scalars().all()
+        ids = session.execute(INSERT_MANY, rows).scalars().all()
         requests = []
         for (i, entry), entry_id in zip(fresh, ids, strict=True):
             entry.id = entry_id
@@ -409,15 +290,17 @@ def _heads_and_days(session: Session, pairs: set[tuple[str, date]]):
         )
     ).subquery("wanted")
     head = (
-        select(_entries.c.hash)
-        .where(_entries.c.author_id == wanted.c.author)
-        .order_by(_entries.c.id.desc())
+        select(entries_table.c.hash)
+        .where(entries_table.c.author_id == wanted.c.author)
+        .order_by(entries_table.c.id.desc())
         .limit(1)
         .scalar_subquery()
     )
     total = (
-        select(func.coalesce(func.sum(_entries.c.minutes), 0))
-        .where(_entries.c.author_id == wanted.c.author, _entries.c.work_date == wanted.c.day)
+        select(func.coalesce(func.sum(entries_table.c.minutes), 0))
+        .where(
+            entries_table.c.author_id == wanted.c.author, entries_table.c.work_date == wanted.c.day
+        )
         .scalar_subquery()
     )
     heads: dict[str, str | None] = {}
@@ -533,252 +416,3 @@ def _record_one(db: Db, a: _Asked) -> dict:
             raise outcome  # a refusal: nothing was written
         return outcome
     raise Conflict(BUSY, code="conflict")
-
-
-# statements built once (their compiled form is cached)
-_entries = Entry.__table__
-# one round trip: the head of the author's chain and the day's minutes so far
-_HEAD_AND_DAY = select(
-    select(_entries.c.hash)
-    .where(_entries.c.author_id == bindparam("author"))
-    .order_by(_entries.c.id.desc())
-    .limit(1)
-    .scalar_subquery(),
-    select(func.coalesce(func.sum(_entries.c.minutes), 0))
-    .where(_entries.c.author_id == bindparam("author"), _entries.c.work_date == bindparam("day"))
-    .scalar_subquery(),
-)
-# several rows, their ids in the order of the rows (SQLAlchemy's "insertmanyvalues")
-_INSERT_MANY = insert(_entries).returning(_entries.c.id, sort_by_parameter_order=True)
-
-
-# --- reading, notes, verification --------------------------------------------------------
-
-
-def _visible_authors(actor: Actor):
-    """Own entries; subordinates' from level 4; everyone's at level 9."""
-    if actor.sees_everything():
-        return None
-    if not actor.sees_subordinates():
-        return Entry.author_id == actor.id
-    below = select(Person.user_id).where(Person.path.startswith(actor.path_prefix, autoescape=True))
-    return (Entry.author_id == actor.id) | Entry.author_id.in_(below)
-
-
-def _visible(query, actor: Actor):
-    condition = _visible_authors(actor)
-    return query if condition is None else query.where(condition)
-
-
-def _notes(session: Session, entry_ids) -> dict[int, list[EntryNote]]:
-    notes: dict[int, list[EntryNote]] = {}
-    rows = session.scalars(
-        select(EntryNote).where(EntryNote.entry_id.in_(entry_ids)).order_by(EntryNote.id)
-    )
-    for note in rows:
-        notes.setdefault(note.entry_id, []).append(note)
-    return notes
-
-
-def _alarms(session: Session, entry_ids: list[int]) -> dict[int, str]:
-    if not entry_ids:
-        return {}
-    return dict(
-        session.execute(
-            select(EntryAlarm.entry_id, EntryAlarm.alarm_id).where(
-                EntryAlarm.entry_id.in_(entry_ids)
-            )
-        ).all()
-    )
-
-
-def alarm_raised(db: Db, event: Envelope) -> None:
-    """alerts.alarm_raised from an entry: remember the alarm beside the (unchanged) entry."""
-    data = event.payload()
-    if not data.get("source_entry_id"):
-        return
-    with db.unit_of_work() as uow:
-        facts.ALARMS.apply(
-            uow.session, [{"entry_id": data["source_entry_id"], "alarm_id": data["alarm_id"]}]
-        )
-
-
-def get(db: Db, actor: Actor, entry_id: int) -> dict:
-    with db.read() as session:
-        entry = session.scalar(_visible(select(Entry).where(Entry.id == entry_id), actor))
-        if entry is None:
-            raise NotFound(ENTRY_NOT_FOUND)
-        alarms = _alarms(session, [entry.id])
-        return entry_out(entry, _notes(session, [entry.id]).get(entry.id, []), alarms.get(entry.id))
-
-
-def list_visible(db: Db, actor: Actor, args: dict) -> dict:
-    query = _visible(select(Entry), actor)
-    if args["author_id"]:
-        query = query.where(Entry.author_id == args["author_id"])
-    if args["from_date"]:
-        query = query.where(Entry.work_date >= args["from_date"])
-    if args["to_date"]:
-        query = query.where(Entry.work_date <= args["to_date"])
-    if args["cursor"] is not None:
-        query = query.where(Entry.id < args["cursor"])
-    limit = args["limit"] or 50
-    with db.read() as session:
-        rows = list(session.scalars(query.order_by(Entry.id.desc()).limit(limit + 1)))
-        more, rows = len(rows) > limit, rows[:limit]
-        notes = _notes(session, [r.id for r in rows])
-        alarms = _alarms(session, [r.id for r in rows if r.difficulty])
-        items = [entry_out(r, notes.get(r.id, []), alarms.get(r.id)) for r in rows]
-    return {"items": items, "next_cursor": str(rows[-1].id) if more and rows else None}
-
-
-def add_note(db: Db, actor: Actor, entry_id: int, text: str) -> dict:
-    with db.unit_of_work() as uow:
-        session = uow.session
-        entry = session.scalar(_visible(select(Entry).where(Entry.id == entry_id), actor))
-        if entry is None:
-            raise NotFound(ENTRY_NOT_FOUND)
-        if entry.author_id != actor.id:
-            raise Forbidden(NOT_AUTHOR)
-        note = EntryNote(entry_id=entry.id, author_id=actor.id, text=text, at=clock.now())
-        session.add(note)
-        session.flush()
-        return uow.answer(
-            {
-                "id": str(note.id),
-                "entry_id": str(entry.id),
-                "text": text,
-                "at": clock.isoformat(note.at),
-            }
-        )
-
-
-def verify(db: Db, actor: Actor, author_id: str | None) -> dict:
-    author_id = author_id or actor.id
-    with db.read() as session:
-        if author_id != actor.id:
-            person = session.get(Person, author_id)
-            if person is None or not actor.may_see_owner(author_id, person.path):
-                raise NotFound(ENTRY_NOT_FOUND)
-        rows = session.scalars(
-            select(Entry).where(Entry.author_id == author_id).order_by(Entry.id)
-        ).all()
-        chain = [({**_hashed_fields(r), "id": r.id}, r.hash, r.prev_hash or None) for r in rows]
-    broken = domain.first_broken(chain)
-    return {
-        "author_id": author_id,
-        "valid": broken is None,
-        "entries": len(chain),
-        "broken_at": str(broken) if broken is not None else None,
-    }
-
-
-EXPORT_COLUMNS = (
-    "entry_id", "author_id", "author_path", "work_date", "recorded_at", "late", "customer_id",
-    "opportunity_id", "stage", "activities", "points", "minutes", "expense",
-    "next_appointment_at", "difficulty",
-)  # fmt: skip
-
-
-def export_entries(db: Db, actor: Actor, after_id: int, limit: int, fmt: str = "items") -> dict:
-    """Level 9: the log in id order, as ``entry_recorded`` data, for rebuilding scoring.
-
-    ``fmt="columns"`` answers the same values as rows of ``EXPORT_COLUMNS``."""
-    actor.require_level(9)
-    e = _entries
-    with db.read() as session:
-        rows = session.execute(
-            select(
-                e.c.id, e.c.author_id, e.c.work_date, e.c.recorded_at, e.c.late,
-                e.c.customer_id, e.c.opportunity_id, e.c.stage, e.c.activities, e.c.points,
-                e.c.minutes, e.c.expense_fen, e.c.next_appointment_at, e.c.difficulty,
-            )
-            .where(e.c.id > after_id)
-            .order_by(e.c.id)
-            .limit(limit)
-        ).all()  # fmt: skip
-        paths = dict(
-            session.execute(
-                select(Person.user_id, Person.path).where(
-                    Person.user_id.in_({r.author_id for r in rows})
-                )
-            ).all()
-        )
-    zone = clock.org_tz()  # formatting is most of an export's time: looked up once a page
-    author_paths = {a: path_list(p) or [a] for a, p in paths.items()}
-
-    def moment(value):
-        if value is None:
-            return None
-        return clock.as_utc(value).astimezone(zone).isoformat(timespec="seconds")
-
-    table = [
-        [
-            str(r.id), r.author_id, author_paths.get(r.author_id) or [r.author_id],
-            r.work_date.isoformat(), moment(r.recorded_at), bool(r.late),
-            str(r.customer_id) if r.customer_id else None,
-            str(r.opportunity_id) if r.opportunity_id else None,
-            r.stage, list(r.activities), r.points, r.minutes,
-            domain.format_money(r.expense_fen), moment(r.next_appointment_at), r.difficulty,
-        ]
-        for r in rows
-    ]  # fmt: skip
-    next_after_id = table[-1][0] if table else None
-    if fmt == "columns":
-        return {"columns": list(EXPORT_COLUMNS), "rows": table, "next_after_id": next_after_id}
-    return {
-        "items": [dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in table],
-        "next_after_id": next_after_id,
-    }
-
-
-# --- projections ---------------------------------------------------------------------------
-
-
-# --- bulk import ---------------------------------------------------------------------------------
-
-
-def import_entries(db: Db, actor: Actor, items: list[dict]) -> dict:
-    """Level 9: past entries (demo data, migrations), each author's in the order given, appended
-    to that author's hash chain exactly as recording would seal them — so ``verify`` holds for
-    imported history too. Activities must be in the catalog (points from it). The projections
-    of entries learn them from ``entries_imported`` (pages of what ``entry_recorded`` carries);
-    scoring rebuilds from ``export_entries``. → ``{"imported"}``."""
-    actor.require_level(9)
-    with db.unit_of_work() as uow:
-        session = uow.session
-        known = catalog(session)
-        unknown = sorted({a for i in items for a in i["activities"]} - set(known))
-        if unknown:
-            raise ValidationFailed(details={"activities": [domain.UNKNOWN_ACTIVITY, *unknown[:5]]})
-        heads: dict[str, str] = {}
-        for author in {i["author_id"] for i in items}:
-            heads[author] = (
-                session.execute(_HEAD_AND_DAY, {"author": author, "day": None}).one()[0] or ""
-            )
-        rows = []
-        for item in items:  # rows, not ORM objects: a demo imports two million of them
-            row = {
-                "author_id": item["author_id"], "work_date": item["work_date"],
-                "recorded_at": item["recorded_at"], "late": item["late"],
-                "customer_id": item["customer_id"], "opportunity_id": item["opportunity_id"],
-                "stage": item["stage"], "activities": list(item["activities"]),
-                "points": float(sum(known[a].points for a in item["activities"])),
-                "minutes": item["minutes"], "expense_fen": item["expense"] or 0,
-                "note": item["note"], "next_appointment_at": item["next_appointment_at"],
-                "difficulty": None, "prev_hash": heads[item["author_id"]],
-            }  # fmt: skip
-            # canonical() reads the same fields from a row as _hashed_fields gives from an Entry
-            row["hash"] = heads[item["author_id"]] = domain.chain_hash(row["prev_hash"], row)
-            rows.append(row)
-        ids = session.execute(_INSERT_MANY, rows).scalars().all()
-        # the projections of entries (the customer service's) learn them as live ones
-        paths = dict(session.execute(select(Person.user_id, Person.path).where(
-            Person.user_id.in_({r["author_id"] for r in rows}))).all())  # fmt: skip
-        imported = [
-            facts.entry_event({**row, "id": entry_id}, path_list(paths.get(row["author_id"])))
-            for entry_id, row in zip(ids, rows, strict=True)
-        ]
-        for start in range(0, len(imported), IMPORTED_PAGE):
-            uow.publish("entries_imported", {"items": imported[start : start + IMPORTED_PAGE]})
-    return {"imported": len(rows)}
