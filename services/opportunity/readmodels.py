@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from common import clock
@@ -15,8 +15,8 @@ from common.db import Db
 from common.errors import Forbidden, NotFound
 from common.projection import Owners, path_list
 from services.opportunity import domain, learned
+from services.opportunity.core import choose_pipeline, find_person
 from services.opportunity.facts import pipeline_rules, rules_by_id
-from services.opportunity.handlers import _choose_pipeline, _person, may_set_target, scope_filter
 from services.opportunity.models import (
     CONFISCATED,
     LOSS_PENDING,
@@ -36,6 +36,39 @@ NOT_SUPERVISOR = (
     "只有该员工的上级可以设定目标 / Only a supervisor of this person may set the target"
 )
 UNKNOWN_USER = "未知用户 / Unknown user"
+
+
+# --- scopes and targets ----------------------------------------------------------------------
+
+
+def may_set_target(actor: Actor, person: Person | None) -> bool:
+    if actor.sees_everything():
+        return person is not None
+    return (
+        person is not None
+        and actor.sees_subordinates()
+        and domain.is_in_subtree(path_list(person.path), actor.path)
+    )
+
+
+def scope_filter(actor: Actor, scope: str, column_id, column_path):
+    """Rows of a scope: me, team (me and direct reports), subtree (level ≥ 4), group (≥ 8)."""
+    if scope == "me":
+        return column_id == actor.id
+    if scope == "group":
+        actor.require_level(8)
+        return true()
+    actor.require_level(4)
+    prefix = actor.path_prefix
+    if scope == "subtree":
+        return column_path.startswith(prefix, autoescape=True)
+    return or_(
+        column_id == actor.id,
+        and_(
+            column_path.startswith(prefix, autoescape=True),
+            ~column_path.like(prefix.replace("%", r"\%").replace("_", r"\_") + "%/%/", escape="\\"),
+        ),
+    )
 
 
 def _in_scope(actor: Actor, scope: str):
@@ -70,7 +103,7 @@ def _stage_times(session: Session, ids: list[int]) -> dict[int, list[tuple[datet
 
 def funnel(db: Db, actor: Actor, scope: str, pipeline_id: int | None) -> dict:
     with db.read() as session:
-        row = _choose_pipeline(session, actor, pipeline_id)
+        row = choose_pipeline(session, actor, pipeline_id)
         rules = pipeline_rules(row)
         opps = session.execute(
             select(
@@ -211,7 +244,7 @@ def forecast(db: Db, actor: Actor, scope: str, months: int, backtest: bool = Tru
     shows the months alone)."""
     now = clock.now()
     with db.read() as session:
-        row = _choose_pipeline(session, actor, None)
+        row = choose_pipeline(session, actor, None)
         rules = pipeline_rules(row)
         rows = _forecast_items(session, actor, scope)
         learned = _learned(session, {r.pipeline_id for r in rows} | {row.id})
@@ -411,7 +444,7 @@ def set_target(
     db: Db, actor: Actor, user_id: str, month: str, target_fen: int, owners: Owners
 ) -> dict:
     now = clock.now()
-    _person(db, owners, user_id)  # a person the projection has not seen yet is asked of org
+    find_person(db, owners, user_id)  # a person the projection has not seen yet is asked of org
     with db.unit_of_work() as uow:
         session = uow.session
         person = session.get(Person, user_id)

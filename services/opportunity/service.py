@@ -1,8 +1,9 @@
 """The opportunity service: pipelines, the lock, stage deadlines, confiscation, read models.
 
-Entrypoints only: each validates its arguments, calls one use case in ``handlers`` or
-``readmodels`` and returns a JSON-ready dict shaped as the HTTP API answers
-(docs/INTERFACES.md "opportunity").
+Entrypoints only: each validates its arguments, calls one use case in the module of its
+capability (``pipelines``, ``registration``, ``reading``, ``advancing``, ``decisions``,
+``closing``, ``confiscation``, ``followups``, ``imports``) or in ``readmodels`` and returns a
+JSON-ready dict shaped as the HTTP API answers (docs/INTERFACES.md "opportunity").
 """
 
 from __future__ import annotations
@@ -20,7 +21,20 @@ from common.errors import BpcError
 from common.people import KeepsPeople
 from common.projection import Owners, once
 from common.service import ServiceBase
-from services.opportunity import facts, handlers, readmodels, schemas
+from services.opportunity import (
+    advancing,
+    closing,
+    confiscation,
+    decisions,
+    facts,
+    followups,
+    imports,
+    pipelines,
+    reading,
+    readmodels,
+    registration,
+    schemas,
+)
 from services.opportunity.models import Base, Opportunity, Person
 
 log = logging.getLogger(__name__)
@@ -43,79 +57,79 @@ class OpportunityService(ServiceBase, KeepsPeople):
     @entrypoint(schemas.NoArgs)
     def list_pipelines(self, actor, args) -> dict:
         """Any user: the pipelines that apply to the caller (the group's default included)."""
-        return handlers.list_pipelines(self.db, actor)
+        return pipelines.list_pipelines(self.db, actor)
 
     @entrypoint(command=True)  # its arguments are checked by the use case (parse_pipeline)
     def create_pipeline(self, actor, args) -> dict:
         """Level ≥ 6: a pipeline for the caller's subtree (validated by domain.parse_pipeline)."""
-        return handlers.create_pipeline(self.db, actor, args)
+        return pipelines.create_pipeline(self.db, actor, args)
 
     # --- the opportunity's life ----------------------------------------------------------
 
     @entrypoint(schemas.RegisterIn, command=True)
     def register(self, actor, args) -> dict:
         """Any user: register an opportunity, locked to the caller. Emits ``registered``."""
-        return handlers.register(self.db, actor, args, Owners(self.peers), self.fresh)
+        return registration.register(self.db, actor, args, Owners(self.peers), self.fresh)
 
     @entrypoint(schemas.OpportunityRef)
     def get(self, actor, args) -> dict:
-        return handlers.get(self.db, actor, args["opportunity_id"])
+        return reading.get(self.db, actor, args["opportunity_id"])
 
     @entrypoint(schemas.ListIn)
     def list(self, actor, args) -> dict:
-        return handlers.list_visible(self.db, actor, args)
+        return reading.list_visible(self.db, actor, args)
 
     @entrypoint(schemas.AdvanceIn, command=True)
     def advance(self, actor, args) -> dict:
         """The holder: one stage forward, a fresh deadline. Emits ``stage_advanced``."""
-        return handlers.advance(self.db, actor, args["opportunity_id"], args["note"])
+        return advancing.advance(self.db, actor, args["opportunity_id"], args["note"])
 
     @entrypoint(schemas.DecideIn, command=True)
     def decide(self, actor, args) -> dict:
         """The supervisor holding a confiscated opportunity: keep, return or reassign."""
-        return handlers.decide(
+        return decisions.decide(
             self.db, actor, args["opportunity_id"], args["action"], args["assignee_id"],
             Owners(self.peers),
         )  # fmt: skip
 
     @entrypoint(schemas.OpportunityRef, command=True)
     def win(self, actor, args) -> dict:
-        return handlers.win(self.db, actor, args["opportunity_id"])
+        return closing.win(self.db, actor, args["opportunity_id"])
 
     @entrypoint(schemas.LoseIn, command=True)
     def lose(self, actor, args) -> dict:
         """The holder asks to close it as lost, with an autopsy; pending until approved."""
-        return handlers.lose(
+        return closing.lose(
             self.db, actor, args["opportunity_id"], args["reason"], args["analysis"]
         )
 
     @entrypoint(schemas.OpportunityRef, command=True)
     def approve_loss(self, actor, args) -> dict:
         """A supervisor (level ≥ 4) in the holder's chain approves the loss."""
-        return handlers.approve_loss(self.db, actor, args["opportunity_id"])
+        return closing.approve_loss(self.db, actor, args["opportunity_id"])
 
     @entrypoint(schemas.ImportIn)
     def import_opportunities(self, actor, args) -> dict:
         """Level 9: opportunities with their past, in batches of up to 1,000 (no events)."""
-        return handlers.import_opportunities(self.db, actor, args["items"])
+        return imports.import_opportunities(self.db, actor, args["items"])
 
     @entrypoint(schemas.ExportIn)
     def export_history(self, actor, args) -> dict:
         """Level 9: history rows in id order, paged (``after_id``, ``limit``), for rebuilds."""
-        return handlers.export_history(self.db, actor, args["after_id"], args["limit"])
+        return imports.export_history(self.db, actor, args["after_id"], args["limit"])
 
     # --- the sweep -----------------------------------------------------------------------
 
     @entrypoint(schemas.NoArgs, level=9)
     def sweep(self, actor, args) -> dict:
         """Level 9: run the sweep now; answers what this run did."""
-        return handlers.sweep_once(self.db)
+        return confiscation.sweep_once(self.db)
 
     @timer(interval=config.sweep_interval())
     def sweep_on_timer(self) -> None:
         """Every instance sweeps on its own timer; the claims make each change happen once."""
         try:
-            handlers.sweep_once(self.db)
+            confiscation.sweep_once(self.db)
         except BpcError as exc:
             log.warning("sweep skipped: %s", exc)
 
@@ -171,14 +185,14 @@ class OpportunityService(ServiceBase, KeepsPeople):
     @event_consumer("worklog", "entries_imported")
     def on_entries_imported(self, event) -> None:
         """Imported entries on opportunities restart their follow-up clocks."""
-        handlers.entries_imported(self.db, event)
+        followups.entries_imported(self.db, event)
 
     @batch_event_consumer("worklog", "entry_recorded", having=("opportunity_id",))
     def on_entry_recorded(self, events) -> None:
         """A log entry on an opportunity restarts its follow-up clock (follow-up limit)."""
-        handlers.followup_logged(self.db, events)
+        followups.followup_logged(self.db, events)
 
     def person_left(self, event) -> None:
         """The leaver's opportunities pass to the supervisor, who decides. Emits
         ``confiscated`` (action ``handed_over``) per opportunity."""
-        handlers.person_deactivated(self.db, event)
+        confiscation.person_deactivated(self.db, event)
