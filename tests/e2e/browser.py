@@ -31,7 +31,9 @@ def run(scenario: str, base_url: str, timeout: float = 120, **args) -> dict:
     """Run ``scenario`` against ``base_url`` in a clean process; its result, or AssertionError
     with what it printed."""
     command = [sys.executable, "-m", "tests.e2e.browser", scenario, json.dumps(args)]
-    environ = {**os.environ, "BPC_WEB_BASE_URL": base_url}
+    # (a scenario's process is not measured by coverage: it drives the browser, not BPC)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS")}
+    environ["BPC_WEB_BASE_URL"] = base_url
     done = subprocess.run(
         command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=timeout
     )
@@ -58,6 +60,8 @@ def shoot(page, name: str) -> None:
 def assert_screen_ok(page) -> None:
     """The screen shows no error, and every chart on it that was given data drew it: an ECharts
     chart with ``data-points`` > 0 whose SVG holds drawn marks (an empty frame fails)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     errors = page.get_by_test_id("error")
     assert errors.count() == 0, f"the screen shows an error: {errors.all_inner_texts()}"
     for chart in page.locator("[data-chart]").all():
@@ -65,7 +69,12 @@ def assert_screen_ok(page) -> None:
         if points == 0:
             continue
         chart.locator("svg").first.wait_for()
-        marks = chart.locator("svg path, svg rect, svg circle").count()
+        drawn = chart.locator("svg path, svg rect, svg circle")
+        try:  # the frame comes first, the marks a moment later (longer on a busy machine)
+            drawn.first.wait_for(state="attached", timeout=10_000)
+        except PlaywrightTimeout:
+            pass
+        marks = drawn.count()
         assert marks > 0, f"chart {name} has {points} points but drew nothing"
 
 
