@@ -60,18 +60,22 @@ _PER_TEST = {"e2e": 8.0, "integration": 1.0, "unit": 0.05}
 _MEASURED_FILE = os.path.join(os.path.dirname(__file__), "durations.json")
 
 # packages whose package-scoped fixture starts one BPC for all their files (the browser tests'
-# BPC with the demo data): kept whole in one shard, or each shard would start its own
+# BPC with the demo data), and the files that share the session's BPCs (tests/e2e/conftest.py
+# SHARED_BY): each kept whole in one shard, or each shard would start its own
 _PACKAGES = ("tests/e2e/web/",)
+_SHARED_BPC = "tests/e2e/ (shared BPC)"
 
 
 def _unit(path: str) -> str:
-    """The shard's unit of ``path``: its package for those above, else the file itself,
-    relative to the repository (``tests/…``)."""
+    """The shard's unit of ``path``: its package or group for those above, else the file
+    itself, relative to the repository (``tests/…``)."""
+    from tests.e2e.conftest import SHARED_BY
+
     path = "tests/" + path.split("/tests/", 1)[-1] if "/tests/" in path else path
     for package in _PACKAGES:
         if path.startswith(package):
             return package
-    return path
+    return _SHARED_BPC if path in SHARED_BY else path
 
 
 def _measured() -> dict[str, float]:

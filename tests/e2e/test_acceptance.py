@@ -11,12 +11,25 @@ import uuid
 import zoneinfo
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.support import Api, eventually
+import pytest
+
+from tests.support import Api, Environment, bpc_running, eventually
 
 _seq = itertools.count(1)
 
 # valid GB 32100-2015 codes (check characters verified)
 USCC_A = "91350100M000100Y43"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def bpc(request, tmp_path_factory):
+    """BPC of its own on each database backend: the fuzz of every route, the last test here,
+    changes group-wide settings (pipelines, the catalog, categories) other files read."""
+    env = Environment.create(
+        tmp_path_factory.mktemp("bpc-acceptance"), request.param, BPC_SWEEP_INTERVAL="0.3"
+    )
+    with bpc_running(env) as running:
+        yield running
 
 
 def _login_name(prefix: str) -> str:

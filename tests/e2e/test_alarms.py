@@ -17,29 +17,22 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.support import Api, Environment, bpc_running, eventually
+from tests.support import Api, eventually
 
 ALARMS = "/api/v1/alarms"
 ENTRIES = "/api/v1/worklog/entries"
 PASSWORD = "Passw0rd!alarm"
 
 
-@pytest.fixture(scope="module", params=["postgresql"])
-def bpc(request, tmp_path_factory):
-    """BPC with alarm limits of seconds: no response within 2 s → the next supervisor.
+@pytest.fixture(scope="module")
+def bpc(shared_bpc):
+    """BPC with alarm limits of seconds (tests/e2e/conftest.py): no response within 2 s → the
+    next supervisor.
 
-    PostgreSQL only, to keep the suite under 15 minutes: the alerts and experience services
-    run every rule on SQLite too in tests/integration/test_alerts_service.py, and the other
-    e2e modules (the schemathesis fuzz of every route included) run on both databases."""
-    env = Environment.create(
-        tmp_path_factory.mktemp("bpc-alarms"),
-        request.param,
-        BPC_ESCALATION_INTERVAL="0.3",
-        BPC_ALARM_NO_RESPONSE="PT2S",
-        BPC_ALARM_UNRESOLVED="PT4S",
-    )
-    with bpc_running(env) as running:
-        yield running
+    PostgreSQL only, to keep the suite short: the alerts and experience services run every
+    rule on SQLite too in tests/integration/test_alerts_service.py, and the other e2e modules
+    (the schemathesis fuzz of every route included) run on both databases."""
+    return shared_bpc("postgresql")
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ import pyotp
 import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
-from tests.support import Api, Environment, bpc_running
+from tests.support import Api
 
 API = "/api/v1"
 PASSWORD = "Passw0rd!every"
@@ -45,18 +45,11 @@ FEASIBLE = {"budget": True, "authority": True, "need": True, "timeline": False}
 
 
 @pytest.fixture(scope="module")
-def bpc(tmp_path_factory):
-    """BPC on PostgreSQL, its opportunity sweep and alarm escalation every 0.3 s: a PT2S stage
-    is confiscated, an alarm nobody answers for 2 s climbs to the supervisor, within seconds."""
-    env = Environment.create(
-        tmp_path_factory.mktemp("bpc-every-answer"),
-        "postgresql",
-        BPC_SWEEP_INTERVAL="0.3",
-        BPC_ESCALATION_INTERVAL="0.3",
-        BPC_ALARM_NO_RESPONSE="PT2S",
-    )
-    with bpc_running(env) as running:
-        yield running
+def bpc(shared_bpc):
+    """BPC on PostgreSQL, its opportunity sweep and alarm escalation every 0.3 s
+    (tests/e2e/conftest.py): a PT2S stage is confiscated, an alarm nobody answers for 2 s
+    climbs to the supervisor, within seconds."""
+    return shared_bpc("postgresql")
 
 
 # ---- the published contract as JSON Schema --------------------------------------------------

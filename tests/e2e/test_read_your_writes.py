@@ -49,9 +49,13 @@ CONFIGS = {
 @pytest.fixture(scope="module", params=list(CONFIGS))
 def bpc(request, tmp_path_factory):
     backend, args = CONFIGS[request.param]
-    # every projection sampled each second: bpc_projection_drift shows drift at once
+    # every projection sampled each second: bpc_projection_drift shows drift at once; the
+    # load of the chains is measured by coverage on SQLite only (the same lines run on both)
     env = Environment.create(
-        tmp_path_factory.mktemp("bpc-ryw"), backend, BPC_PROJECTION_SAMPLE_INTERVAL="1"
+        tmp_path_factory.mktemp("bpc-ryw"),
+        backend,
+        measured=request.param == "sqlite",
+        BPC_PROJECTION_SAMPLE_INTERVAL="1",
     )
     with bpc_running(env, args=args) as running:
         yield running
