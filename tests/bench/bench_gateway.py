@@ -40,6 +40,7 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+BPC_ROOT = ROOT  # the checkout whose BPC is measured (--root: an older one, in a worktree)
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
 BROKER = os.environ.get("BPC_BENCH_BROKER", "amqp://guest:guest@127.0.0.1:5672")
@@ -174,10 +175,11 @@ def process_label(pid: int) -> str:
     except OSError:
         return str(pid)
     argv = [a.decode(errors="replace") for a in argv if a]
-    if "ops.runner" in argv:
-        return argv[argv.index("ops.runner") + 1]
-    if "ops.cli" in argv:
-        return "bpc run (supervisor)"
+    for tools in ("ops", "common"):
+        if f"{tools}.runner" in argv:
+            return argv[argv.index(f"{tools}.runner") + 1]
+        if f"{tools}.cli" in argv:
+            return "bpc run (supervisor)"
     return " ".join(Path(a).name for a in argv[:3])
 
 
@@ -224,11 +226,14 @@ class Bpc:
         }
         for key in [k for k in env if k.startswith("BPC_DB_URL_")]:
             del env[key]  # SQLite files in the private data dir
-        say(f"· starting BPC (python -m ops.cli run) on 127.0.0.1:{self.port}, log {self.log_path}")
+        # (a tree older than the ops package kept its tools in common/)
+        tools = "ops" if (BPC_ROOT / "ops" / "cli.py").exists() else "common"
+        say(f"· starting BPC ({BPC_ROOT}: python -m {tools}.cli run) on 127.0.0.1:{self.port}, "
+            f"log {self.log_path}")  # fmt: skip
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [PYTHON, "-m", "ops.cli", "run"],
-            cwd=ROOT,
+            [PYTHON, "-m", f"{tools}.cli", "run"],
+            cwd=BPC_ROOT,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -562,21 +567,53 @@ def run_python(url: str, mode: str, token: str, clients: int, duration: float) -
 # --------------------------------------------------------------------------- main
 
 
-def drive(name: str, url: str, mode: str, token: str, args, workdir: Path) -> dict:
+def gateway_pid(bpc) -> int | None:
+    if bpc is None or bpc.proc is None:
+        return None
+    return next((p for p in children(bpc.proc.pid) if process_label(p) == "gateway"), None)
+
+
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) of ``pid`` so far; 0 when unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def drive(name: str, url: str, mode: str, token: str, args, workdir: Path, bpc=None) -> dict:
+    """``args.clients`` clients on ``url`` for ``args.duration`` s; with ``bpc``, also the
+    CPU its gateway process spent per answered request (``gateway_cpu_ms``)."""
     say(
         f"→ {name}: {args.clients} clients for {args.duration:g} s "
         f"({'wrk' if args.use_wrk else 'python client'}) {url}"
     )
+    pid = gateway_pid(bpc)
+    cpu_before = process_cpu(pid)
     if args.use_wrk:
         result = run_wrk(url, mode, token, args.clients, args.duration, workdir)
     else:
         result = run_python(url, mode, token, args.clients, args.duration)
+    spent = process_cpu(pid) - cpu_before
+    result["gateway_cpu_ms"] = (
+        1000 * spent / result["requests"] if pid and result["requests"] else None
+    )
+    result["gateway_cpu_share"] = spent / result["seconds"] if pid and result["seconds"] else None
     result["rps"] = result["requests"] / result["seconds"] if result["seconds"] else 0.0
     result["non_2xx"] = sum(n for code, n in result["statuses"].items() if not 200 <= code < 300)
     say(
         f"  {result['requests']} requests, {result['rps']:.0f} req/s, "
         f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
         f"statuses {dict(sorted(result['statuses'].items()))}, socket errors {result['errors']}"
+        + (
+            f", gateway CPU {result['gateway_cpu_ms']:.2f} ms a request "
+            f"({result['gateway_cpu_share']:.0%} of a core)"
+            if result["gateway_cpu_ms"] is not None
+            else ""
+        )
     )
     return result
 
@@ -589,7 +626,10 @@ def report(results: dict[str, dict], rss_rows, args) -> None:
         f"{'wrk' if args.use_wrk else 'python client'}, {os.cpu_count()} CPUs, "
         f"load average {load} ==="
     )
-    say(f"{'target':<34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'errors':>8}")
+    say(
+        f"{'target':<34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'errors':>8}"
+        f"{'gw CPU ms/req':>15}"
+    )
     labels = {
         "me": "GET /api/v1/me",
         "customers": "POST /api/v1/customers",
@@ -599,6 +639,7 @@ def report(results: dict[str, dict], rss_rows, args) -> None:
         say(
             f"{labels[key]:<34}{r['rps']:>9.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
             f"{r['non_2xx']:>9}{r['errors']:>8}"
+            + (f"{r['gateway_cpu_ms']:>15.2f}" if r.get("gateway_cpu_ms") is not None else "")
         )
     if "me" in results and results.get("ceiling", {}).get("rps"):
         ratio = results["me"]["rps"] / results["ceiling"]["rps"]
@@ -647,7 +688,15 @@ def main(argv: list[str] | None = None) -> int:
         "POST /customers (its caller lookup), never /me",
     )
     parser.add_argument("--keep-data", action="store_true", help="keep the data dir and log")
+    parser.add_argument(
+        "--root",
+        help="the checkout whose BPC to measure (e.g. an older commit in a git worktree); "
+        "this one by default",
+    )
+    global BPC_ROOT
     args = parser.parse_args(argv)
+    if args.root:
+        BPC_ROOT = Path(args.root).resolve()
     args.use_wrk = shutil.which("wrk") is not None and not args.python_client
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     if args.ceiling_only:
@@ -688,6 +737,7 @@ def main(argv: list[str] | None = None) -> int:
                     token,
                     args,
                     workdir,
+                    bpc,
                 )
             elif target == "customers":
                 results["customers"] = drive(
@@ -697,6 +747,7 @@ def main(argv: list[str] | None = None) -> int:
                     token,
                     args,
                     workdir,
+                    bpc,
                 )
             else:
                 results["ceiling"] = drive(

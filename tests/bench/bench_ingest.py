@@ -178,7 +178,7 @@ class Bench:
             env.extra[name] = value
         if os.environ.get("BPC_PROFILE_DIR"):  # cProfile of every service (ops.runner)
             env.extra["BPC_PROFILE_DIR"] = os.environ["BPC_PROFILE_DIR"]
-        self.bpc = RunningBpc(env)
+        self.bpc = RunningBpc(env, root=Path(self.args.root).resolve() if self.args.root else ROOT)
         say(
             f"· starting BPC (python -m ops.cli run) on 127.0.0.1:{env.gateway_port}, "
             f"log {self.bpc.log_path}"
@@ -761,6 +761,12 @@ def report(
         for label, seconds in bpc_cpu:
             say(f"  {label:<26} {seconds:7.1f} s  {seconds / result['seconds']:6.0%}")
         say(f"  {'load generator':<26} {cpu:7.1f} s  {cpu / result['seconds']:6.0%}")
+        busy = sum(seconds for _, seconds in bpc_cpu) + cpu
+        cores = os.cpu_count() or 1
+        say(
+            f"  share of the machine ({cores} cores) kept busy by BPC, PostgreSQL and the load: "
+            f"{busy / (cores * result['seconds']):.0%}"
+        )
     if rss_rows:
         say("")
         say("BPC processes at the end (RSS):")
@@ -804,6 +810,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--profile-dir", default="/tmp/bpc-bench-ingest-profile")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    parser.add_argument(
+        "--root",
+        help="the checkout whose BPC to measure (e.g. an older commit in a git worktree); "
+        "this one by default",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.clients = min(args.duration, 10), min(args.clients, 4)

@@ -36,6 +36,19 @@ def bpc(tmp_path_factory):
         yield running
 
 
+def pytest_collection_modifyitems(items):
+    """A test marked ``ends_package_bpc`` (it restarts the package's BPC with its clock moved
+    forward) runs after every other test of this package."""
+    package = [i for i in items if "/e2e/web/" in str(i.path)]
+    late = [i for i in package if i.get_closest_marker("ends_package_bpc")]
+    if not late or not package:
+        return
+    for item in late:
+        items.remove(item)
+    after = items.index([i for i in package if i not in late][-1]) + 1
+    items[after:after] = late
+
+
 @pytest.fixture(scope="package")
 def admin(bpc):
     return Api(bpc.env.base_url).login("admin", bpc.env.admin_password)
