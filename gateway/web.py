@@ -35,14 +35,13 @@ def static_response(path: str, method: str) -> Response | None:
     the path is not the web app's (the API answers it, 404 JSON included)."""
     if method not in ("GET", "HEAD"):
         return None
-    root = web_dir()
     if path in ("", "index.html"):
-        file, cache = root / "index.html", "no-cache"
+        file, cache = web_dir() / "index.html", "no-cache"
     elif "\x00" in path:  # no file has it in its name: the API's 404
         return None
     elif path.startswith("assets/") and path.count("/") == 1 and ".." not in path:
-        file, cache = root / path, "public, max-age=31536000, immutable"
-    else:
+        file, cache = web_dir() / path, "public, max-age=31536000, immutable"
+    else:  # (every API request: decided before the web's folder is looked up)
         return None
     try:
         body = _read(file, file.stat().st_mtime)

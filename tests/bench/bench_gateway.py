@@ -688,6 +688,7 @@ def main(argv: list[str] | None = None) -> int:
         "POST /customers (its caller lookup), never /me",
     )
     parser.add_argument("--keep-data", action="store_true", help="keep the data dir and log")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     parser.add_argument(
         "--root",
         help="the checkout whose BPC to measure (e.g. an older commit in a git worktree); "
@@ -759,6 +760,11 @@ def main(argv: list[str] | None = None) -> int:
                     workdir,
                 )
         report(results, rss_rows, args)
+        if args.json:
+            sys.path.insert(0, str(ROOT))
+            from tests.bench.benchkit import write_json
+
+            write_json(args.json, {"bench": "gateway", "clients": args.clients, **results})
     except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
         failed = True
         say(f"!! benchmark failed: {exc}")

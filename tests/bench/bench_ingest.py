@@ -926,6 +926,13 @@ def main(argv: list[str] | None = None) -> int:
                 "delay_p99_s": pct(delays, 0.99),
                 "probe_samples": len(delays),
                 "rss_mb": {label: mb for label, _, mb in rss_rows},
+                # the share of the machine's cores kept busy by BPC, PostgreSQL and the load
+                "machine_busy": (sum(sec for _, sec in bpc_cpu) + cpu)
+                / ((os.cpu_count() or 1) * result["seconds"])
+                if result["seconds"]
+                else 0.0,
+                "cpu_s": {label: sec for label, sec in bpc_cpu},
+                "load_cpu_s": cpu,
                 "passed": passed,
             },
         )
