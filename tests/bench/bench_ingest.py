@@ -209,16 +209,19 @@ class Bench:
         return {
             "bpc": {(label, pid): cpu_seconds(pid) for label, pid in self.pids()},
             "postgres": {pid: cpu_seconds(pid) for pid in postgres_pids()},
+            "rabbitmq": {pid: cpu_seconds(pid) for pid in postgres_pids(("beam.smp",))},
         }
 
     def cpu_delta(self, before: dict) -> list[tuple[str, float]]:
-        """CPU seconds per BPC process and for the PostgreSQL server since ``before``."""
+        """CPU seconds per BPC process and for the PostgreSQL and RabbitMQ servers since
+        ``before``."""
         after = self.cpu_snapshot()
         rows = [(label, after["bpc"][(label, pid)] - seconds)
                 for (label, pid), seconds in before["bpc"].items()
                 if (label, pid) in after["bpc"]]  # fmt: skip
         pg = sum(t - before["postgres"].get(pid, 0.0) for pid, t in after["postgres"].items())
-        return [*rows, ("PostgreSQL (all processes)", pg)]
+        mq = sum(t - before["rabbitmq"].get(pid, 0.0) for pid, t in after["rabbitmq"].items())
+        return [*rows, ("PostgreSQL (all processes)", pg), ("RabbitMQ", mq)]
 
     def stop(self, keep: bool) -> None:
         if self.bpc is not None and self.bpc.proc is not None:
@@ -647,16 +650,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_pids() -> list[int]:
+def postgres_pids(names: tuple[str, ...] = ("postgres", "postmaster")) -> list[int]:
+    """The processes of the machine's PostgreSQL server (or of ``names``: RabbitMQ's)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                if (entry / "comm").read_text().strip() in names:
                     pids.append(int(entry.name))
             except OSError:
                 pass
     return pids
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(all, idle) jiffies of the machine's cores so far (/proc/stat: every process counts)."""
+    fields = [float(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return sum(fields), fields[3] + fields[4]  # idle + iowait
 
 
 def client_cpu_seconds() -> float:
@@ -761,11 +771,12 @@ def report(
         for label, seconds in bpc_cpu:
             say(f"  {label:<26} {seconds:7.1f} s  {seconds / result['seconds']:6.0%}")
         say(f"  {'load generator':<26} {cpu:7.1f} s  {cpu / result['seconds']:6.0%}")
-        busy = sum(seconds for _, seconds in bpc_cpu) + cpu
+        busy = sum(seconds for _, seconds in bpc_cpu) + cpu  # (the servers included)
         cores = os.cpu_count() or 1
         say(
-            f"  share of the machine ({cores} cores) kept busy by BPC, PostgreSQL and the load: "
-            f"{busy / (cores * result['seconds']):.0%}"
+            f"  share of the machine ({cores} cores) kept busy by BPC, its servers and the load: "
+            f"{busy / (cores * result['seconds']):.0%}; of every process (/proc/stat): "
+            f"{result.get('machine_busy', float('nan')):.0%}"
         )
     if rss_rows:
         say("")
@@ -869,6 +880,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.probe_interval:g} s")  # fmt: skip
         cpu_before = client_cpu_seconds()
         bpc_before = bench.cpu_snapshot()
+        machine_before = machine_cpu()
         spies = start_profiles(bench, args.duration, Path(args.profile_dir)) if args.profile else []
         probe.start()
         ticker_stop = threading.Event()
@@ -888,6 +900,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 result = run_python(port, groups, dates, args.duration)
             bpc_cpu = bench.cpu_delta(bpc_before)
+            machine_after = machine_cpu()
+            result["machine_busy"] = 1 - (machine_after[1] - machine_before[1]) / max(
+                1e-9, machine_after[0] - machine_before[0]
+            )
             cpu = client_cpu_seconds() - cpu_before  # wrk or the pool; not py-spy (not reaped)
         finally:
             ticker_stop.set()
@@ -926,11 +942,13 @@ def main(argv: list[str] | None = None) -> int:
                 "delay_p99_s": pct(delays, 0.99),
                 "probe_samples": len(delays),
                 "rss_mb": {label: mb for label, _, mb in rss_rows},
-                # the share of the machine's cores kept busy by BPC, PostgreSQL and the load
-                "machine_busy": (sum(sec for _, sec in bpc_cpu) + cpu)
+                # the share of the machine's cores kept busy by BPC, its servers and the load
+                "bpc_busy": (sum(sec for _, sec in bpc_cpu) + cpu)
                 / ((os.cpu_count() or 1) * result["seconds"])
                 if result["seconds"]
                 else 0.0,
+                # … and by every process (/proc/stat)
+                "machine_busy": result.get("machine_busy", 0.0),
                 "cpu_s": {label: sec for label, sec in bpc_cpu},
                 "load_cpu_s": cpu,
                 "passed": passed,

@@ -44,7 +44,8 @@ FIGURES = {
         lambda r: 1000 * r["cpu_s"].get("gateway", 0.0) / max(1, r["entries"]),
         "ms",
     ),
-    "machine busy": ("ingest", lambda r: 100 * r["machine_busy"], "%"),
+    "busy (BPC+servers)": ("ingest", lambda r: 100 * r["bpc_busy"], "%"),
+    "busy (/proc/stat)": ("ingest", lambda r: 100 * r["machine_busy"], "%"),
 }
 
 
