@@ -7,9 +7,10 @@ whole session: ``shared_bpc``. Its clocks are those of seconds every such file n
 opportunity sweep and the alarm escalation every 0.3 s, an alarm with no response for 2 s
 climbs to the next supervisor, one unresolved for 4 s too. A file that changes what others
 read (the fuzz of every route, the demo's clock moved forward, login throttling, a short token
-life) starts its own (``bpc_running``). Two instances of every service on PostgreSQL are
-shared too (``shared_bpc("postgresql", instances=2)``); their processes run unmeasured by
-coverage: the one-instance BPCs run the same lines.
+life, two instances) starts its own (``bpc_running``). Read-your-writes and the two-instance
+comparison once shared them too, with projections sampled every second: three BPCs kept busy
+side by side for the whole run timed out each other's calls on a machine the other shard
+loads as well.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ SHARED_SETTINGS = {
     "BPC_ESCALATION_INTERVAL": "0.3",
     "BPC_ALARM_NO_RESPONSE": "PT2S",
     "BPC_ALARM_UNRESOLVED": "PT4S",
-    # every projection sampled each second: bpc_projection_drift shows drift at once
-    "BPC_PROJECTION_SAMPLE_INTERVAL": "1",
 }
 
 # the files that use shared_bpc: the test shards keep them together (tests/conftest.py)
@@ -35,31 +34,23 @@ SHARED_BY = (
     "tests/e2e/test_worklog.py",
     "tests/e2e/test_alarms.py",
     "tests/e2e/test_every_answer.py",
-    "tests/e2e/test_read_your_writes.py",
-    "tests/e2e/test_instances.py",
 )
 
 
 @pytest.fixture(scope="session")
 def shared_bpc(tmp_path_factory):
-    """``shared_bpc(backend, instances=1)``: the session's BPC on ``backend`` ("sqlite" or
-    "postgresql") with ``instances`` of every service, started at its first use, stopped and
-    removed when the session ends."""
-    running: dict[tuple[str, int], RunningBpc] = {}
+    """``shared_bpc(backend)``: the session's BPC on ``backend`` ("sqlite" or "postgresql"),
+    started at its first use, stopped and removed when the session ends."""
+    running: dict[str, RunningBpc] = {}
     with contextlib.ExitStack() as stack:
 
-        def get(backend: str, instances: int = 1) -> RunningBpc:
-            key = (backend, instances)
-            if key not in running:
+        def get(backend: str) -> RunningBpc:
+            if backend not in running:
                 env = Environment.create(
-                    tmp_path_factory.mktemp(f"bpc-shared-{backend}-x{instances}"),
-                    backend,
-                    measured=instances == 1,
-                    **SHARED_SETTINGS,
+                    tmp_path_factory.mktemp(f"bpc-shared-{backend}"), backend, **SHARED_SETTINGS
                 )
-                args = ["--instances", str(instances)] if instances > 1 else []
-                running[key] = stack.enter_context(bpc_running(env, args=args))
-            return running[key]
+                running[backend] = stack.enter_context(bpc_running(env))
+            return running[backend]
 
         yield get
 
