@@ -46,6 +46,9 @@ PYTHON = sys.executable
 BROKER = os.environ.get("BPC_BENCH_BROKER", "amqp://guest:guest@127.0.0.1:5672")
 RABBITMQCTL = os.environ.get("RABBITMQCTL", "rabbitmqctl")
 SERVICES = ("org", "customer", "opportunity", "worklog", "alerts", "experience", "scoring")
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from tests.bench.benchkit import cpu_seconds, write_json  # noqa: E402
 
 
 def say(message: str) -> None:
@@ -573,17 +576,6 @@ def gateway_pid(bpc) -> int | None:
     return next((p for p in children(bpc.proc.pid) if process_label(p) == "gateway"), None)
 
 
-def process_cpu(pid: int | None) -> float:
-    """CPU seconds (user + system) of ``pid`` so far; 0 when unknown."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def drive(name: str, url: str, mode: str, token: str, args, workdir: Path, bpc=None) -> dict:
     """``args.clients`` clients on ``url`` for ``args.duration`` s; with ``bpc``, also the
     CPU its gateway process spent per answered request (``gateway_cpu_ms``)."""
@@ -592,12 +584,12 @@ def drive(name: str, url: str, mode: str, token: str, args, workdir: Path, bpc=N
         f"({'wrk' if args.use_wrk else 'python client'}) {url}"
     )
     pid = gateway_pid(bpc)
-    cpu_before = process_cpu(pid)
+    cpu_before = cpu_seconds(pid)
     if args.use_wrk:
         result = run_wrk(url, mode, token, args.clients, args.duration, workdir)
     else:
         result = run_python(url, mode, token, args.clients, args.duration)
-    spent = process_cpu(pid) - cpu_before
+    spent = cpu_seconds(pid) - cpu_before
     result["gateway_cpu_ms"] = (
         1000 * spent / result["requests"] if pid and result["requests"] else None
     )
@@ -761,9 +753,6 @@ def main(argv: list[str] | None = None) -> int:
                 )
         report(results, rss_rows, args)
         if args.json:
-            sys.path.insert(0, str(ROOT))
-            from tests.bench.benchkit import write_json
-
             write_json(args.json, {"bench": "gateway", "clients": args.clients, **results})
     except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
         failed = True

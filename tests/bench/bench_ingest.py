@@ -69,11 +69,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.bench.benchkit import (  # noqa: E402
+    cpu_seconds,
     free_metrics_offset,
     on_sigterm,
     pct,
     py_spy,
     say,
+    server_pids,
     summarize_raw,
     write_json,
 )
@@ -208,8 +210,8 @@ class Bench:
     def cpu_snapshot(self) -> dict:
         return {
             "bpc": {(label, pid): cpu_seconds(pid) for label, pid in self.pids()},
-            "postgres": {pid: cpu_seconds(pid) for pid in postgres_pids()},
-            "rabbitmq": {pid: cpu_seconds(pid) for pid in postgres_pids(("beam.smp",))},
+            "postgres": {pid: cpu_seconds(pid) for pid in server_pids()},
+            "rabbitmq": {pid: cpu_seconds(pid) for pid in server_pids(("beam.smp",))},
         }
 
     def cpu_delta(self, before: dict) -> list[tuple[str, float]]:
@@ -638,29 +640,6 @@ def run_python(port: int, groups: list[list[str]], dates: list[str], duration: f
         "over_capacity": sum(p["over_capacity"] for p in parts),
         "samples": [s for p in parts for s in p["samples"]][:10],
     }
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process (from /proc; 0 when it is gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_pids(names: tuple[str, ...] = ("postgres", "postmaster")) -> list[int]:
-    """The processes of the machine's PostgreSQL server (or of ``names``: RabbitMQ's)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() in names:
-                    pids.append(int(entry.name))
-            except OSError:
-                pass
-    return pids
 
 
 def machine_cpu() -> tuple[float, float]:

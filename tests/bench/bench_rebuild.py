@@ -68,9 +68,11 @@ import psycopg2  # noqa: E402
 from services.worklog.domain import chain_hash  # noqa: E402
 from tests.bench.benchkit import (  # noqa: E402
     Interrupted,
+    cpu_seconds,
     free_metrics_offset,
     py_spy,
     say,
+    server_pids,
     summarize_raw,
     write_json,
 )
@@ -130,30 +132,8 @@ def _on_signal(signum, frame):  # noqa: ARG001 - signal handler signature
     eventlet.hubs.get_hub().schedule_call_global(0, _MAIN.throw, Interrupted())
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process (its own threads, not its children)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_pids() -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
-                    pids.append(int(entry.name))
-            except OSError:
-                pass
-    return pids
-
-
 def postgres_cpu() -> dict[int, float]:
-    return {pid: cpu_seconds(pid) for pid in postgres_pids()}
+    return {pid: cpu_seconds(pid) for pid in server_pids()}
 
 
 def descendants(pid: int) -> list[int]:
@@ -423,7 +403,7 @@ class Bench:
                 "cli": lambda: [p for p in descendants(proc.pid) if comm(p) != "py-spy"],
                 "worklog": lambda: [worklog_pid],
                 "scoring": lambda: [scoring_pid],
-                "postgres": postgres_pids,
+                "postgres": server_pids,
             }
         )
         buffer, last, shown = "", "", time.monotonic()

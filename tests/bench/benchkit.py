@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import socket
 import sys
@@ -100,3 +101,29 @@ def pct(sorted_values: list[float], q: float) -> float:
         return float("nan")
     rank = max(1, math.ceil(q * len(sorted_values)))
     return sorted_values[min(len(sorted_values), rank) - 1]
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """utime + stime of one process (from /proc; 0 when it is gone or unknown)."""
+    if pid is None:
+        return 0.0
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(names: tuple[str, ...] = ("postgres", "postmaster")) -> list[int]:
+    """The processes of a server on this machine by their command name: PostgreSQL's by
+    default, ``("beam.smp",)`` for RabbitMQ's."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in names:
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
