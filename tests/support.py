@@ -150,6 +150,12 @@ def drop_pg_database(url: str) -> None:
     conn.close()
 
 
+def unmeasured(environ) -> dict[str, str]:
+    """``environ`` for a process coverage does not measure (./bpc test starts coverage in every
+    Python process whose environment carries its COVERAGE_PROCESS_* variables)."""
+    return {k: v for k, v in environ.items() if not k.startswith("COVERAGE_PROCESS")}
+
+
 @dataclass
 class Environment:
     """One isolated BPC: a vhost, a data dir, ports, and (optionally) PostgreSQL databases."""
@@ -205,11 +211,8 @@ class Environment:
         """The environment of a process run on it (``measured``: by coverage; the
         environment's own choice unless given)."""
         measured = self.measured if measured is None else measured
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("BPC_") and (measured or not k.startswith("COVERAGE_PROCESS"))
-        }
+        base = os.environ if measured else unmeasured(os.environ)
+        env = {k: v for k, v in base.items() if not k.startswith("BPC_")}
         env.update(
             BPC_AMQP_URI=self.amqp_uri,
             BPC_DATA_DIR=str(self.data_dir),

@@ -32,8 +32,9 @@ def run(scenario: str, base_url: str, timeout: float = 120, **args) -> dict:
     with what it printed."""
     command = [sys.executable, "-m", "tests.e2e.browser", scenario, json.dumps(args)]
     # (a scenario's process is not measured by coverage: it drives the browser, not BPC)
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS")}
-    environ["BPC_WEB_BASE_URL"] = base_url
+    from tests.support import unmeasured
+
+    environ = {**unmeasured(os.environ), "BPC_WEB_BASE_URL": base_url}
     done = subprocess.run(
         command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=timeout
     )

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.support import Api, Environment, bpc_running, eventually
+from tests.support import Api, Environment, bpc_running, eventually, unmeasured
 
 _seq = itertools.count(1)
 
@@ -364,7 +364,7 @@ def _fuzz(
     root = Path(__file__).resolve().parents[2]
     # (schemathesis is not measured: coverage's eventlet mode, which ./bpc test starts in every
     # Python process it spawns, once hung its worker threads for the whole 900 s)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS")}
+    env = unmeasured(os.environ)
     env.update(SCHEMATHESIS_HOOKS="tests.e2e.fuzz_hooks", PYTHONPATH=str(root))
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=root, env=env)
     entries = json.loads(har.read_text())["log"]["entries"]
